@@ -1,0 +1,134 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Every target: Swift 6 language mode (strict concurrency), explicit `any`, internal imports.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "qbsyncd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "qbsyncd", targets: ["qbsyncd"]),
+        .executable(name: "qbctl", targets: ["qbctl"]),
+        .executable(name: "qbsync-bench", targets: ["qbsync-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // Domain values, settings, errors and the control protocol's shapes. No I/O but reading settings.
+        .target(
+            name: "QBSyncCore",
+            dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The SQLite store: migrations and repositories.
+        .target(
+            name: "QBSyncStore",
+            dependencies: [
+                "QBSyncCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The daemon's services, the control server and the JSON-RPC handlers.
+        .target(
+            name: "QBSyncDaemon",
+            dependencies: [
+                "QBSyncCore",
+                "QBSyncStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The client side of the control protocol (qbctl, tests, benchmarks).
+        .target(
+            name: "QBControlClient",
+            dependencies: [
+                "QBSyncCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "qbsyncd",
+            dependencies: [
+                "QBSyncDaemon",
+                "QBSyncCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "qbctl",
+            dependencies: [
+                "QBControlClient",
+                "QBSyncCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "qbsync-bench",
+            dependencies: [
+                "QBSyncCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "QBTestSupport",
+            dependencies: ["QBControlClient", "QBSyncCore"],
+            path: "Tests/QBTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "QBSyncCoreTests",
+            dependencies: ["QBSyncCore", "QBTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "QBSyncStoreTests",
+            dependencies: ["QBSyncStore", "QBSyncCore", "QBTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "QBSyncDaemonTests",
+            dependencies: [
+                "QBSyncDaemon", "QBSyncCore", "QBTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Starts the real binaries; depends on them so `swift test` builds them first.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["QBTestSupport", "QBControlClient", "QBSyncCore", "qbsyncd", "qbctl"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,37 @@
+/// The names of every setting, as environment variables and settings-file keys.
+public enum SettingKey {
+    public static let clientID = "QUICKBOOKS_CLIENT_ID"
+    public static let clientSecret = "QUICKBOOKS_CLIENT_SECRET"
+    public static let redirectURI = "QUICKBOOKS_REDIRECT_URI"
+    public static let environment = "QUICKBOOKS_ENVIRONMENT"
+    public static let verifierToken = "QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN"
+    public static let authorizeURL = "QUICKBOOKS_AUTHORIZE_URL"
+    public static let tokenURL = "QUICKBOOKS_TOKEN_URL"
+    public static let revokeURL = "QUICKBOOKS_REVOKE_URL"
+    public static let apiBaseURL = "QUICKBOOKS_API_BASE_URL"
+    public static let minorVersion = "QUICKBOOKS_MINOR_VERSION"
+    public static let stateDirectory = "QBSYNCD_STATE_DIR"
+    public static let controlSocket = "QBSYNCD_CONTROL_SOCKET"
+    public static let controlGroup = "QBSYNCD_CONTROL_GROUP"
+    public static let readonlyGroup = "QBSYNCD_READONLY_GROUP"
+    public static let webhookListen = "QBSYNCD_WEBHOOK_LISTEN"
+    public static let tokenKeyFile = "QBSYNCD_TOKEN_KEY_FILE"
+    public static let refreshMargin = "QBSYNCD_REFRESH_MARGIN"
+    public static let logLevel = "QBSYNCD_LOG_LEVEL"
+    public static let config = "QBSYNCD_CONFIG"
+
+    /// Every key a settings file may hold.
+    public static let all: [String] = [
+        clientID, clientSecret, redirectURI, environment, verifierToken, authorizeURL, tokenURL, revokeURL,
+        apiBaseURL, minorVersion, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
+        tokenKeyFile, refreshMargin, logLevel,
+    ]
+
+    /// Never printed or logged; may also come from `$CREDENTIALS_DIRECTORY/<lower-case name>`.
+    public static let secrets: Set<String> = [clientSecret, verifierToken]
+
+    /// The four that must be set (with a valid environment) for the integration to be enabled.
+    public static let integrationRequired: [String] = [clientID, clientSecret, redirectURI, verifierToken]
+
+    public static let defaultConfigPath = "/etc/qbsyncd/qbsyncd.conf"
+}

@@ -1,0 +1,227 @@
+import Foundation
+import Configuration
+import Logging
+import SystemPackage
+
+extension Settings {
+    /// Reads the settings: the environment wins over `$CREDENTIALS_DIRECTORY/<lower-case name>`,
+    /// which wins over the settings file (`QBSYNCD_CONFIG`, default `/etc/qbsyncd/qbsyncd.conf`).
+    ///
+    /// Returns every problem at once, one line each, so `--check-config` can print them all.
+    /// A missing file is a problem only when `QBSYNCD_CONFIG` names it explicitly.
+    public static func load(environment: [String: String]) async -> Result<Settings, SettingsProblems> {
+        var problems: [String] = []
+        let configPath = nonEmpty(environment[SettingKey.config]) ?? SettingKey.defaultConfigPath
+        var fileValues: [String: String] = [:]
+        switch readFile(configPath) {
+        case .success(let contents?):
+            let parsed = EnvironmentFile.parse(contents)
+            problems += parsed.problems.map { "\(configPath): \($0)" }
+            for key in parsed.values.keys.sorted() where isOurs(key) && !SettingKey.all.contains(key) {
+                problems.append("\(configPath): \(key) is not a known setting")
+            }
+            fileValues = parsed.values
+        case .success(nil):
+            if environment[SettingKey.config] != nil { problems.append("\(SettingKey.config): \(configPath) does not exist") }
+        case .failure(let message):
+            problems.append("\(SettingKey.config): \(configPath): \(message)")
+        }
+
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(
+                environmentVariables: environment.filter { !$0.value.trimmingWhitespace().isEmpty },
+                secretsSpecifier: .specific(SettingKey.secrets)
+            )
+        ]
+        let credentialsDirectory = nonEmpty(environment["CREDENTIALS_DIRECTORY"])
+        if let credentialsDirectory {
+            do {
+                let credentials = try await DirectoryFilesProvider(directoryPath: FilePath(credentialsDirectory), allowMissing: true)
+                providers.append(
+                    KeyMappingProvider(upstream: credentials) { key in
+                        AbsoluteConfigKey(key.components.map { $0.lowercased() }, context: key.context)
+                    }
+                )
+            } catch {
+                problems.append("CREDENTIALS_DIRECTORY: \(credentialsDirectory) cannot be read")
+            }
+        }
+        providers.append(
+            EnvironmentVariablesProvider(
+                environmentVariables: fileValues.filter { !$0.value.trimmingWhitespace().isEmpty },
+                secretsSpecifier: .specific(SettingKey.secrets)
+            )
+        )
+        let reader = ConfigReader(providers: providers)
+        func value(_ name: String) -> String? {
+            nonEmpty(reader.string(forKey: ConfigKey([name]), isSecret: SettingKey.secrets.contains(name)))
+        }
+
+        var builder = Builder(problems: problems)
+        let settings = builder.build(value: value, environment: environment, credentialsDirectory: credentialsDirectory, configPath: configPath)
+        if builder.problems.isEmpty { return .success(settings) }
+        return .failure(SettingsProblems(builder.problems))
+    }
+
+    /// Every setting with its effective value, secrets shown as `<redacted>`: for `--check-config`
+    /// and the start-up log.
+    public var redactedSummary: [(name: String, value: String)] {
+        func secret(_ value: Secret<String>?) -> String { value == nil ? "(unset)" : "<redacted>" }
+        return [
+            (SettingKey.clientID, quickBooks.clientID ?? "(unset)"),
+            (SettingKey.clientSecret, secret(quickBooks.clientSecret)),
+            (SettingKey.redirectURI, quickBooks.redirectURI ?? "(unset)"),
+            (SettingKey.environment, quickBooks.environment.rawValue),
+            (SettingKey.verifierToken, secret(quickBooks.webhookVerifierToken)),
+            (SettingKey.authorizeURL, quickBooks.authorizeURL),
+            (SettingKey.tokenURL, quickBooks.tokenURL),
+            (SettingKey.revokeURL, quickBooks.revokeURL),
+            (SettingKey.apiBaseURL, quickBooks.apiBaseURL),
+            (SettingKey.minorVersion, String(quickBooks.minorVersion)),
+            (SettingKey.stateDirectory, stateDirectory),
+            (SettingKey.controlSocket, controlSocketPath),
+            (SettingKey.controlGroup, controlGroup),
+            (SettingKey.readonlyGroup, readonlyGroup ?? "(unset)"),
+            (SettingKey.webhookListen, webhookListen.description),
+            (SettingKey.tokenKeyFile, tokenKey.description),
+            (SettingKey.refreshMargin, String(refreshMarginSeconds)),
+            (SettingKey.logLevel, logLevel.rawValue),
+        ]
+    }
+
+    static func isOurs(_ key: String) -> Bool { key.hasPrefix("QBSYNCD_") || key.hasPrefix("QUICKBOOKS_") }
+
+    static func nonEmpty(_ value: String?) -> String? {
+        guard let trimmed = value?.trimmingWhitespace(), !trimmed.isEmpty else { return nil }
+        return trimmed
+    }
+
+    /// nil contents: the file does not exist.
+    static func readFile(_ path: String) -> Result<String?, SettingsReadError> {
+        guard FileManager.default.fileExists(atPath: path) else { return .success(nil) }
+        guard let data = FileManager.default.contents(atPath: path) else { return .failure(.init("cannot be read")) }
+        guard let text = String(data: data, encoding: .utf8) else { return .failure(.init("is not UTF-8 text")) }
+        return .success(text)
+    }
+}
+
+struct SettingsReadError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Validates each value and collects a problem for each bad one.
+private struct Builder {
+    var problems: [String]
+
+    mutating func build(
+        value: (String) -> String?, environment: [String: String], credentialsDirectory: String?, configPath: String
+    ) -> Settings {
+        var missing: [String] = []
+        let environmentName = value(SettingKey.environment) ?? QBOEnvironment.sandbox.rawValue
+        let qboEnvironment: QBOEnvironment
+        if let parsed = QBOEnvironment(rawValue: environmentName.lowercased()) {
+            qboEnvironment = parsed
+        } else {
+            problems.append("\(SettingKey.environment): '\(environmentName)' is not sandbox or production")
+            missing.append(SettingKey.environment)
+            qboEnvironment = .sandbox
+        }
+        let clientID = value(SettingKey.clientID)
+        let clientSecret = value(SettingKey.clientSecret).map(Secret.init)
+        let redirectURI = url(SettingKey.redirectURI, value(SettingKey.redirectURI), allowNil: true)
+        let verifier = value(SettingKey.verifierToken).map(Secret.init)
+        if clientID == nil { missing.append(SettingKey.clientID) }
+        if clientSecret == nil { missing.append(SettingKey.clientSecret) }
+        if redirectURI == nil { missing.append(SettingKey.redirectURI) }
+        if verifier == nil { missing.append(SettingKey.verifierToken) }
+
+        let quickBooks = Settings.QuickBooks(
+            clientID: clientID,
+            clientSecret: clientSecret,
+            redirectURI: redirectURI,
+            environment: qboEnvironment,
+            webhookVerifierToken: verifier,
+            authorizeURL: url(SettingKey.authorizeURL, value(SettingKey.authorizeURL)) ?? "https://appcenter.intuit.com/connect/oauth2",
+            tokenURL: url(SettingKey.tokenURL, value(SettingKey.tokenURL))
+                ?? "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+            revokeURL: url(SettingKey.revokeURL, value(SettingKey.revokeURL))
+                ?? "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
+            apiBaseURL: url(SettingKey.apiBaseURL, value(SettingKey.apiBaseURL)).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+                ?? qboEnvironment.defaultAPIBaseURL,
+            minorVersion: integer(SettingKey.minorVersion, value(SettingKey.minorVersion), range: 75...999, default: 75)
+        )
+
+        let systemdState = Settings.nonEmpty(environment["STATE_DIRECTORY"]).map { String($0.split(separator: ":")[0]) }
+        let systemdRuntime = Settings.nonEmpty(environment["RUNTIME_DIRECTORY"]).map { String($0.split(separator: ":")[0]) }
+        let stateDirectory = path(SettingKey.stateDirectory, value(SettingKey.stateDirectory)) ?? systemdState ?? "/var/lib/qbsyncd"
+        let socketPath = path(SettingKey.controlSocket, value(SettingKey.controlSocket)) ?? (systemdRuntime.map { $0 + "/control.sock" } ?? "/run/qbsyncd/control.sock")
+        if socketPath.utf8.count > 107 {
+            problems.append("\(SettingKey.controlSocket): \(socketPath) is longer than a Unix socket path may be (107 bytes)")
+        }
+
+        let listenText = value(SettingKey.webhookListen) ?? "127.0.0.1:8731"
+        let listen = ListenAddress(parsing: listenText) ?? {
+            problems.append("\(SettingKey.webhookListen): '\(listenText)' is not HOST:PORT or [IPv6]:PORT")
+            return ListenAddress(host: "127.0.0.1", port: 8731)
+        }()
+
+        let tokenKey: TokenKeySource
+        if let file = path(SettingKey.tokenKeyFile, value(SettingKey.tokenKeyFile)) {
+            tokenKey = .file(file)
+        } else if let credentialsDirectory, FileManager.default.fileExists(atPath: credentialsDirectory + "/token_key") {
+            tokenKey = .credential(credentialsDirectory + "/token_key")
+        } else {
+            tokenKey = .generated(stateDirectory + "/token.key")
+        }
+
+        let levelText = value(SettingKey.logLevel) ?? "info"
+        let level = Logger.Level(rawValue: levelText.lowercased()) ?? {
+            problems.append("\(SettingKey.logLevel): '\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
+            return .info
+        }()
+
+        return Settings(
+            quickBooks: quickBooks,
+            stateDirectory: stateDirectory,
+            controlSocketPath: socketPath,
+            controlGroup: value(SettingKey.controlGroup) ?? "qbsyncd",
+            readonlyGroup: value(SettingKey.readonlyGroup),
+            webhookListen: listen,
+            tokenKey: tokenKey,
+            refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: 300),
+            logLevel: level,
+            configFilePath: configPath,
+            integrationMissing: missing
+        )
+    }
+
+    mutating func url(_ name: String, _ text: String?, allowNil: Bool = true) -> String? {
+        guard let text else { return nil }
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
+        else {
+            problems.append("\(name): '\(text)' is not an absolute http(s) URL")
+            return nil
+        }
+        return text
+    }
+
+    mutating func path(_ name: String, _ text: String?) -> String? {
+        guard let text else { return nil }
+        guard text.hasPrefix("/") else {
+            problems.append("\(name): '\(text)' is not an absolute path")
+            return nil
+        }
+        return text.count > 1 && text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    mutating func integer(_ name: String, _ text: String?, range: ClosedRange<Int>, default defaultValue: Int) -> Int {
+        guard let text else { return defaultValue }
+        guard let number = Int(text), range.contains(number) else {
+            problems.append("\(name): '\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            return defaultValue
+        }
+        return number
+    }
+}

@@ -1,0 +1,115 @@
+public import Logging
+
+/// Everything the daemon reads from its environment, settings file and credentials.
+///
+/// Built only by ``Settings/load(environment:)``, which `--check-config`, start-up and SIGHUP all use.
+public struct Settings: Sendable {
+    /// The `QUICKBOOKS_*` settings: the integration is enabled when ``Settings/integrationMissing`` is empty.
+    public struct QuickBooks: Sendable {
+        public var clientID: String?
+        public var clientSecret: Secret<String>?
+        public var redirectURI: String?
+        public var environment: QBOEnvironment
+        public var webhookVerifierToken: Secret<String>?
+        public var authorizeURL: String
+        public var tokenURL: String
+        public var revokeURL: String
+        public var apiBaseURL: String
+        public var minorVersion: Int
+    }
+
+    public var quickBooks: QuickBooks
+    /// Holds `qbsyncd.sqlite`.
+    public var stateDirectory: String
+    public var controlSocketPath: String
+    public var controlGroup: String
+    public var readonlyGroup: String?
+    public var webhookListen: ListenAddress
+    public var tokenKey: TokenKeySource
+    public var refreshMarginSeconds: Int
+    public var logLevel: Logger.Level
+    /// The settings file that was read (it may not exist when it is the default path).
+    public var configFilePath: String
+    /// Names of the `QUICKBOOKS_*` variables that are missing or invalid; empty when the integration is enabled.
+    public var integrationMissing: [String]
+
+    public var integrationEnabled: Bool { integrationMissing.isEmpty }
+
+    /// The path of the SQLite database inside the state directory.
+    public var databasePath: String { stateDirectory + "/qbsyncd.sqlite" }
+}
+
+/// `sandbox` or `production`: picks Intuit's endpoints.
+public enum QBOEnvironment: String, Sendable, CaseIterable {
+    case sandbox
+    case production
+
+    public var defaultAPIBaseURL: String {
+        switch self {
+        case .sandbox: return "https://sandbox-quickbooks.api.intuit.com"
+        case .production: return "https://quickbooks.api.intuit.com"
+        }
+    }
+}
+
+/// Where the 32-byte token-sealing key comes from.
+public enum TokenKeySource: Sendable, Equatable, CustomStringConvertible {
+    /// `QBSYNCD_TOKEN_KEY_FILE`: must exist.
+    case file(String)
+    /// The systemd credential `token_key`.
+    case credential(String)
+    /// `<state dir>/token.key`, created 0600 on first start.
+    case generated(String)
+
+    public var path: String {
+        switch self {
+        case .file(let path), .credential(let path), .generated(let path): return path
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .file(let path): return "file \(path)"
+        case .credential(let path): return "credential \(path)"
+        case .generated(let path): return "generated \(path)"
+        }
+    }
+}
+
+/// A TCP listen address: `127.0.0.1:8731`, `[::1]:8731` or `0.0.0.0:8731`.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT` or `[IPv6]:PORT`; nil when either part is missing or the port is out of range.
+    public init?(parsing text: String) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        self.host = String(host)
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Why settings could not be loaded: one line per problem, `NAME: what is wrong`.
+public struct SettingsProblems: Error, Sendable, Equatable, CustomStringConvertible {
+    public var problems: [String]
+    public init(_ problems: [String]) { self.problems = problems }
+    public var description: String { problems.joined(separator: "; ") }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import QBSyncCore
+import QBSyncStore
+import Synchronization
+
+/// The daemon's small, hot, shared state: the settings in force, the access policy derived from
+/// them, and the counters `daemon.status` reports. Read on every control call, so it lives behind a
+/// `Mutex` rather than in the database.
+final class DaemonState: Sendable {
+    struct ReloadRecord: Sendable {
+        var loadedAt: Date
+        var reloads: Int
+        var lastError: String?
+    }
+
+    private struct Storage {
+        var settings: Settings
+        var accessPolicy: AccessPolicy
+        var orgCounts: OrgStatusCounts
+        var reload: ReloadRecord
+        var controlConnections = 0
+    }
+
+    let startedAt: Date
+    private let storage: Mutex<Storage>
+
+    init(settings: Settings, orgCounts: OrgStatusCounts, startedAt: Date = Date()) {
+        self.startedAt = startedAt
+        storage = Mutex(
+            Storage(
+                settings: settings, accessPolicy: AccessPolicy.resolve(settings: settings), orgCounts: orgCounts,
+                reload: ReloadRecord(loadedAt: startedAt, reloads: 0, lastError: nil)
+            )
+        )
+    }
+
+    var settings: Settings { storage.withLock { $0.settings } }
+    var accessPolicy: AccessPolicy { storage.withLock { $0.accessPolicy } }
+    var orgCounts: OrgStatusCounts { storage.withLock { $0.orgCounts } }
+    var reload: ReloadRecord { storage.withLock { $0.reload } }
+    var controlConnections: Int { storage.withLock { $0.controlConnections } }
+
+    /// Puts reloaded settings in force.
+    func apply(_ settings: Settings, at date: Date = Date()) {
+        let policy = AccessPolicy.resolve(settings: settings)
+        storage.withLock {
+            $0.settings = settings
+            $0.accessPolicy = policy
+            $0.reload.loadedAt = date
+            $0.reload.reloads += 1
+            $0.reload.lastError = nil
+        }
+    }
+
+    /// Records a reload that was refused; the old settings stay.
+    func recordRejectedReload(_ problems: SettingsProblems) {
+        storage.withLock { $0.reload.lastError = problems.description }
+    }
+
+    func updateOrgCounts(_ counts: OrgStatusCounts) {
+        storage.withLock { $0.orgCounts = counts }
+    }
+
+    func connectionOpened() { storage.withLock { $0.controlConnections += 1 } }
+    func connectionClosed() { storage.withLock { $0.controlConnections -= 1 } }
+}

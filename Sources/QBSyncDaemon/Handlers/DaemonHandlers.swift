@@ -1,0 +1,64 @@
+import Foundation
+import QBSyncCore
+
+/// `daemon.status`: version, uptime, integration, org counts, listener and event counters.
+struct DaemonStatusMethod: RPCMethod {
+    static let name = "daemon.status"
+    static let access = RPCAccess.read
+
+    let state: DaemonState
+    let hub: NotificationHub
+
+    func handle(_ params: NoParams, context: RPCContext) async throws -> DaemonStatus {
+        let settings = state.settings
+        let counts = state.orgCounts
+        let reload = state.reload
+        return DaemonStatus(
+            version: QBSyncVersion.current,
+            startedAt: Timestamp.string(state.startedAt),
+            uptimeSeconds: max(0, Int(Date().timeIntervalSince(state.startedAt))),
+            integration: .init(
+                enabled: settings.integrationEnabled, missing: settings.integrationMissing,
+                environment: settings.quickBooks.environment.rawValue
+            ),
+            orgs: .init(total: counts.total, connected: counts.connected, needsReauthorization: counts.needsReauthorization),
+            webhook: .init(listen: settings.webhookListen.description, accepted: 0, rejected: 0),
+            events: .init(pending: 0, failed: 0),
+            config: .init(
+                path: settings.configFilePath, loadedAt: Timestamp.string(reload.loadedAt), reloads: reload.reloads,
+                lastReloadError: reload.lastError
+            ),
+            controlConnections: state.controlConnections,
+            subscribers: hub.subscriberCount
+        )
+    }
+}
+
+/// `subscribe`: registers the connection for notifications until it closes.
+struct SubscribeMethod: RPCMethod {
+    static let name = "subscribe"
+    static let access = RPCAccess.read
+
+    struct Params: Decodable, Sendable {
+        var org: OrgID?
+        var topics: [String]?
+    }
+
+    struct Result: Encodable, Sendable {
+        var subscribed: Bool
+        var topics: [String]
+    }
+
+    func handle(_ params: Params, context: RPCContext) async throws -> Result {
+        if let topics = params.topics {
+            for (index, topic) in topics.enumerated() where !NotificationTopic.all.contains(topic) {
+                throw QBSyncError.invalidParams(
+                    field: "topics[\(index)]", detail: "'\(topic)' is not one of \(NotificationTopic.all.sorted().joined(separator: ", "))"
+                )
+            }
+        }
+        let topics = params.topics.map(Set.init)
+        context.notifications.subscribe(SubscriptionFilter(org: params.org, topics: topics))
+        return Result(subscribed: true, topics: (topics ?? NotificationTopic.all).sorted())
+    }
+}

@@ -1,0 +1,36 @@
+import QBSyncCore
+import QBSyncStore
+
+/// The control protocol's method table: every method of spec/control-protocol.md has an entry.
+enum MethodTable {
+    /// Methods of the protocol that later capabilities implement, with their access and whether
+    /// they call QuickBooks.
+    static let upcoming: [(name: String, access: RPCAccess, requiresIntegration: Bool)] = [
+        ("oauth.begin", .write, true),
+        ("oauth.complete", .write, true),
+        ("org.test", .write, true),
+        ("org.disconnect", .write, true),
+        ("token.refresh", .write, true),
+        ("customer.sync", .write, true),
+        ("invoice.sync", .write, true),
+        ("invoice.refresh", .write, true),
+        ("entity.list", .read, false),
+        ("sync.summary", .read, false),
+        ("event.list", .read, false),
+        ("event.retry", .write, false),
+    ]
+
+    static func build(state: DaemonState, hub: NotificationHub, store: Store) -> [String: RegisteredMethod] {
+        let orgs = OrgRepository(store: store)
+        var table: [String: RegisteredMethod] = [:]
+        func add<Method: RPCMethod>(_ method: Method) { table[Method.name] = RegisteredMethod(method) }
+        add(DaemonStatusMethod(state: state, hub: hub))
+        add(OrgListMethod(orgs: orgs))
+        add(OrgShowMethod(orgs: orgs))
+        add(SubscribeMethod())
+        for method in upcoming where table[method.name] == nil {
+            table[method.name] = .notYetAvailable(method.name, access: method.access, requiresIntegration: method.requiresIntegration)
+        }
+        return table
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import NIOCore
+import QBSyncCore
+import Synchronization
+
+/// Which notifications a subscriber wants: an org (or all) and topics (or all).
+struct SubscriptionFilter: Sendable, Equatable {
+    var org: OrgID?
+    var topics: Set<String>?
+
+    func matches(topic: String, org: OrgID?) -> Bool {
+        if let topics, !topics.contains(topic) { return false }
+        if let wanted = self.org, let org, wanted != org { return false }
+        return true
+    }
+}
+
+/// The notification topics of spec/control-protocol.md.
+enum NotificationTopic {
+    static let invoiceStatusChanged = "invoice.status_changed"
+    static let connectionStatusChanged = "connection.status_changed"
+    static let webhookEvent = "webhook.event"
+    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent]
+}
+
+/// A connection's side of the hub: a bounded queue of notification lines that the connection's
+/// writer drains. When the queue is full the subscriber has fallen behind: it is dropped and told.
+struct NotificationSink: Sendable {
+    let connectionID: Int
+    let continuation: AsyncStream<ByteBuffer>.Continuation
+    let hub: NotificationHub
+
+    func subscribe(_ filter: SubscriptionFilter) {
+        hub.register(connectionID: connectionID, filter: filter, continuation: continuation)
+    }
+}
+
+/// Fans notifications out to subscribed control connections without ever waiting for one of them.
+final class NotificationHub: Sendable {
+    private struct Subscriber {
+        var filter: SubscriptionFilter
+        var continuation: AsyncStream<ByteBuffer>.Continuation
+    }
+
+    /// How many undelivered notifications one subscriber may have before it is dropped.
+    static let bufferLimit = 4096
+
+    private let subscribers = Mutex<[Int: Subscriber]>([:])
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    var subscriberCount: Int { subscribers.withLock { $0.count } }
+
+    func register(connectionID: Int, filter: SubscriptionFilter, continuation: AsyncStream<ByteBuffer>.Continuation) {
+        subscribers.withLock { $0[connectionID] = Subscriber(filter: filter, continuation: continuation) }
+    }
+
+    func unregister(connectionID: Int) {
+        _ = subscribers.withLock { $0.removeValue(forKey: connectionID) }
+    }
+
+    /// Sends one notification to every subscriber whose filter matches.
+    func publish(topic: String, org: OrgID?, params: some Encodable & Sendable) {
+        guard let line = try? RPCWire.notification(method: topic, params: params) else { return }
+        let targets = subscribers.withLock { $0.filter { $0.value.filter.matches(topic: topic, org: org) } }
+        for (connectionID, subscriber) in targets {
+            if case .dropped = subscriber.continuation.yield(line) {
+                logger.warning("subscriber fell behind and is disconnected", metadata: [LogKey.connection: "\(connectionID)"])
+                unregister(connectionID: connectionID)
+                subscriber.continuation.finish()
+            }
+        }
+    }
+}

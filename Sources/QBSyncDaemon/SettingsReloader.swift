@@ -1,0 +1,59 @@
+import Logging
+import QBSyncCore
+import ServiceLifecycle
+import UnixSignals
+
+/// Re-reads the settings file on SIGHUP. A file that does not validate is refused with a logged
+/// error and the settings in force stay; settings that need a restart are reported, not applied.
+struct SettingsReloader: Service, CustomStringConvertible {
+    /// ServiceLifecycle logs services by description: never print the environment (it may hold secrets).
+    var description: String { "SettingsReloader" }
+
+    let environment: [String: String]
+    let state: DaemonState
+    let logLevel: LogLevelControl
+    let logger: Logger
+
+    func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in hangups.cancelOnGracefulShutdown() {
+            await reload()
+        }
+    }
+
+    /// One reload, as SIGHUP runs it.
+    func reload() async {
+        logger.info("reloading settings")
+        switch await Settings.load(environment: environment) {
+        case .failure(let problems):
+            state.recordRejectedReload(problems)
+            logger.error(
+                "settings reload refused; the previous settings stay in force",
+                metadata: ["problems": .array(problems.problems.map { .string($0) })]
+            )
+        case .success(let settings):
+            let old = state.settings
+            for (name, changed) in [
+                (SettingKey.stateDirectory, old.stateDirectory != settings.stateDirectory),
+                (SettingKey.controlSocket, old.controlSocketPath != settings.controlSocketPath),
+                (SettingKey.webhookListen, old.webhookListen != settings.webhookListen),
+                (SettingKey.tokenKeyFile, old.tokenKey != settings.tokenKey),
+            ] where changed {
+                logger.warning("setting changed but takes effect only after a restart", metadata: ["setting": "\(name)"])
+            }
+            var applied = settings
+            applied.stateDirectory = old.stateDirectory
+            applied.controlSocketPath = old.controlSocketPath
+            applied.webhookListen = old.webhookListen
+            applied.tokenKey = old.tokenKey
+            state.apply(applied)
+            logLevel.level = applied.logLevel
+            logger.info(
+                "settings reloaded",
+                metadata: [
+                    "integration": "\(applied.integrationEnabled ? "enabled" : "disabled")", "log_level": "\(applied.logLevel)",
+                ]
+            )
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import GRDB
+
+/// The schema, one registered migration per version. A migration is never edited once released:
+/// later capabilities append new ones.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-qb-configs") { db in
+            // One row per organisation. Tokens are sealed (AES-256-GCM: key id, nonce, ciphertext, tag;
+            // associated data org|realm|column): never plain text in this file.
+            try db.execute(
+                sql: """
+                    CREATE TABLE qb_configs (
+                        org TEXT PRIMARY KEY NOT NULL,
+                        realm_id TEXT UNIQUE,
+                        company_name TEXT,
+                        environment TEXT,
+                        status TEXT NOT NULL DEFAULT 'disconnected'
+                            CHECK (status IN ('connected', 'disconnected', 'needs_reauthorization')),
+                        access_token BLOB,
+                        refresh_token BLOB,
+                        access_token_expires_at INTEGER,
+                        refresh_token_expires_at INTEGER,
+                        connected_at INTEGER,
+                        last_refresh_at INTEGER,
+                        last_error TEXT,
+                        token_generation INTEGER NOT NULL DEFAULT 0,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    ) STRICT
+                    """
+            )
+            try db.execute(sql: "CREATE INDEX qb_configs_status ON qb_configs(status)")
+            try db.execute(sql: "CREATE TABLE store_health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT) STRICT")
+            try db.execute(sql: "INSERT INTO store_health (id, checked_at) VALUES (1, CURRENT_TIMESTAMP)")
+        }
+        return migrator
+    }
+}

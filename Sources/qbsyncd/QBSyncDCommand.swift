@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Logging
+import QBSyncCore
+import QBSyncDaemon
+
+/// `qbsyncd`: runs in the foreground as systemd expects; `--check-config` and `--version` exit at once.
+@main
+struct QBSyncDCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qbsyncd",
+        abstract: "Keeps BlockManOS organisations in step with their QuickBooks Online companies.",
+        discussion: "Settings come from the environment, the file QBSYNCD_CONFIG (default /etc/qbsyncd/qbsyncd.conf) and $CREDENTIALS_DIRECTORY.",
+        version: QBSyncVersion.current
+    )
+
+    @Flag(name: .customLong("check-config"), help: "Validate the settings, print one line per problem, and exit 0 (valid) or 1.")
+    var checkConfig = false
+
+    func run() async throws {
+        signal(SIGPIPE, SIG_IGN)
+        let environment = ProcessInfo.processInfo.environment
+        if checkConfig {
+            let outcome = await ConfigCheck.run(environment: environment)
+            guard outcome.problems.isEmpty else {
+                for problem in outcome.problems { FileHandle.standardError.write(Data((problem + "\n").utf8)) }
+                throw ExitCode(1)
+            }
+            print("configuration OK")
+            for line in outcome.summary { print("  " + line) }
+            return
+        }
+
+        let level = LogLevelControl(.info)
+        LoggingSystem.bootstrap { label in
+            DynamicLevelLogHandler(upstream: StreamLogHandler.standardError(label: label), control: level)
+        }
+        let logger = Logger(label: "qbsyncd")
+        do {
+            try await Daemon.run(environment: environment, logLevel: level, logger: logger)
+        } catch let failure as Daemon.StartupFailure {
+            logger.critical("cannot start: \(failure.description)")
+            throw ExitCode(1)
+        }
+    }
+}
