@@ -16,9 +16,8 @@ public enum EnvironmentFile {
         var problems: [String] = []
         var logical: [(number: Int, text: String)] = []
         var pending: (number: Int, text: String)?
-        for (index, rawLine) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = String(rawLine)
-            if line.hasSuffix("\r") { line.removeLast() }
+        for (index, rawLine) in contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = String(rawLine)
             if var current = pending {
                 current.text += line
                 pending = current
@@ -68,7 +67,10 @@ public enum EnvironmentFile {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
     }
 
-    private struct UnquoteError: Error { let message: String }
+    private struct UnquoteError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
 
     private static func unquote(_ value: String) -> Result<String, UnquoteError> {
         guard let quote = value.first, quote == "\"" || quote == "'" else { return .success(value) }

@@ -1,0 +1,83 @@
+import Foundation
+public import QBControlClient
+import Synchronization
+
+/// A real `qbsyncd` started on a temporary state directory and socket, with its log in a file.
+public final class DaemonProcess: Sendable {
+    public let directory: TempDirectory
+    public let socketPath: String
+    public let stateDirectory: String
+    public let configPath: String
+    public let logPath: String
+    public let environment: [String: String]
+    private let process: Mutex<Process?> = Mutex(nil)
+
+    /// Prepares the directories and environment; `extraEnvironment` and `config` (the settings file)
+    /// add to the defaults.
+    public init(extraEnvironment: [String: String] = [:], config: String = "QBSYNCD_LOG_LEVEL=debug\n") throws {
+        directory = try TempDirectory()
+        socketPath = directory.file("control.sock")
+        stateDirectory = try directory.makeDirectory("state")
+        configPath = try directory.write("qbsyncd.conf", config)
+        logPath = directory.file("qbsyncd.log")
+        var environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+        environment["QBSYNCD_STATE_DIR"] = stateDirectory
+        environment["QBSYNCD_CONTROL_SOCKET"] = socketPath
+        environment["QBSYNCD_CONFIG"] = configPath
+        environment["QBSYNCD_WEBHOOK_LISTEN"] = "127.0.0.1:0"
+        environment.merge(extraEnvironment) { _, new in new }
+        self.environment = environment
+    }
+
+    /// Starts the daemon and waits until its socket answers.
+    public func start() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binaries.qbsyncd)
+        process.environment = environment
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process.withLock { $0 = process }
+        _ = try await eventually(timeout: .seconds(20), "qbsyncd answering on \(socketPath)") { () -> Bool? in
+            guard process.isRunning else { throw DeadlineExceeded(description: "qbsyncd exited with \(process.terminationStatus): \(self.log)") }
+            let client = try await ControlClient.connect(path: socketPath)
+            await client.close()
+            return true
+        }
+    }
+
+    public var pid: Int32 { process.withLock { $0?.processIdentifier ?? 0 } }
+    public var isRunning: Bool { process.withLock { $0?.isRunning ?? false } }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    public func signal(_ signal: Int32) {
+        let pid = self.pid
+        if pid > 0 { kill(pid, signal) }
+    }
+
+    /// Waits for the process to exit and returns its exit status (128+N for a signal).
+    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        let process = self.process.withLock { $0 }
+        guard let process else { return -1 }
+        return try await eventually(timeout: timeout, "qbsyncd exiting") { () -> Int32? in
+            guard !process.isRunning else { return nil }
+            return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        }
+    }
+
+    public func connect() async throws -> ControlClient {
+        try await ControlClient.connect(path: socketPath)
+    }
+
+    /// Stops the daemon if it still runs and removes its directory.
+    public func cleanUp() async {
+        if isRunning {
+            signal(SIGKILL)
+            _ = try? await waitForExit(timeout: .seconds(10))
+        }
+        directory.remove()
+    }
+}
