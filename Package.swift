@@ -111,13 +111,17 @@ let package = Package(
         ),
         .testTarget(
             name: "QBSyncStoreTests",
-            dependencies: ["QBSyncStore", "QBSyncCore", "QBTestSupport"],
+            dependencies: [
+                "QBSyncStore", "QBSyncCore", "QBTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "QBSyncDaemonTests",
             dependencies: [
-                "QBSyncDaemon", "QBSyncCore", "QBTestSupport",
+                "QBSyncDaemon", "QBSyncCore", "QBSyncStore", "QBTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
