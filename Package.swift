@@ -131,7 +131,10 @@ let package = Package(
         // Starts the real binaries; depends on them so `swift test` builds them first.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["QBTestSupport", "QBControlClient", "QBSyncCore", "qbsyncd", "qbctl"],
+            dependencies: [
+                "QBTestSupport", "QBControlClient", "QBSyncCore", "QBSyncStore", "qbsyncd", "qbctl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,168 @@
+import Foundation
+import QBControlClient
+import QBSyncCore
+import QBTestSupport
+import Synchronization
+import Testing
+
+/// Start-up, signals and settings of the real `qbsyncd` binary.
+@Suite(.timeLimit(.minutes(2))) struct LifecycleTests {
+    @Test func sigtermDuringTrafficAnswersWhatWasReadAndExitsZero() async throws {
+        let daemon = try DaemonProcess()
+        defer { Task { await daemon.cleanUp() } }
+        try await daemon.start()
+        let progress = Counter()
+        let clients = 8
+        let results = try await withThrowingTaskGroup(of: (sent: Int, received: Int).self) { group in
+            for _ in 0..<clients {
+                group.addTask {
+                    let connection = try await ControlConnection.connect(path: daemon.socketPath)
+                    var lines = connection.lines.makeAsyncIterator()
+                    var sent = 0
+                    var received = 0
+                    func check(_ line: Data) throws {
+                        let response = try JSONDecoder().decode(JSONValue.self, from: line)
+                        #expect(response["id"] == .int(Int64(received)), "answers arrive whole and in order")
+                        #expect(response["result"] != nil)
+                        received += 1
+                        progress.value.add(1, ordering: .relaxed)
+                    }
+                    sending: while true {
+                        let batch = (sent..<sent + 5).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"daemon.status"}"# + "\n" }.joined()
+                        do { try await connection.send(batch) } catch { break sending }
+                        sent += 5
+                        for _ in 0..<5 {
+                            guard let line = try await lines.next() else { break sending }
+                            try check(line)
+                        }
+                    }
+                    while let line = try await lines.next() { try check(line) }
+                    return (sent, received)
+                }
+            }
+            _ = try await eventually("traffic flowing") { progress.value.load(ordering: .relaxed) >= clients * 50 ? true : nil }
+            daemon.signal(SIGTERM)
+            var all: [(Int, Int)] = []
+            for try await result in group { all.append(result) }
+            return all
+        }
+        #expect(try await daemon.waitForExit() == 0)
+        #expect(results.map { $0.1 }.reduce(0, +) >= clients * 50)
+        for (sent, received) in results {
+            #expect(received > 0)
+            #expect(received <= sent)
+        }
+        #expect(!FileManager.default.fileExists(atPath: daemon.socketPath), "the socket file is removed")
+        #expect(daemon.log.contains("qbsyncd stopped"))
+    }
+
+    @Test func sighupAppliesAValidFileAndKeepsTheOldSettingsOnABadOne() async throws {
+        let daemon = try DaemonProcess()
+        defer { Task { await daemon.cleanUp() } }
+        try await daemon.start()
+        let client = try await daemon.connect()
+        #expect(try await client.call("daemon.status")["integration"]?["enabled"] == false)
+
+        try """
+            QUICKBOOKS_CLIENT_ID=client
+            QUICKBOOKS_CLIENT_SECRET=reload-secret-value
+            QUICKBOOKS_REDIRECT_URI=https://app.example.com/callback
+            QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN=verifier
+            """.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        _ = try await eventually("the reload applied") {
+            try await client.call("daemon.status")["integration"]?["enabled"] == true ? true : nil
+        }
+        // QBO methods now pass the integration gate.
+        await #expect {
+            _ = try await client.call("oauth.begin", params: ["org": "acme"])
+        } throws: { ($0 as? ControlClientError)?.rpcError?.code == -32601 }
+
+        try "QBSYNCD_LOG_LEVEL=loud\nnot an assignment\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        let config = try await eventually("the bad reload recorded") { () -> JSONValue? in
+            let config = try await client.call("daemon.status")["config"]
+            return config?["lastReloadError"] == .null ? nil : config
+        }
+        #expect(config["reloads"] == 1, "only the good reload counts")
+        #expect(try await client.call("daemon.status")["integration"]?["enabled"] == true, "the old settings stay")
+        #expect(daemon.log.contains("settings reload refused"))
+        #expect(!daemon.log.contains("reload-secret-value"), "secrets never reach the log")
+        #expect(daemon.isRunning)
+        await client.close()
+    }
+
+    @Test func aStaleSocketIsReplacedAndALiveOneRefused() async throws {
+        let daemon = try DaemonProcess()
+        defer { Task { await daemon.cleanUp() } }
+        // Given a socket file left by a crashed daemon (bound, never listening, never removed)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(daemon.socketPath.utf8)
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        close(fd)
+        #expect(FileManager.default.fileExists(atPath: daemon.socketPath))
+
+        // When the daemon starts, it replaces it
+        try await daemon.start()
+        #expect(daemon.log.contains("replaced a stale control socket"))
+
+        // And a second daemon on the live socket refuses to start
+        var environment = daemon.environment
+        environment["QBSYNCD_STATE_DIR"] = try daemon.directory.makeDirectory("second-state")
+        let second = try await runCommand(Binaries.qbsyncd, [], environment: environment)
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another qbsyncd is already listening on \(daemon.socketPath)"))
+        #expect(try await daemon.connect().call("daemon.status")["version"] != nil, "the first daemon is untouched")
+    }
+
+    @Test func aMissingStateDirectoryStopsStartUpWithAClearMessage() async throws {
+        let daemon = try DaemonProcess(extraEnvironment: ["QBSYNCD_STATE_DIR": "/nonexistent/qbsyncd-state"])
+        defer { daemon.directory.remove() }
+        let result = try await runCommand(Binaries.qbsyncd, [], environment: daemon.environment)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("the state directory /nonexistent/qbsyncd-state does not exist"))
+    }
+
+    @Test func checkConfigPrintsOneLinePerProblem() async throws {
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        let config = try directory.write("bad.conf", "QBSYNCD_LOG_LEVEL=loud\nQBSYNCD_TYPO=1\n")
+        let bad = try await runCommand(
+            Binaries.qbsyncd, ["--check-config"],
+            environment: ["QBSYNCD_CONFIG": config, "QBSYNCD_STATE_DIR": directory.path, "QBSYNCD_REFRESH_MARGIN": "x"]
+        )
+        #expect(bad.status == 1)
+        let lines = bad.stderr.split(separator: "\n")
+        #expect(lines.count == 3, "\(bad.stderr)")
+        #expect(lines.contains { $0.contains("QBSYNCD_LOG_LEVEL") })
+        #expect(lines.contains { $0.contains("QBSYNCD_TYPO is not a known setting") })
+        #expect(lines.contains { $0.contains("QBSYNCD_REFRESH_MARGIN") })
+
+        let good = try directory.write("good.conf", "QUICKBOOKS_CLIENT_SECRET=check-secret-value\n")
+        let ok = try await runCommand(
+            Binaries.qbsyncd, ["--check-config"],
+            environment: ["QBSYNCD_CONFIG": good, "QBSYNCD_STATE_DIR": directory.path, "QBSYNCD_CONTROL_SOCKET": directory.file("c.sock")]
+        )
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("QUICKBOOKS_CLIENT_SECRET=<redacted>"))
+        #expect(!ok.stdout.contains("check-secret-value"))
+
+        let version = try await runCommand(Binaries.qbsyncd, ["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == QBSyncVersion.current)
+    }
+}
+
+/// A shared counter that closures can capture (`Atomic` itself cannot be copied into one).
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+}

@@ -1,0 +1,42 @@
+import Foundation
+import QBSyncCore
+import QBTestSupport
+import Testing
+
+/// `qbctl` against the real daemon: output and the exit statuses 0, 1, 2, 3.
+@Suite(.timeLimit(.minutes(2))) struct QbctlTests {
+    @Test func exitStatusesAndOutputs() async throws {
+        let daemon = try DaemonProcess()
+        defer { Task { await daemon.cleanUp() } }
+        try await daemon.start()
+        let socket = ["--socket", daemon.socketPath]
+
+        let status = try await runCommand(Binaries.qbctl, ["status"] + socket)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("integration  disabled"))
+        #expect(status.stdout.contains("orgs         0 total"))
+
+        let json = try await runCommand(Binaries.qbctl, ["status", "--json"] + socket)
+        #expect(json.status == 0)
+        let parsed = try JSONDecoder().decode(JSONValue.self, from: Data(json.stdout.utf8))
+        #expect(parsed["version"] == .string(QBSyncVersion.current))
+
+        let list = try await runCommand(Binaries.qbctl, ["org", "list", "--json"] + socket)
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data(list.stdout.utf8))["orgs"] == [])
+
+        let unknown = try await runCommand(Binaries.qbctl, ["org", "show", "nobody"] + socket)
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("(not_found)"))
+
+        let usage = try await runCommand(Binaries.qbctl, ["frobnicate"] + socket)
+        #expect(usage.status == 2)
+
+        let environmentSocket = try await runCommand(Binaries.qbctl, ["status"], environment: ["QBSYNCD_CONTROL_SOCKET": daemon.socketPath])
+        #expect(environmentSocket.status == 0, "QBSYNCD_CONTROL_SOCKET is the default socket")
+
+        let unreachable = try await runCommand(Binaries.qbctl, ["status", "--socket", daemon.directory.file("absent.sock")])
+        #expect(unreachable.status == 3)
+        #expect(unreachable.stderr.split(separator: "\n").count == 1)
+        #expect(unreachable.stderr.contains("is the daemon running?"))
+    }
+}
