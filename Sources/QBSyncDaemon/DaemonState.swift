@@ -8,7 +8,8 @@ import Synchronization
 /// `Mutex` rather than in the database.
 final class DaemonState: Sendable {
     struct ReloadRecord: Sendable {
-        var loadedAt: Date
+        /// RFC 3339, formatted once per reload: `daemon.status` is the hottest call.
+        var loadedAt: String
         var reloads: Int
         var lastError: String?
     }
@@ -22,14 +23,17 @@ final class DaemonState: Sendable {
     }
 
     let startedAt: Date
+    /// RFC 3339, formatted once.
+    let startedAtText: String
     private let storage: Mutex<Storage>
 
     init(settings: Settings, orgCounts: OrgStatusCounts, startedAt: Date = Date()) {
         self.startedAt = startedAt
+        startedAtText = Timestamp.string(startedAt)
         storage = Mutex(
             Storage(
                 settings: settings, accessPolicy: AccessPolicy.resolve(settings: settings), orgCounts: orgCounts,
-                reload: ReloadRecord(loadedAt: startedAt, reloads: 0, lastError: nil)
+                reload: ReloadRecord(loadedAt: Timestamp.string(startedAt), reloads: 0, lastError: nil)
             )
         )
     }
@@ -43,10 +47,11 @@ final class DaemonState: Sendable {
     /// Puts reloaded settings in force.
     func apply(_ settings: Settings, at date: Date = Date()) {
         let policy = AccessPolicy.resolve(settings: settings)
+        let loadedAt = Timestamp.string(date)
         storage.withLock {
             $0.settings = settings
             $0.accessPolicy = policy
-            $0.reload.loadedAt = date
+            $0.reload.loadedAt = loadedAt
             $0.reload.reloads += 1
             $0.reload.lastError = nil
         }

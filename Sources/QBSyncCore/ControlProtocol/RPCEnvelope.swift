@@ -15,7 +15,7 @@ public struct RPCEnvelope: Sendable, Equatable {
     public static func parse(_ line: Data) -> Result<RPCEnvelope, RPCEnvelopeFailure> {
         let raw: RawEnvelope
         do {
-            raw = try JSONDecoder().decode(RawEnvelope.self, from: line)
+            raw = try decoder.decode(RawEnvelope.self, from: line)
         } catch let error as DecodingError {
             switch error {
             case .typeMismatch(_, let context) where context.codingPath.isEmpty:
@@ -30,6 +30,9 @@ public struct RPCEnvelope: Sendable, Equatable {
         }
         return raw.validated()
     }
+
+    /// Shared: decoding is thread-safe, and one decoder per line was measurable on the hot path.
+    private static let decoder = JSONDecoder()
 
     private static func describe(_ context: DecodingError.Context) -> String {
         if let underlying = context.underlyingError {

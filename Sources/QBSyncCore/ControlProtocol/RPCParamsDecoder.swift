@@ -3,12 +3,14 @@ public import Foundation
 /// Decodes a method's `params` from the request line, turning every decoding failure into
 /// `invalid_params` whose `field` is the dotted path of the first bad field (`demand.lines[0].amount`).
 public enum RPCParamsDecoder {
+    private static let decoder = JSONDecoder()
+
     public static func decode<Params: Decodable>(_ type: Params.Type, from line: Data, hasParams: Bool) throws(QBSyncError) -> Params {
         do {
             if hasParams {
-                return try JSONDecoder().decode(ParamsBox<Params>.self, from: line).params
+                return try decoder.decode(ParamsBox<Params>.self, from: line).params
             }
-            return try JSONDecoder().decode(Params.self, from: Data("{}".utf8))
+            return try decoder.decode(Params.self, from: Data("{}".utf8))
         } catch let error as DecodingError {
             throw Self.invalidParams(error)
         } catch let error as QBSyncError {

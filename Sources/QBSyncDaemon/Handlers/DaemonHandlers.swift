@@ -15,7 +15,7 @@ struct DaemonStatusMethod: RPCMethod {
         let reload = state.reload
         return DaemonStatus(
             version: QBSyncVersion.current,
-            startedAt: Timestamp.string(state.startedAt),
+            startedAt: state.startedAtText,
             uptimeSeconds: max(0, Int(Date().timeIntervalSince(state.startedAt))),
             integration: .init(
                 enabled: settings.integrationEnabled, missing: settings.integrationMissing,
@@ -25,7 +25,7 @@ struct DaemonStatusMethod: RPCMethod {
             webhook: .init(listen: settings.webhookListen.description, accepted: 0, rejected: 0),
             events: .init(pending: 0, failed: 0),
             config: .init(
-                path: settings.configFilePath, loadedAt: Timestamp.string(reload.loadedAt), reloads: reload.reloads,
+                path: settings.configFilePath, loadedAt: reload.loadedAt, reloads: reload.reloads,
                 lastReloadError: reload.lastError
             ),
             controlConnections: state.controlConnections,

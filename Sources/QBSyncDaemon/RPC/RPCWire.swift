@@ -7,7 +7,7 @@ enum RPCWire {
     /// Shared: JSONEncoder is thread-safe for concurrent `encode` calls.
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder
     }()
 
