@@ -11,7 +11,7 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct ControlSocketTests {
     @Test func everyMethodAnswersAsTheContractSays() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         // Given an organisation the store already knows
         let store = try Store.open(stateDirectory: daemon.stateDirectory, logger: Logger(label: "test"))
         try await OrgRepository(store: store).ensure(OrgID("acme")!)
@@ -65,7 +65,7 @@ import Testing
 
     @Test func aThousandPipelinedRequestsAreAnsweredInOrder() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         try await daemon.start()
         let connection = try await ControlConnection.connect(path: daemon.socketPath)
         var requests = ""
@@ -88,7 +88,7 @@ import Testing
 
     @Test func malformedLinesLeaveTheConnectionUsable() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         try await daemon.start()
         let connection = try await ControlConnection.connect(path: daemon.socketPath)
         var lines = connection.lines.makeAsyncIterator()
@@ -112,7 +112,7 @@ import Testing
 
     @Test func theLineLimitIsOneMebibyte() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         try await daemon.start()
         let request = #"{"jsonrpc":"2.0","id":1,"method":"daemon.status"}"#
         let atLimit = request.dropLast() + String(repeating: " ", count: (1 << 20) - request.utf8.count) + "}"
@@ -134,7 +134,7 @@ import Testing
 
     @Test func fiftyConcurrentClientsAreAllServed() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         try await daemon.start()
         let answered = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<50 {
@@ -155,7 +155,7 @@ import Testing
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return }
         // nogroup may read; the socket becomes 0666 so that its members can connect.
         let daemon = try DaemonProcess(extraEnvironment: ["QBSYNCD_READONLY_GROUP": "nogroup"])
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         chmod(daemon.directory.path, 0o755)
         try await daemon.start()
         var info = stat()

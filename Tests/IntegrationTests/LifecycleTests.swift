@@ -9,7 +9,7 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct LifecycleTests {
     @Test func sigtermDuringTrafficAnswersWhatWasReadAndExitsZero() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         try await daemon.start()
         let progress = Counter()
         let clients = 8
@@ -58,7 +58,7 @@ import Testing
 
     @Test func sighupAppliesAValidFileAndKeepsTheOldSettingsOnABadOne() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         try await daemon.start()
         let client = try await daemon.connect()
         #expect(try await client.call("daemon.status")["integration"]?["enabled"] == false)
@@ -94,7 +94,7 @@ import Testing
 
     @Test func aStaleSocketIsReplacedAndALiveOneRefused() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         // Given a socket file left by a crashed daemon (bound, never listening, never removed)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()

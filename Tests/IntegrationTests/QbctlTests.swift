@@ -7,7 +7,7 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct QbctlTests {
     @Test func exitStatusesAndOutputs() async throws {
         let daemon = try DaemonProcess()
-        defer { Task { await daemon.cleanUp() } }
+        defer { daemon.cleanUp() }
         try await daemon.start()
         let socket = ["--socket", daemon.socketPath]
 

@@ -72,11 +72,13 @@ public final class DaemonProcess: Sendable {
         try await ControlClient.connect(path: socketPath)
     }
 
-    /// Stops the daemon if it still runs and removes its directory.
-    public func cleanUp() async {
-        if isRunning {
-            signal(SIGKILL)
-            _ = try? await waitForExit(timeout: .seconds(10))
+    /// Kills the daemon if it still runs and removes its directory; synchronous so that a `defer`
+    /// can call it and nothing outlives the test.
+    public func cleanUp() {
+        let process = self.process.withLock { $0 }
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
         }
         directory.remove()
     }
