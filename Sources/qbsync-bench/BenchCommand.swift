@@ -20,9 +20,15 @@ extension BenchCommand {
         @Option(help: "The daemon's pid, to sample its RSS.") var pid: Int32?
         @Option(help: "Seconds per shape.") var seconds: Double = 5
         @Option(help: "Runs per shape; the median is reported.") var runs: Int = 3
+        @Option(help: "Only this shape, CLIENTS:DEPTH (for profiling).") var only: String?
 
         func run() throws {
-            let shapes = [(1, 1), (16, 1), (1, 16), (16, 16)]
+            var shapes = [(1, 1), (16, 1), (1, 16), (16, 16)]
+            if let only {
+                let parts = only.split(separator: ":").compactMap { Int($0) }
+                guard parts.count == 2 else { throw ValidationError("--only takes CLIENTS:DEPTH") }
+                shapes = [(parts[0], parts[1])]
+            }
             print("shape                         req/s (median)   p50 µs   p99 µs   runs")
             for (clients, depth) in shapes {
                 var results: [ControlBenchmark.Result] = []

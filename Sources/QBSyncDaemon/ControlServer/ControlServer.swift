@@ -14,19 +14,20 @@ import Synchronization
 final class ControlServer: Service, Sendable, CustomStringConvertible {
     var description: String { "ControlServer(\(ownedPath ?? "inherited socket"))" }
 
-    typealias Connection = NIOAsyncChannel<ControlFrame, ByteBuffer>
-
-    /// One accepted connection and its peer, read at accept time.
+    /// One accepted connection: its channel (handlers installed), peer and notification queue.
     struct Accepted: Sendable {
-        var channel: Connection
+        var channel: any Channel
         var peer: PeerCredentials
+        var id: Int
+        var notifications: AsyncStream<ByteBuffer>
+        var continuation: AsyncStream<ByteBuffer>.Continuation
+        var logger: Logger
     }
 
     /// Lines longer than this (without `\n`) are refused and the connection closed.
     static let maximumLineLength = 1 << 20
 
     private let serverChannel: NIOAsyncChannel<Accepted, Never>
-    private let dispatcher: RPCDispatcher
     private let state: DaemonState
     private let hub: NotificationHub
     private let logger: Logger
@@ -35,17 +36,14 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
     private let registry = Mutex(Registry())
 
     private struct Registry {
-        var nextID = 1
         var open: [Int: any Channel] = [:]
         var draining = false
     }
 
     private init(
-        serverChannel: NIOAsyncChannel<Accepted, Never>, dispatcher: RPCDispatcher, state: DaemonState, hub: NotificationHub,
-        ownedPath: String?, logger: Logger
+        serverChannel: NIOAsyncChannel<Accepted, Never>, state: DaemonState, hub: NotificationHub, ownedPath: String?, logger: Logger
     ) {
         self.serverChannel = serverChannel
-        self.dispatcher = dispatcher
         self.state = state
         self.hub = hub
         self.ownedPath = ownedPath
@@ -58,6 +56,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
         group: any EventLoopGroup, logger: Logger
     ) async throws -> ControlServer {
         try ControlSocketFile.clearStale(at: path, logger: logger)
+        let ids = ConnectionIDs()
         // No moment with a wider mode than intended: the socket file is created under this umask.
         let previousMask = umask(0o177)
         let channel: NIOAsyncChannel<Accepted, Never>
@@ -67,7 +66,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
                 // A client may send its requests and shut down its write side: answer them all first.
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
-                    Self.initializeConnection(channel)
+                    Self.initializeConnection(channel, id: ids.next(), dispatcher: dispatcher, hub: hub, logger: logger)
                 }
             umask(previousMask)
         } catch {
@@ -76,19 +75,28 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
         }
         try ControlSocketFile.applyOwnership(path: path, settings: settings, logger: logger)
         logger.info("control socket listening", metadata: [LogKey.path: "\(path)"])
-        return ControlServer(serverChannel: channel, dispatcher: dispatcher, state: state, hub: hub, ownedPath: path, logger: logger)
+        return ControlServer(serverChannel: channel, state: state, hub: hub, ownedPath: path, logger: logger)
     }
 
-    private static func initializeConnection(_ channel: any Channel) -> EventLoopFuture<Accepted> {
+    /// Reads the peer, then installs framing and the request handler, all on the event loop.
+    private static func initializeConnection(
+        _ channel: any Channel, id: Int, dispatcher: RPCDispatcher, hub: NotificationHub, logger: Logger
+    ) -> EventLoopFuture<Accepted> {
         PeerCredentials.read(from: channel).flatMapThrowing { peer in
-            try channel.pipeline.syncOperations.addHandler(
-                ByteToMessageHandler(LineFrameDecoder(maximumLineLength: maximumLineLength))
+            var logger = logger
+            logger[metadataKey: LogKey.connection] = "\(id)"
+            logger[metadataKey: LogKey.peerUID] = "\(peer.uid)"
+            let (notifications, continuation) = AsyncStream.makeStream(
+                of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(NotificationHub.bufferLimit)
             )
-            let connection = try Connection(
-                wrappingChannelSynchronously: channel,
-                configuration: .init(inboundType: ControlFrame.self, outboundType: ByteBuffer.self)
+            let connection = ConnectionContext(
+                id: id, logger: logger, notifications: NotificationSink(connectionID: id, continuation: continuation, hub: hub)
             )
-            return Accepted(channel: connection, peer: peer)
+            try channel.pipeline.syncOperations.addHandlers(
+                ByteToMessageHandler(LineFrameDecoder(maximumLineLength: maximumLineLength)),
+                ControlConnectionHandler(dispatcher: dispatcher, peer: peer, connection: connection)
+            )
+            return Accepted(channel: channel, peer: peer, id: id, notifications: notifications, continuation: continuation, logger: logger)
         }
     }
 
@@ -119,73 +127,40 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
         for channel in open { channel.close(mode: .input, promise: nil) }
     }
 
+    /// Tracks the connection until it closes and writes its notifications; requests are served by
+    /// its ``ControlConnectionHandler`` on the event loop.
     private func serve(_ accepted: Accepted) async {
-        let channel = accepted.channel.channel
-        let (id, draining) = registry.withLock { registry in
-            let id = registry.nextID
-            registry.nextID += 1
-            registry.open[id] = channel
-            return (id, registry.draining)
+        let channel = accepted.channel
+        let draining = registry.withLock { registry in
+            registry.open[accepted.id] = channel
+            return registry.draining
         }
         if draining { channel.close(mode: .input, promise: nil) }
         state.connectionOpened()
-        defer {
-            state.connectionClosed()
-            hub.unregister(connectionID: id)
-            _ = registry.withLock { $0.open.removeValue(forKey: id) }
-        }
-
-        var logger = self.logger
-        logger[metadataKey: LogKey.connection] = "\(id)"
-        logger[metadataKey: LogKey.peerUID] = "\(accepted.peer.uid)"
-        logger.debug("control connection opened", metadata: [LogKey.peerPID: "\(accepted.peer.pid)", LogKey.peerGID: "\(accepted.peer.gid)"])
-
-        let (notifications, continuation) = AsyncStream.makeStream(
-            of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(NotificationHub.bufferLimit)
+        accepted.logger.debug(
+            "control connection opened", metadata: [LogKey.peerPID: "\(accepted.peer.pid)", LogKey.peerGID: "\(accepted.peer.gid)"]
         )
-        let context = ConnectionContext(
-            id: id, logger: logger, notifications: NotificationSink(connectionID: id, continuation: continuation, hub: hub)
-        )
-        do {
-            try await accepted.channel.executeThenClose { inbound, outbound in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for await line in notifications { try await outbound.write(line) }
-                        // The hub dropped a subscriber that fell behind: close its connection.
-                        channel.close(promise: nil)
-                    }
-                    try await self.answer(inbound, outbound: outbound, peer: accepted.peer, context: context)
-                    continuation.finish()
-                    group.cancelAll()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await line in accepted.notifications {
+                    do { try await channel.writeAndFlush(line) } catch { break }
                 }
+                // The hub dropped a subscriber that fell behind, or the connection ended.
+                channel.close(promise: nil)
             }
-        } catch {
-            logger.debug("control connection ended with an error", metadata: [LogKey.error: "\(error)"])
+            try? await channel.closeFuture.get()
+            accepted.continuation.finish()
+            group.cancelAll()
         }
-        logger.debug("control connection closed")
+        hub.unregister(connectionID: accepted.id)
+        _ = registry.withLock { $0.open.removeValue(forKey: accepted.id) }
+        state.connectionClosed()
+        accepted.logger.debug("control connection closed")
     }
+}
 
-    /// Answers requests in order, one write per batch of lines read together.
-    private func answer(
-        _ inbound: NIOAsyncChannelInboundStream<ControlFrame>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-        peer: PeerCredentials, context: ConnectionContext
-    ) async throws {
-        for try await frame in inbound {
-            switch frame {
-            case .lines(let lines):
-                var output = ByteBuffer()
-                for line in lines {
-                    await dispatcher.handle(line: line, peer: peer, connection: context, into: &output)
-                }
-                if output.readableBytes > 0 { try await outbound.write(output) }
-            case .oversize:
-                var output = ByteBuffer()
-                let error = QBSyncError.invalidRequest(detail: "the line is longer than 1 MiB; closing the connection")
-                RPCWire.failure(id: nil, error: error.rpcError, into: &output)
-                try await outbound.write(output)
-                context.logger.notice("control line over 1 MiB; connection closed")
-                return
-            }
-        }
-    }
+/// Numbers connections for logs and the notification hub.
+final class ConnectionIDs: Sendable {
+    private let counter = Atomic<Int>(0)
+    func next() -> Int { counter.wrappingAdd(1, ordering: .relaxed).newValue }
 }

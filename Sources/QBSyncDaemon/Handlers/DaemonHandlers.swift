@@ -2,14 +2,16 @@ import Foundation
 import QBSyncCore
 
 /// `daemon.status`: version, uptime, integration, org counts, listener and event counters.
-struct DaemonStatusMethod: RPCMethod {
+struct DaemonStatusMethod: SynchronousRPCMethod {
     static let name = "daemon.status"
     static let access = RPCAccess.read
+    typealias Params = NoParams
+    typealias Result = DaemonStatus
 
     let state: DaemonState
     let hub: NotificationHub
 
-    func handle(_ params: NoParams, context: RPCContext) async throws -> DaemonStatus {
+    func handleNow(_ params: NoParams, context: RPCContext) throws -> DaemonStatus {
         let settings = state.settings
         let counts = state.orgCounts
         let reload = state.reload
@@ -35,7 +37,7 @@ struct DaemonStatusMethod: RPCMethod {
 }
 
 /// `subscribe`: registers the connection for notifications until it closes.
-struct SubscribeMethod: RPCMethod {
+struct SubscribeMethod: SynchronousRPCMethod {
     static let name = "subscribe"
     static let access = RPCAccess.read
 
@@ -49,7 +51,7 @@ struct SubscribeMethod: RPCMethod {
         var topics: [String]
     }
 
-    func handle(_ params: Params, context: RPCContext) async throws -> Result {
+    func handleNow(_ params: Params, context: RPCContext) throws -> Result {
         if let topics = params.topics {
             for (index, topic) in topics.enumerated() where !NotificationTopic.all.contains(topic) {
                 throw QBSyncError.invalidParams(

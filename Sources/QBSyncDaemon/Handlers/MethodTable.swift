@@ -24,6 +24,7 @@ enum MethodTable {
         let orgs = OrgRepository(store: store)
         var table: [String: RegisteredMethod] = [:]
         func add<Method: RPCMethod>(_ method: Method) { table[Method.name] = RegisteredMethod(method) }
+        func add<Method: SynchronousRPCMethod>(_ method: Method) { table[Method.name] = RegisteredMethod(method) }
         add(DaemonStatusMethod(state: state, hub: hub))
         add(OrgListMethod(orgs: orgs))
         add(OrgShowMethod(orgs: orgs))

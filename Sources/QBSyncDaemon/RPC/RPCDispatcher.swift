@@ -6,6 +6,12 @@ import QBSyncCore
 /// Turns one request line into its response line: envelope, access, integration gate, params,
 /// handler, and the mapping of every error to the protocol's code and reason.
 struct RPCDispatcher: Sendable {
+    /// What a line needs: its response now (nil for a client notification), or work that must await.
+    enum Prepared: Sendable {
+        case immediate(ByteBuffer?)
+        case deferred(@Sendable () async -> ByteBuffer?)
+    }
+
     let methods: [String: RegisteredMethod]
     let state: DaemonState
 
@@ -14,8 +20,9 @@ struct RPCDispatcher: Sendable {
         self.state = state
     }
 
-    /// Appends the response to `output`, or nothing for a client notification (a request without `id`).
-    func handle(line: ByteBuffer, peer: PeerCredentials, connection: ConnectionContext, into output: inout ByteBuffer) async {
+    /// Everything that can be decided without suspending happens here, on the caller's thread:
+    /// malformed lines, access, unknown methods, the integration gate and synchronous handlers.
+    func prepare(line: ByteBuffer, peer: PeerCredentials, connection: ConnectionContext) -> Prepared {
         let bytes = Data(line.readableBytesView)
         let envelope: RPCEnvelope
         switch RPCEnvelope.parse(bytes) {
@@ -23,35 +30,54 @@ struct RPCDispatcher: Sendable {
             envelope = parsed
         case .failure(let failure):
             connection.logger.debug("control request refused", metadata: [LogKey.error: "\(failure.error.rpcError.message)"])
+            var output = ByteBuffer()
             RPCWire.failure(id: failure.id, error: failure.error.rpcError, into: &output)
-            return
+            return .immediate(output)
         }
 
-        var logger = connection.logger
-        logger[metadataKey: LogKey.rpcMethod] = "\(envelope.method)"
-        if let id = envelope.id { logger[metadataKey: LogKey.rpcID] = "\(id)" }
-        let context = RPCContext(peer: peer, connectionID: connection.id, logger: logger, notifications: connection.notifications)
+        let context = RPCContext(
+            peer: peer, connectionID: connection.id, method: envelope.method, id: envelope.id, connectionLogger: connection.logger,
+            notifications: connection.notifications
+        )
 
+        let method: RegisteredMethod
         do {
-            let result = try await invoke(envelope, line: bytes, context: context)
-            if let id = envelope.id { RPCWire.success(id: id, result: result, into: &output) }
+            method = try admit(envelope, context: context)
         } catch {
-            let rpcError = map(error, logger: logger)
-            if let id = envelope.id {
-                RPCWire.failure(id: id, error: rpcError, into: &output)
-            } else {
-                logger.debug("client notification failed", metadata: [LogKey.error: "\(rpcError.message)"])
+            return .immediate(respond(envelope, outcome: .failure(error), context: context))
+        }
+        if let invokeNow = method.invokeNow {
+            let outcome = Result { try invokeNow(bytes, envelope.hasParams, context) }
+            return .immediate(respond(envelope, outcome: outcome, context: context))
+        }
+        return .deferred {
+            let outcome: Result<Data, any Error>
+            do {
+                outcome = .success(try await method.invoke(bytes, envelope.hasParams, context))
+            } catch {
+                outcome = .failure(error)
             }
+            return respond(envelope, outcome: outcome, context: context)
         }
     }
 
-    private func invoke(_ envelope: RPCEnvelope, line: Data, context: RPCContext) async throws -> Data {
+    /// Prepares and, where needed, awaits one line: appends its response to `output`.
+    func handle(line: ByteBuffer, peer: PeerCredentials, connection: ConnectionContext, into output: inout ByteBuffer) async {
+        let response: ByteBuffer?
+        switch prepare(line: line, peer: peer, connection: connection) {
+        case .immediate(let buffer): response = buffer
+        case .deferred(let work): response = await work()
+        }
+        if var response { output.writeBuffer(&response) }
+    }
+
+    /// Access, method lookup and the integration gate; logs who makes every mutating call.
+    private func admit(_ envelope: RPCEnvelope, context: RPCContext) throws -> RegisteredMethod {
         let level = state.accessPolicy.level(for: context.peer)
         guard level != .none else { throw QBSyncError.forbidden(method: envelope.method) }
         guard let method = methods[envelope.method] else { throw QBSyncError.methodNotFound(method: envelope.method) }
         guard method.access == .read || level == .full else { throw QBSyncError.forbidden(method: envelope.method) }
         if method.access == .write {
-            // Every mutating call is logged with who made it.
             context.logger.info(
                 "control call",
                 metadata: [
@@ -63,7 +89,27 @@ struct RPCDispatcher: Sendable {
             let missing = state.settings.integrationMissing
             guard missing.isEmpty else { throw QBSyncError.integrationDisabled(missing: missing) }
         }
-        return try await method.invoke(line, envelope.hasParams, context)
+        return method
+    }
+
+    private func respond(_ envelope: RPCEnvelope, outcome: Result<Data, any Error>, context: RPCContext) -> ByteBuffer? {
+        switch outcome {
+        case .success(let result):
+            guard let id = envelope.id else { return nil }
+            var output = ByteBuffer()
+            RPCWire.success(id: id, result: result, into: &output)
+            return output
+        case .failure(let error):
+            let logger = context.logger
+            let rpcError = map(error, logger: logger)
+            guard let id = envelope.id else {
+                logger.debug("client notification failed", metadata: [LogKey.error: "\(rpcError.message)"])
+                return nil
+            }
+            var output = ByteBuffer()
+            RPCWire.failure(id: id, error: rpcError, into: &output)
+            return output
+        }
     }
 
     /// A `QBSyncError` is the caller's to see; anything else is a bug, logged under a correlation id.

@@ -21,14 +21,37 @@ extension RPCMethod {
     static var requiresIntegration: Bool { false }
 }
 
+/// A method whose handler never suspends (it reads in-memory state): the control server answers it
+/// on the connection's event loop, with no thread hop, which is what keeps `daemon.status` cheap.
+protocol SynchronousRPCMethod: RPCMethod {
+    func handleNow(_ params: Params, context: RPCContext) throws -> Result
+}
+
+extension SynchronousRPCMethod {
+    func handle(_ params: Params, context: RPCContext) async throws -> Result {
+        try handleNow(params, context: context)
+    }
+}
+
 /// What a handler knows about the call it serves.
 struct RPCContext: Sendable {
     var peer: PeerCredentials
     var connectionID: Int
-    /// Carries `rpc.method`, `rpc.id` and the peer's ids.
-    var logger: Logger
+    var method: String
+    var id: RPCID?
+    /// The connection's logger; ``logger`` adds the request's metadata.
+    var connectionLogger: Logger
     /// Where `subscribe` sends this connection's notifications.
     var notifications: NotificationSink
+
+    /// Carries `rpc.method` and `rpc.id`. Built on use: setting metadata re-renders it in
+    /// StreamLogHandler, and most calls log nothing.
+    var logger: Logger {
+        var logger = connectionLogger
+        logger[metadataKey: LogKey.rpcMethod] = "\(method)"
+        if let id { logger[metadataKey: LogKey.rpcID] = "\(id)" }
+        return logger
+    }
 }
 
 /// A method with its types erased, as the dispatcher's table holds it.
@@ -37,15 +60,28 @@ struct RegisteredMethod: Sendable {
     var requiresIntegration: Bool
     /// Decodes params from the line, runs the handler, returns the encoded result.
     var invoke: @Sendable (_ line: Data, _ hasParams: Bool, _ context: RPCContext) async throws -> Data
+    /// The same without suspending, for ``SynchronousRPCMethod``s.
+    var invokeNow: (@Sendable (_ line: Data, _ hasParams: Bool, _ context: RPCContext) throws -> Data)?
 
     init<Method: RPCMethod>(_ method: Method) {
         access = Method.access
         requiresIntegration = Method.requiresIntegration
         invoke = { line, hasParams, context in
             let params = try RPCParamsDecoder.decode(Method.Params.self, from: line, hasParams: hasParams)
-            let result = try await method.handle(params, context: context)
-            return try RPCWire.encoder.encode(result)
+            return try RPCWire.encode(try await method.handle(params, context: context))
         }
+        invokeNow = nil
+    }
+
+    init<Method: SynchronousRPCMethod>(_ method: Method) {
+        access = Method.access
+        requiresIntegration = Method.requiresIntegration
+        let now: @Sendable (Data, Bool, RPCContext) throws -> Data = { line, hasParams, context in
+            let params = try RPCParamsDecoder.decode(Method.Params.self, from: line, hasParams: hasParams)
+            return try RPCWire.encode(try method.handleNow(params, context: context))
+        }
+        invokeNow = now
+        invoke = { line, hasParams, context in try now(line, hasParams, context) }
     }
 
     /// A method of the protocol that a later release implements: it answers `integration_disabled`
@@ -60,5 +96,6 @@ struct RegisteredMethod: Sendable {
         self.access = access
         self.requiresIntegration = requiresIntegration
         self.invoke = invoke
+        self.invokeNow = nil
     }
 }

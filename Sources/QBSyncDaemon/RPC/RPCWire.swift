@@ -11,6 +11,16 @@ enum RPCWire {
         return encoder
     }()
 
+    /// A result's JSON: its own writer where it has one, `JSONEncoder` otherwise.
+    static func encode(_ result: some Encodable) throws -> Data {
+        if let fast = result as? any FastJSONEncodable {
+            var output = JSONOutput()
+            fast.write(to: &output)
+            return Data(output.bytes)
+        }
+        return try encoder.encode(result)
+    }
+
     static func success(id: RPCID, result: Data, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(#"{"jsonrpc":"2.0","id":"#)
         writeID(id, into: &buffer)
