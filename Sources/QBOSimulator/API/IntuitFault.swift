@@ -1,0 +1,113 @@
+import Foundation
+import NIOHTTP1
+import QBSyncCore
+
+/// Intuit's error answers, byte-shaped as Intuit sends them (reference §2.8).
+enum IntuitFault {
+    /// A data-service fault (HTTP 400/500): `{"Fault":{"Error":[…],"type":…},"time":…}`.
+    static func data(
+        _ status: HTTPResponseStatus, code: String, message: String, detail: String, type: String = "ValidationFault",
+        element: String = "", now: Date
+    ) -> SimResponse {
+        let body: JSONValue = [
+            "Fault": [
+                "Error": [["Message": .string(message), "Detail": .string(detail), "code": .string(code), "element": .string(element)]],
+                "type": .string(type),
+            ],
+            "time": .string(IntuitTime.pacific(now)),
+        ]
+        return .json(status, body)
+    }
+
+    static func staleObject(now: Date) -> SimResponse {
+        data(
+            .badRequest, code: "5010", message: "Stale Object Error",
+            detail: "Stale Object Error : You and another user were working on the same thing. Please try again.", now: now
+        )
+    }
+
+    static func objectNotFound(_ type: String, id: String, now: Date) -> SimResponse {
+        data(
+            .badRequest, code: "610", message: "Object Not Found",
+            detail: "Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.",
+            element: "\(type) Id=\(id)", now: now
+        )
+    }
+
+    static func invalidReference(_ element: String, id: String, now: Date) -> SimResponse {
+        data(
+            .badRequest, code: "2500", message: "Invalid Reference Id",
+            detail: "Invalid Reference Id : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.",
+            element: element, now: now
+        )
+    }
+
+    static func requiredMissing(_ element: String, now: Date) -> SimResponse {
+        data(
+            .badRequest, code: "2020", message: "Required param missing, need to supply the required value for the API",
+            detail: "Required parameter \(element) is missing in the request", element: element, now: now
+        )
+    }
+
+    static func duplicateName(now: Date) -> SimResponse {
+        data(
+            .badRequest, code: "6240", message: "Duplicate Name Exists Error",
+            detail: "The name supplied already exists. : Another customer, vendor or employee is already using this name. Please use a different name.",
+            now: now
+        )
+    }
+
+    static func businessValidation(_ detail: String, now: Date) -> SimResponse {
+        data(.badRequest, code: "6000", message: "A business validation error has occurred while processing your request", detail: "Business Validation Error: \(detail)", now: now)
+    }
+
+    static func requestValidation(_ detail: String, now: Date) -> SimResponse {
+        data(.badRequest, code: "2010", message: "Request has invalid or unsupported property", detail: detail, now: now)
+    }
+
+    static func queryParser(_ detail: String, now: Date) -> SimResponse {
+        data(.badRequest, code: "4000", message: "Error parsing query", detail: "QueryParserError: \(detail)", type: "ValidationFault", now: now)
+    }
+
+    static func systemFault(now: Date) -> SimResponse {
+        data(
+            .internalServerError, code: "10000", message: "An application error has occurred while processing your request",
+            detail: "System Failure Error: An unexpected error occurred while accessing or saving your data. Please wait a few minutes and try again.",
+            type: "SystemFault", now: now
+        )
+    }
+
+    /// The gateway's 401: lower-case keys, epoch-millisecond `time`.
+    static func unauthorized(detail: String?, now: Date) -> SimResponse {
+        gateway(.unauthorized, message: "message=AuthenticationFailed; errorCode=003200; statusCode=401", detail: detail, code: "3200", type: "AUTHENTICATION", now: now)
+    }
+
+    /// The gateway's 403: the token is for another company, or the app was disconnected.
+    static func forbidden(now: Date) -> SimResponse {
+        gateway(.forbidden, message: "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403", detail: nil, code: "3100", type: "SERVICE", now: now)
+    }
+
+    private static func gateway(_ status: HTTPResponseStatus, message: String, detail: String?, code: String, type: String, now: Date) -> SimResponse {
+        let body: JSONValue = [
+            "warnings": nil, "intuitObject": nil,
+            "fault": ["error": [["message": .string(message), "detail": detail.map(JSONValue.string) ?? .null, "code": .string(code), "element": nil]], "type": .string(type)],
+            "report": nil, "queryResponse": nil, "batchItemResponse": [], "attachableResponse": [], "syncErrorResponse": nil, "requestId": nil,
+            "time": .int(Int64(now.timeIntervalSince1970 * 1000)), "status": nil, "cdcresponse": [],
+        ]
+        return .json(status, body)
+    }
+
+    /// Throttling comes back as XML even to a JSON client (pitfall 9).
+    static func throttled() -> SimResponse {
+        let xml = """
+            <?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="\(IntuitTime.pacific(Date()))"><Fault type="SERVICE"><Error code="3001" element=""><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message><Detail>The request limit was reached.  Try again later</Detail></Error></Fault></IntuitResponse>
+            """
+        return .text(.tooManyRequests, xml, contentType: "application/xml")
+    }
+
+    /// Gateway errors carry an HTML page or nothing.
+    static func gatewayError(_ status: HTTPResponseStatus) -> SimResponse {
+        if status.code == 503 { return SimResponse(status: status) }
+        return .text(status, "<html><head><title>\(status.code) \(status.reasonPhrase)</title></head><body><h1>\(status.reasonPhrase)</h1></body></html>", contentType: "text/html")
+    }
+}

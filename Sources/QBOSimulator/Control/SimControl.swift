@@ -1,0 +1,89 @@
+import Foundation
+import NIOHTTP1
+import QBSyncCore
+
+/// The `/sim/…` endpoints that drive the simulator (not part of Intuit).
+extension SimState {
+    mutating func control(_ request: SimRequest, path: [String]) -> SimResponse {
+        let input = (try? JSONDecoder().decode([String: JSONValue].self, from: request.body)) ?? [:]
+        switch (request.method, path.count, path.first) {
+        case (.POST, 1, "companies"):
+            let name = input.string("name") ?? "Sandbox Company_US_\(companies.count + 1)"
+            let realmID = Opaque.realmID()
+            companies[realmID] = Company.seeded(realmID: realmID, name: name, at: now())
+            return .json(.ok, JSONValue.object(["realmId": .string(realmID), "name": .string(name)]))
+        case (.GET, 1, "companies"):
+            return .json(.ok, JSONValue.array(companies.values.map { ["realmId": .string($0.realmID), "name": .string($0.name)] }))
+        case (.GET, 2, "companies"):
+            guard let company = companies[path[1]] else { return .json(.notFound, ["error": "unknown company"] as JSONValue) }
+            func rows(_ type: String) -> JSONValue { .array((company.entities[type] ?? [:]).values.sorted { $0.updatedAt < $1.updatedAt }.map { entity in
+                var body = entity.body
+                if entity.deleted { body["status"] = "Deleted" }
+                if entity.voided { body["voided"] = true }
+                return .object(body)
+            } ) }
+            return .json(
+                .ok,
+                JSONValue.object([
+                    "realmId": .string(company.realmID), "name": .string(company.name), "customers": rows("Customer"),
+                    "invoices": rows("Invoice"), "payments": rows("Payment"), "items": rows("Item"),
+                    "counters": [
+                        "requestsServed": .int(Int64(company.requestsServed)), "throttled": .int(Int64(company.throttled)),
+                        "createsDeduplicated": .int(Int64(company.createsDeduplicated)),
+                    ],
+                ])
+            )
+        case (.POST, 5, "companies") where path[2] == "invoices":
+            return invoiceAction(realmID: path[1], invoiceID: path[3], action: path[4], input: input)
+        case (.POST, 1, "faults"):
+            guard let count = input["count"]?.intValue, count > 0 else { return .json(.badRequest, ["error": "count is required"] as JSONValue) }
+            let kind: FaultRule.Kind
+            if input.string("fault") == "invalid_grant" {
+                kind = .invalidGrant
+            } else if input.string("fault") == "drop" {
+                kind = .drop
+            } else if let status = input["status"]?.intValue {
+                kind = .status(Int(status))
+            } else if let delay = input["delayMs"]?.intValue {
+                kind = .delay(milliseconds: Int(delay))
+            } else {
+                return .json(.badRequest, ["error": "one of status, delayMs or fault (invalid_grant, drop) is required"] as JSONValue)
+            }
+            faults.append(FaultRule(realmID: input.string("realmId"), pathContains: input.string("path"), kind: kind, remaining: Int(count)))
+            return .json(.ok, ["queued": .int(count)] as JSONValue)
+        case (.POST, 2, "tokens") where path[1] == "revoke-all":
+            guard let realmID = input.string("realmId") else { return .json(.badRequest, ["error": "realmId is required"] as JSONValue) }
+            return .json(.ok, ["revoked": .int(Int64(revokeAll(realmID: realmID)))] as JSONValue)
+        case (.POST, 1, "clock"):
+            guard let seconds = input["advanceSeconds"]?.intValue ?? input["advanceSeconds"].flatMap({ if case .double(let d) = $0 { Int64(d) } else { nil } }) else {
+                return .json(.badRequest, ["error": "advanceSeconds is required"] as JSONValue)
+            }
+            clockOffset += Double(seconds)
+            return .json(.ok, ["now": .string(Timestamp.string(now()))] as JSONValue)
+        default:
+            return .json(.notFound, ["error": "unknown simulator endpoint"] as JSONValue)
+        }
+    }
+
+    /// pay, void or delete as a QuickBooks user would in the UI.
+    private mutating func invoiceAction(realmID: String, invoiceID: String, action: String, input: [String: JSONValue]) -> SimResponse {
+        guard companies[realmID] != nil else { return .json(.notFound, ["error": "unknown company"] as JSONValue) }
+        guard let invoice = companies[realmID]!.entities["Invoice"]?[invoiceID], !invoice.deleted else {
+            return IntuitFault.objectNotFound("Invoice", id: invoiceID, now: now())
+        }
+        let reference: [String: JSONValue] = ["Id": .string(invoiceID), "SyncToken": invoice.body["SyncToken"] ?? "0"]
+        switch action {
+        case "pay":
+            let balance = Money.cents(invoice.body["Balance"]) ?? 0
+            let amount = Money.cents(input["amount"]) ?? balance
+            let payment: [String: JSONValue] = [
+                "CustomerRef": ["value": invoice.body["CustomerRef"]?["value"] ?? .null], "TotalAmt": Money.json(amount),
+                "Line": [["Amount": Money.json(amount), "LinkedTxn": [["TxnId": .string(invoiceID), "TxnType": "Invoice"]]]],
+            ]
+            return savePayment(payment, realmID: realmID)
+        case "void": return saveInvoice(reference, realmID: realmID, operation: "void")
+        case "delete": return saveInvoice(reference, realmID: realmID, operation: "delete")
+        default: return .json(.notFound, ["error": "unknown action"] as JSONValue)
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import QBSyncCore
+
+/// One QuickBooks company: its entities by type and id, and its counters.
+struct Company: Sendable {
+    /// A stored entity; a deleted one stays as a stub for CDC.
+    struct Entity: Sendable {
+        var body: [String: JSONValue]
+        var deleted = false
+        /// Voided invoices stay readable with zero amounts but refuse edits.
+        var voided = false
+        var updatedAt: Date
+    }
+
+    var realmID: String
+    var name: String
+    var createdAt: Date
+    /// Entity type ("Customer", "Invoice", …) → id → entity.
+    var entities: [String: [String: Entity]] = [:]
+    var nextID = 1
+    var nextDocNumber = 1001
+    /// Counters visible through `/sim/companies/{realm}`.
+    var requestsServed = 0
+    var throttled = 0
+    var createsDeduplicated = 0
+
+    mutating func newID() -> String {
+        defer { nextID += 1 }
+        return String(nextID)
+    }
+
+    func live(_ type: String) -> [Entity] {
+        (entities[type] ?? [:]).values.filter { !$0.deleted }.sorted { (Int($0.body["Id"]?.stringValue ?? "") ?? 0) < (Int($1.body["Id"]?.stringValue ?? "") ?? 0) }
+    }
+}
+
+/// An authorization code from the authorize endpoint.
+struct AuthorizationCode: Sendable {
+    var realmID: String
+    var redirectURI: String
+    var issuedAt: Date
+    var used = false
+    /// The grant its redemption made: redeeming the code again revokes it (Intuit treats reuse as fraud).
+    var grantID: String?
+}
+
+/// One OAuth grant (a connection of the app to a company).
+struct Grant: Sendable {
+    var realmID: String
+    var createdAt: Date
+    var refreshToken: String
+    var refreshIssuedAt: Date
+    var refreshExpiresAt: Date
+    var revoked = false
+}
+
+/// An access token issued by a grant.
+struct AccessToken: Sendable {
+    var grantID: String
+    var realmID: String
+    var expiresAt: Date
+}
+
+/// A fault to inject into the next matching requests (`POST /sim/faults`).
+struct FaultRule: Sendable {
+    enum Kind: Sendable {
+        case status(Int)
+        case delay(milliseconds: Int)
+        case drop
+        case invalidGrant
+    }
+
+    var realmID: String?
+    var pathContains: String?
+    var kind: Kind
+    var remaining: Int
+
+    func matches(realmID: String?, path: String, isTokenEndpoint: Bool) -> Bool {
+        if case .invalidGrant = kind, !isTokenEndpoint { return false }
+        if let wanted = self.realmID, wanted != realmID { return false }
+        if let pathContains, !path.contains(pathContains) { return false }
+        return true
+    }
+}
+
+/// A change Intuit would report by webhook.
+struct ChangeEvent: Sendable {
+    var realmID: String
+    var entityName: String
+    var entityID: String
+    /// Create, Update, Delete, Void, Emailed, Merge.
+    var operation: String
+    var at: Date
+}
+
+/// Everything the simulator knows, behind one lock.
+struct SimState: Sendable {
+    var configuration: SimulatorConfiguration
+    var clockOffset: TimeInterval = 0
+    var companies: [String: Company] = [:]
+    var defaultRealmID: String
+    var codes: [String: AuthorizationCode] = [:]
+    var grants: [String: Grant] = [:]
+    /// Every refresh token ever issued → its grant; only the grant's current one works.
+    var refreshTokens: [String: String] = [:]
+    var accessTokens: [String: AccessToken] = [:]
+    var faults: [FaultRule] = []
+    /// `requestid` → the first answer, per realm.
+    var replies: [String: [String: SimResponse]] = [:]
+    var pendingChanges: [ChangeEvent] = []
+    /// Real-time request stamps per realm (the last minute) and requests in flight.
+    var recentRequests: [String: [Double]] = [:]
+    var inFlight: [String: Int] = [:]
+
+    init(configuration: SimulatorConfiguration, now: Date) {
+        self.configuration = configuration
+        let realmID = Opaque.realmID()
+        defaultRealmID = realmID
+        companies[realmID] = Company.seeded(realmID: realmID, name: "Sandbox Company_US_1", at: now)
+    }
+
+    /// The simulator's clock: real time moved by `POST /sim/clock`.
+    func now(real: Date = Date()) -> Date { real.addingTimeInterval(clockOffset) }
+}
+
+extension Company {
+    /// A new company with Intuit's defaults: CompanyInfo, the "Services" and "Hours" items and an
+    /// income account for them.
+    static func seeded(realmID: String, name: String, at now: Date) -> Company {
+        var company = Company(realmID: realmID, name: name, createdAt: now)
+        let meta: JSONValue = ["CreateTime": .string(IntuitTime.pacific(now)), "LastUpdatedTime": .string(IntuitTime.pacific(now))]
+        company.entities["CompanyInfo"] = [
+            "1": Entity(
+                body: [
+                    "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": false, "CompanyName": .string(name), "LegalName": .string(name),
+                    "Country": "US", "FiscalYearStartMonth": "January", "CompanyStartDate": .string(IntuitTime.day(now)), "MetaData": meta,
+                    "SupportedLanguages": "en", "Email": ["Address": "noreply@quickbooks.com"],
+                ],
+                updatedAt: now
+            )
+        ]
+        company.entities["Account"] = [
+            "1": Entity(
+                body: [
+                    "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": false, "Name": "Services", "FullyQualifiedName": "Services",
+                    "AccountType": "Income", "AccountSubType": "ServiceFeeIncome", "Classification": "Revenue", "Active": true,
+                    "CurrentBalance": 0, "MetaData": meta,
+                ],
+                updatedAt: now
+            )
+        ]
+        for (id, itemName) in [("1", "Services"), ("2", "Hours")] {
+            company.entities["Item", default: [:]][id] = Entity(
+                body: [
+                    "Id": .string(id), "SyncToken": "0", "domain": "QBO", "sparse": false, "Name": .string(itemName),
+                    "FullyQualifiedName": .string(itemName), "Type": "Service", "Active": true, "Taxable": false, "UnitPrice": 0,
+                    "IncomeAccountRef": ["value": "1", "name": "Services"], "MetaData": meta,
+                ],
+                updatedAt: now
+            )
+        }
+        company.nextID = 3
+        return company
+    }
+}

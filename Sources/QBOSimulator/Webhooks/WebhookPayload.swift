@@ -1,0 +1,62 @@
+import Crypto
+import Foundation
+import QBSyncCore
+
+/// Builds and signs webhook bodies in Intuit's two formats (reference §3.2–3.4).
+enum WebhookPayload {
+    /// Classic: one `eventNotifications` element for the realm, its entities in order.
+    static func classic(realmID: String, events: [ChangeEvent]) -> Data {
+        let entities: [JSONValue] = events.map { event in
+            [
+                "name": .string(event.entityName), "id": .string(event.entityID), "operation": .string(event.operation),
+                "lastUpdated": .string(Timestamp.fractional(event.at)),
+            ]
+        }
+        let body: JSONValue = ["eventNotifications": [["realmId": .string(realmID), "dataChangeEvent": ["entities": .array(entities)]]]]
+        return encode(body)
+    }
+
+    /// CloudEvents 1.0: a JSON array, one event per change, at most 100 per POST.
+    static func cloudEvents(realmID: String, events: [ChangeEvent]) -> Data {
+        let array: [JSONValue] = events.map { event in
+            [
+                "specversion": "1.0", "id": .string("\(UUID().uuidString.lowercased())-\(event.entityName)-\(event.entityID)"),
+                "source": "intuit.qbo-sim", "type": .string("qbo.\(event.entityName.lowercased()).\(verb(event.operation)).v1"),
+                "datacontenttype": "application/json", "time": .string(Timestamp.fractional(event.at)),
+                "intuitentityid": .string(event.entityID), "intuitaccountid": .string(realmID), "data": [:],
+            ]
+        }
+        return encode(.array(array))
+    }
+
+    static func verb(_ operation: String) -> String {
+        switch operation {
+        case "Create": return "created"
+        case "Update": return "updated"
+        case "Delete": return "deleted"
+        case "Void": return "voided"
+        case "Emailed": return "emailed"
+        case "Merge": return "merged"
+        default: return operation.lowercased()
+        }
+    }
+
+    /// `base64(HMAC-SHA256(key: verifier token, message: the exact body bytes))`.
+    static func signature(body: Data, verifierToken: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(verifierToken.utf8)))
+        return Data(mac).base64EncodedString()
+    }
+
+    private static func encode(_ value: JSONValue) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+}
+
+extension Timestamp {
+    /// RFC 3339 UTC with milliseconds, as webhook timestamps are.
+    static func fractional(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    }
+}
