@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import QBSyncCore
 
 /// One QuickBooks company: its entities by type and id, and its counters.
@@ -109,7 +110,7 @@ struct SimState: Sendable {
     var replies: [String: [String: SimResponse]] = [:]
     var pendingChanges: [ChangeEvent] = []
     /// Real-time request stamps per realm (the last minute) and requests in flight.
-    var recentRequests: [String: [Double]] = [:]
+    var recentRequests: [String: CircularBuffer<Double>] = [:]
     var inFlight: [String: Int] = [:]
 
     init(configuration: SimulatorConfiguration, now: Date) {

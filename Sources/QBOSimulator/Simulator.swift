@@ -1,6 +1,7 @@
 import Foundation
 import ServiceLifecycle
 public import Logging
+import NIOCore
 import NIOHTTP1
 import QBSyncCore
 import Synchronization
@@ -79,7 +80,9 @@ public final class Simulator: Sendable {
         // Throttling is checked before anything else, as Intuit's gateway does.
         let admitted: SimResponse? = state.withLock { state in
             if let failure = state.authenticate(request, realmID: realmID) { return failure }
-            var stamps = state.recentRequests[realmID, default: []].filter { realNow - $0 < 60 }
+            // Stamps arrive in time order: expired ones leave from the front, O(1) per request.
+            var stamps = state.recentRequests.removeValue(forKey: realmID) ?? CircularBuffer()
+            while let first = stamps.first, realNow - first >= 60 { stamps.removeFirst() }
             defer { state.recentRequests[realmID] = stamps }
             if stamps.count >= state.configuration.requestsPerMinute || state.inFlight[realmID, default: 0] >= state.configuration.concurrentRequests {
                 state.companies[realmID]?.throttled += 1

@@ -51,6 +51,9 @@ struct QBOSimCommand: AsyncParsableCommand {
         if let ttl = accessTTL ?? setting(nil, "QBOSIM_ACCESS_TTL").flatMap(Int.init) { configuration.accessTokenTTL = ttl }
         if let ttl = refreshTTL ?? setting(nil, "QBOSIM_REFRESH_TTL").flatMap(Int.init) { configuration.refreshTokenTTL = ttl }
         if let rate = setting(nil, "QBOSIM_DUPLICATE_RATE").flatMap(Double.init) { configuration.duplicateRate = rate }
+        // Intuit's limits are the defaults; benchmarks of the simulator itself raise them.
+        if let limit = setting(nil, "QBOSIM_REQUESTS_PER_MINUTE").flatMap(Int.init) { configuration.requestsPerMinute = limit }
+        if let limit = setting(nil, "QBOSIM_CONCURRENT_REQUESTS").flatMap(Int.init) { configuration.concurrentRequests = limit }
         if setting(statePath, "QBOSIM_STATE") != nil { throw ValidationError("--state is not supported yet: the simulator keeps its companies in memory") }
 
         let address = setting(listen, "QBOSIM_LISTEN") ?? "127.0.0.1:8732"

@@ -76,10 +76,7 @@ public final class DaemonProcess: Sendable {
     /// can call it and nothing outlives the test.
     public func cleanUp() {
         let process = self.process.withLock { $0 }
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        killAndWait(process)
         directory.remove()
     }
 }

@@ -37,3 +37,10 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
         }
     }
 }
+
+/// Kills a child that still runs and reaps it, so nothing outlives the test.
+func killAndWait(_ process: Process?) {
+    guard let process, process.isRunning else { return }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+}

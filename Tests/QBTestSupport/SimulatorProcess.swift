@@ -54,10 +54,7 @@ public final class SimulatorProcess: Sendable {
 
     public func cleanUp() {
         let process = self.process.withLock { $0 }
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        killAndWait(process)
         directory.remove()
     }
 }

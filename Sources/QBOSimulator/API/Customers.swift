@@ -38,10 +38,7 @@ extension SimState {
 
     private mutating func updateCustomer(_ raw: [String: JSONValue], realmID: String) -> SimResponse {
         let existing: Company.Entity
-        switch checkedForUpdate("Customer", input: raw, realmID: realmID) {
-        case .success(let entity): existing = entity
-        case .failure(let failure): return failure.response
-        }
+        do { existing = try checkedForUpdate("Customer", input: raw, realmID: realmID) } catch { return error.response }
         let input = raw.cleanedInput(readOnly: Self.customerReadOnly)
         let sparse = raw["sparse"]?.boolValue == true
         var body = existing.body

@@ -66,14 +66,14 @@ extension SimState {
     }
 
     /// The checks every update and delete makes: the entity exists and the SyncToken is current.
-    func checkedForUpdate(_ type: String, input: [String: JSONValue], realmID: String) -> Result<Company.Entity, SimFailure> {
-        guard let id = input.string("Id") else { return .failure(SimFailure(IntuitFault.requiredMissing("Id", now: now()))) }
-        guard let syncToken = input.string("SyncToken") else { return .failure(SimFailure(IntuitFault.requiredMissing("SyncToken", now: now()))) }
+    func checkedForUpdate(_ type: String, input: [String: JSONValue], realmID: String) throws(SimFailure) -> Company.Entity {
+        guard let id = input.string("Id") else { throw SimFailure(IntuitFault.requiredMissing("Id", now: now())) }
+        guard let syncToken = input.string("SyncToken") else { throw SimFailure(IntuitFault.requiredMissing("SyncToken", now: now())) }
         guard let entity = companies[realmID]?.entities[type]?[id], !entity.deleted else {
-            return .failure(SimFailure(IntuitFault.objectNotFound(type, id: id, now: now())))
+            throw SimFailure(IntuitFault.objectNotFound(type, id: id, now: now()))
         }
-        guard entity.body.string("SyncToken") == syncToken else { return .failure(SimFailure(IntuitFault.staleObject(now: now()))) }
-        return .success(entity)
+        guard entity.body.string("SyncToken") == syncToken else { throw SimFailure(IntuitFault.staleObject(now: now())) }
+        return entity
     }
 
     /// Stores a changed entity with SyncToken + 1 and a new LastUpdatedTime, and records the change.

@@ -47,10 +47,7 @@ extension SimState {
 
     private mutating func updateInvoice(_ raw: [String: JSONValue], realmID: String) -> SimResponse {
         let existing: Company.Entity
-        switch checkedForUpdate("Invoice", input: raw, realmID: realmID) {
-        case .success(let entity): existing = entity
-        case .failure(let failure): return failure.response
-        }
+        do { existing = try checkedForUpdate("Invoice", input: raw, realmID: realmID) } catch { return error.response }
         if existing.voided { return IntuitFault.businessValidation("This transaction has been voided and can't be changed.", now: now()) }
         let input = raw.cleanedInput(readOnly: Self.invoiceReadOnly)
         var body = existing.body
@@ -81,10 +78,7 @@ extension SimState {
     /// at Intuit; strict here).
     private mutating func voidInvoice(_ raw: [String: JSONValue], realmID: String) -> SimResponse {
         var entity: Company.Entity
-        switch checkedForUpdate("Invoice", input: raw, realmID: realmID) {
-        case .success(let found): entity = found
-        case .failure(let failure): return failure.response
-        }
+        do { entity = try checkedForUpdate("Invoice", input: raw, realmID: realmID) } catch { return error.response }
         if entity.voided { return IntuitFault.businessValidation("This transaction has already been voided.", now: now()) }
         if Money.cents(entity.body["Balance"]) != Money.cents(entity.body["TotalAmt"]) {
             return IntuitFault.businessValidation("This transaction has payments applied and can't be voided.", now: now())
@@ -112,10 +106,7 @@ extension SimState {
 
     private mutating func deleteInvoice(_ raw: [String: JSONValue], realmID: String) -> SimResponse {
         var entity: Company.Entity
-        switch checkedForUpdate("Invoice", input: raw, realmID: realmID) {
-        case .success(let found): entity = found
-        case .failure(let failure): return failure.response
-        }
+        do { entity = try checkedForUpdate("Invoice", input: raw, realmID: realmID) } catch { return error.response }
         if !entity.voided, Money.cents(entity.body["Balance"]) != Money.cents(entity.body["TotalAmt"]) {
             return IntuitFault.businessValidation("This transaction has payments applied and can't be deleted.", now: now())
         }

@@ -7,10 +7,7 @@ extension SimState {
         let current = now()
         if let id = raw.string("Id") {
             var entity: Company.Entity
-            switch checkedForUpdate("Item", input: raw, realmID: realmID) {
-            case .success(let found): entity = found
-            case .failure(let failure): return failure.response
-            }
+            do { entity = try checkedForUpdate("Item", input: raw, realmID: realmID) } catch { return error.response }
             for (key, value) in raw.cleanedInput(readOnly: ["Id", "SyncToken", "MetaData", "domain", "sparse"]) { entity.body[key] = value }
             _ = id
             return entityReply("Item", store("Item", entity, realmID: realmID, operation: "Update").body)

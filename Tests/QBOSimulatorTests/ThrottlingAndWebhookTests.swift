@@ -1,0 +1,190 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import QBOSimulator
+import QBSyncCore
+import QBTestSupport
+import Synchronization
+import Testing
+
+/// Intuit's per-realm limits, and webhooks delivered to a real receiver.
+@Suite(.timeLimit(.minutes(2))) struct ThrottlingAndWebhookTests {
+    @Test func fiveHundredRequestsAMinutePerRealmThenTheXMLThrottleAnswer() async throws {
+        let sim = try SimulatorProcess()
+        defer { sim.cleanUp() }
+        try await sim.start()
+        let client = SimClient(base: sim.baseURL)
+        let grant = try await client.connect()
+        let path = "/v3/company/\(grant.realmID)/companyinfo/\(grant.realmID)"
+        var statuses: [Int: Int] = [:]
+        var throttleBody = ""
+        for _ in 0..<510 {
+            let reply = try await client.get(path, token: grant.access)
+            statuses[reply.status, default: 0] += 1
+            if reply.status == 429 { throttleBody = reply.text }
+        }
+        #expect(statuses[200] == 500)
+        #expect(statuses[429] == 10)
+        #expect(throttleBody.contains("<Error code=\"3001\""))
+        #expect(throttleBody.contains("message=ThrottleExceeded; errorCode=003001; statusCode=429"))
+        #expect(try await client.get("/sim/companies/\(grant.realmID)").json["counters"]?["throttled"] == 10)
+
+        // Another company has its own budget.
+        let other = try await client.post("/sim/companies", json: ["name": "Second"]).json["realmId"]!.stringValue!
+        let second = try await client.connect(realmID: other)
+        #expect(try await client.get("/v3/company/\(other)/companyinfo/\(other)", token: second.access).status == 200)
+    }
+
+    @Test func tenConcurrentRequestsPerRealm() async throws {
+        let sim = try SimulatorProcess()
+        defer { sim.cleanUp() }
+        try await sim.start()
+        let client = SimClient(base: sim.baseURL)
+        let grant = try await client.connect()
+        // Every request is held 500 ms, so 14 at once cannot all be in flight.
+        _ = try await client.post("/sim/faults", json: ["realmId": .string(grant.realmID), "delayMs": 500, "count": 14])
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<14 {
+                group.addTask { try await client.get("/v3/company/\(grant.realmID)/companyinfo/\(grant.realmID)", token: grant.access).status }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.filter { $0 == 200 }.count == 10)
+        #expect(statuses.filter { $0 == 429 }.count == 4)
+    }
+
+    @Test func injectedFaultsAnswerAsIntuitsInfrastructureDoes() async throws {
+        let sim = try SimulatorProcess()
+        defer { sim.cleanUp() }
+        try await sim.start()
+        let client = SimClient(base: sim.baseURL)
+        let grant = try await client.connect()
+        let path = "/v3/company/\(grant.realmID)/companyinfo/\(grant.realmID)"
+        _ = try await client.post("/sim/faults", json: ["path": "/companyinfo", "status": 500, "count": 1])
+        let system = try await client.get(path, token: grant.access)
+        #expect(system.status == 500)
+        #expect(system.json["Fault"]?["type"] == "SystemFault")
+        _ = try await client.post("/sim/faults", json: ["status": 503, "count": 1])
+        #expect(try await client.get(path, token: grant.access).status == 503)
+        _ = try await client.post("/sim/faults", json: ["fault": "drop", "count": 1])
+        await #expect(throws: (any Error).self) { _ = try await client.get(path, token: grant.access) }
+        #expect(try await client.get(path, token: grant.access).status == 200, "faults are used up")
+    }
+
+    /// Records every webhook POST; answers `failures` 500s first.
+    final class Receiver: Sendable {
+        struct Delivery: Sendable {
+            var body: Data
+            var signature: String?
+            var contentType: String?
+        }
+
+        /// What the handler records; a class so the server's closure can share it.
+        final class Record: Sendable {
+            let deliveries = Mutex<[Delivery]>([])
+            let failures = Atomic<Int>(0)
+        }
+
+        let record = Record()
+        let server: SimHTTPServer
+
+        init() async throws {
+            let record = self.record
+            server = try await SimHTTPServer.bind(host: "127.0.0.1", port: 0, logger: Logger(label: "receiver")) { request in
+                record.deliveries.withLock {
+                    $0.append(Delivery(body: request.body, signature: request.headers.first(name: "intuit-signature"), contentType: request.headers.first(name: "Content-Type")))
+                }
+                if record.failures.load(ordering: .relaxed) > 0 {
+                    record.failures.subtract(1, ordering: .relaxed)
+                    return .respond(SimResponse(status: .internalServerError))
+                }
+                return .respond(SimResponse(status: .ok))
+            }
+        }
+
+        var url: String { "http://127.0.0.1:\(server.port)/api/webhooks/quickbooks" }
+        var all: [Delivery] { record.deliveries.withLock { $0 } }
+    }
+
+    func verified(_ delivery: Receiver.Delivery) -> Bool {
+        let mac = HMAC<SHA256>.authenticationCode(for: delivery.body, using: SymmetricKey(data: Data(SimulatorProcess.verifierToken.utf8)))
+        return delivery.signature == Data(mac).base64EncodedString()
+    }
+
+    @Test(arguments: ["classic", "cloudevents"])
+    func changesArriveSignedInEachFormat(format: String) async throws {
+        let receiver = try await Receiver()
+        let serving = Task { try await receiver.server.run() }
+        defer { serving.cancel() }
+        let sim = try SimulatorProcess()
+        defer { sim.cleanUp() }
+        try await sim.start(webhookURL: receiver.url, webhookFormat: format)
+        let client = SimClient(base: sim.baseURL)
+        let grant = try await client.connect()
+        let customer = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "Hook Co"], token: grant.access).json["Customer"]!
+        let invoice = try await client.post(
+            "/v3/company/\(grant.realmID)/invoice",
+            json: ["CustomerRef": ["value": customer["Id"]!], "Line": [["Amount": 10, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": ["ItemRef": ["value": "1"]]]]],
+            token: grant.access
+        ).json["Invoice"]!
+        _ = try await client.post("/sim/companies/\(grant.realmID)/invoices/\(invoice["Id"]!.stringValue!)/pay", json: [:])
+        _ = try await client.post("/sim/webhooks/flush", json: [:])
+
+        // Every change (customer and invoice creates, the payment and the invoice update it causes)
+        // arrives, signed over the exact bytes.
+        let events = try await eventually("four change events delivered") { () -> [(String, String, String)]? in
+            let events = receiver.all.flatMap { delivery -> [(String, String, String)] in
+                guard let json = try? JSONDecoder().decode(JSONValue.self, from: delivery.body) else { return [] }
+                if format == "classic" {
+                    return (json["eventNotifications"]?.arrayValue ?? []).flatMap { note in
+                        (note["dataChangeEvent"]?["entities"]?.arrayValue ?? []).map { ($0["name"]!.stringValue!, $0["id"]!.stringValue!, $0["operation"]!.stringValue!) }
+                    }
+                }
+                return (json.arrayValue ?? []).map { event in
+                    let parts = event["type"]!.stringValue!.split(separator: ".")
+                    return (String(parts[1]), event["intuitentityid"]!.stringValue!, String(parts[2]))
+                }
+            }
+            return events.count >= 4 ? events : nil
+        }
+        #expect(receiver.all.allSatisfy(verified), "intuit-signature verifies with the verifier token")
+        let invoiceID = invoice["Id"]!.stringValue!
+        if format == "classic" {
+            #expect(events.contains { $0 == ("Customer", customer["Id"]!.stringValue!, "Create") })
+            #expect(events.contains { $0 == ("Invoice", invoiceID, "Create") })
+            #expect(events.contains { $0.0 == "Payment" && $0.2 == "Create" })
+            #expect(events.contains { $0 == ("Invoice", invoiceID, "Update") })
+            #expect(receiver.all.first?.contentType == "application/json")
+        } else {
+            #expect(events.contains { $0 == ("invoice", invoiceID, "created") })
+            #expect(events.contains { $0.0 == "payment" && $0.2 == "created" })
+            #expect(events.contains { $0 == ("invoice", invoiceID, "updated") })
+            let first = try JSONDecoder().decode(JSONValue.self, from: receiver.all[0].body).arrayValue![0]
+            #expect(first["specversion"] == "1.0")
+            #expect(first["intuitaccountid"] == .string(grant.realmID))
+        }
+    }
+
+    @Test func aFailedDeliveryIsRetriedInOrderOnIntuitsSchedule() async throws {
+        let receiver = try await Receiver()
+        receiver.record.failures.store(1, ordering: .relaxed)
+        let serving = Task { try await receiver.server.run() }
+        defer { serving.cancel() }
+        let sim = try SimulatorProcess()
+        defer { sim.cleanUp() }
+        try await sim.start(webhookURL: receiver.url, webhookFormat: "classic")
+        let client = SimClient(base: sim.baseURL)
+        let grant = try await client.connect()
+        _ = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "First"], token: grant.access)
+        _ = try await eventually("the first attempt") { receiver.all.count >= 1 ? true : nil }
+        _ = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "Second"], token: grant.access)
+        // The later change is held behind the failed one until the retry (10 s of simulated time).
+        #expect(receiver.all.count == 1)
+        _ = try await client.post("/sim/clock", json: ["advanceSeconds": 11])
+        let all = try await eventually("the retry and the held change") { receiver.all.count >= 3 ? receiver.all : nil }
+        #expect(all[0].body == all[1].body, "the retry sends the same delivery")
+        #expect(String(decoding: all[2].body, as: UTF8.self).contains("\"operation\":\"Create\""))
+        #expect(all.allSatisfy(verified))
+    }
+}
