@@ -187,4 +187,43 @@ import Testing
         #expect(String(decoding: all[2].body, as: UTF8.self).contains("\"operation\":\"Create\""))
         #expect(all.allSatisfy(verified))
     }
+
+    @Test func simVoidAndDeleteActAsAUserInTheUIAndDuplicatesAreOptional() async throws {
+        let receiver = try await Receiver()
+        let serving = Task { try await receiver.server.run() }
+        defer { serving.cancel() }
+        let sim = try SimulatorProcess()
+        defer { sim.cleanUp() }
+        try await sim.start(webhookURL: receiver.url, webhookFormat: "classic", extraEnvironment: ["QBOSIM_DUPLICATE_RATE": "1"])
+        let client = SimClient(base: sim.baseURL)
+        let grant = try await client.connect()
+        let customer = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "UI Co"], token: grant.access).json["Customer"]!
+        var invoices: [String] = []
+        for _ in 0..<2 {
+            let invoice = try await client.post(
+                "/v3/company/\(grant.realmID)/invoice",
+                json: ["CustomerRef": ["value": customer["Id"]!], "Line": [["Amount": 10, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": ["ItemRef": ["value": "1"]]]]],
+                token: grant.access
+            ).json["Invoice"]!
+            invoices.append(invoice["Id"]!.stringValue!)
+        }
+        _ = try await client.post("/sim/webhooks/flush", json: [:])
+        let before = receiver.all.count
+        #expect(try await client.post("/sim/companies/\(grant.realmID)/invoices/\(invoices[0])/void", json: [:]).json["Invoice"]?["TotalAmt"] == 0)
+        #expect(try await client.post("/sim/companies/\(grant.realmID)/invoices/\(invoices[1])/delete", json: [:]).json["Invoice"]?["status"] == "Deleted")
+        _ = try await client.post("/sim/webhooks/flush", json: [:])
+        let later = try await eventually("void and delete delivered twice") { () -> [String]? in
+            let bodies = receiver.all.dropFirst(before).map { String(decoding: $0.body, as: UTF8.self) }
+            return bodies.count >= 2 ? bodies : nil
+        }
+        // QBOSIM_DUPLICATE_RATE=1: every delivery is sent twice, so the first two bodies are one
+        // delivery and its copy (without duplicates, consecutive deliveries carry different events).
+        #expect(later[0] == later[1], "a duplicate is the same delivery again")
+        let operations = later.joined()
+        #expect(operations.contains("\"operation\":\"Void\""))
+        #expect(operations.contains("\"operation\":\"Delete\""))
+        let company = try await client.get("/sim/companies/\(grant.realmID)").json
+        #expect(company["invoices"]?.arrayValue?.first { $0["Id"] == .string(invoices[0]) }?["voided"] == true)
+        #expect(company["invoices"]?.arrayValue?.first { $0["Id"] == .string(invoices[1]) }?["status"] == "Deleted")
+    }
 }
