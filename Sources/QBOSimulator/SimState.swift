@@ -3,9 +3,9 @@ import NIOCore
 import QBSyncCore
 
 /// One QuickBooks company: its entities by type and id, and its counters.
-struct Company: Sendable {
+struct Company: Sendable, Codable {
     /// A stored entity; a deleted one stays as a stub for CDC.
-    struct Entity: Sendable {
+    struct Entity: Sendable, Codable {
         var body: [String: JSONValue]
         var deleted = false
         /// Voided invoices stay readable with zero amounts but refuse edits.
@@ -36,7 +36,7 @@ struct Company: Sendable {
 }
 
 /// An authorization code from the authorize endpoint.
-struct AuthorizationCode: Sendable {
+struct AuthorizationCode: Sendable, Codable {
     var realmID: String
     var redirectURI: String
     var issuedAt: Date
@@ -46,7 +46,7 @@ struct AuthorizationCode: Sendable {
 }
 
 /// One OAuth grant (a connection of the app to a company).
-struct Grant: Sendable {
+struct Grant: Sendable, Codable {
     var realmID: String
     var createdAt: Date
     var refreshToken: String
@@ -56,7 +56,7 @@ struct Grant: Sendable {
 }
 
 /// An access token issued by a grant.
-struct AccessToken: Sendable {
+struct AccessToken: Sendable, Codable {
     var grantID: String
     var realmID: String
     var expiresAt: Date
@@ -85,7 +85,7 @@ struct FaultRule: Sendable {
 }
 
 /// A change Intuit would report by webhook.
-struct ChangeEvent: Sendable {
+struct ChangeEvent: Sendable, Codable {
     var realmID: String
     var entityName: String
     var entityID: String
@@ -162,5 +162,41 @@ extension Company {
         }
         company.nextID = 3
         return company
+    }
+}
+
+/// What `--state` keeps across restarts: companies, grants and tokens, and the clock.
+struct PersistedState: Codable, Equatable {
+    var clockOffset: TimeInterval
+    var defaultRealmID: String
+    var companies: [String: Company]
+    var codes: [String: AuthorizationCode]
+    var grants: [String: Grant]
+    var refreshTokens: [String: String]
+    var accessTokens: [String: AccessToken]
+
+    static func == (lhs: PersistedState, rhs: PersistedState) -> Bool {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(lhs)) == (try? encoder.encode(rhs))
+    }
+}
+
+extension SimState {
+    var persisted: PersistedState {
+        PersistedState(
+            clockOffset: clockOffset, defaultRealmID: defaultRealmID, companies: companies, codes: codes, grants: grants,
+            refreshTokens: refreshTokens, accessTokens: accessTokens
+        )
+    }
+
+    mutating func restore(_ saved: PersistedState) {
+        clockOffset = saved.clockOffset
+        defaultRealmID = saved.defaultRealmID
+        companies = saved.companies
+        codes = saved.codes
+        grants = saved.grants
+        refreshTokens = saved.refreshTokens
+        accessTokens = saved.accessTokens
     }
 }

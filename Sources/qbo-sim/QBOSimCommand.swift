@@ -21,7 +21,7 @@ struct QBOSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("webhook-format"), help: "classic or cloudevents. Env QBOSIM_WEBHOOK_FORMAT.") var webhookFormat: String?
     @Option(name: .customLong("access-token-ttl"), help: "Seconds. Env QBOSIM_ACCESS_TTL.") var accessTTL: Int?
     @Option(name: .customLong("refresh-token-ttl"), help: "Seconds. Env QBOSIM_REFRESH_TTL.") var refreshTTL: Int?
-    @Option(name: .customLong("state"), help: "Not supported yet: companies live in memory. Env QBOSIM_STATE.") var statePath: String?
+    @Option(name: .customLong("state"), help: "A JSON file that keeps companies, grants and tokens across restarts. Env QBOSIM_STATE.") var statePath: String?
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -54,7 +54,6 @@ struct QBOSimCommand: AsyncParsableCommand {
         // Intuit's limits are the defaults; benchmarks of the simulator itself raise them.
         if let limit = setting(nil, "QBOSIM_REQUESTS_PER_MINUTE").flatMap(Int.init) { configuration.requestsPerMinute = limit }
         if let limit = setting(nil, "QBOSIM_CONCURRENT_REQUESTS").flatMap(Int.init) { configuration.concurrentRequests = limit }
-        if setting(statePath, "QBOSIM_STATE") != nil { throw ValidationError("--state is not supported yet: the simulator keeps its companies in memory") }
 
         let address = setting(listen, "QBOSIM_LISTEN") ?? "127.0.0.1:8732"
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
@@ -66,6 +65,14 @@ struct QBOSimCommand: AsyncParsableCommand {
         var logger = Logger(label: "qbo-sim")
         logger.logLevel = env["QBOSIM_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let simulator = Simulator(configuration: configuration, logger: logger)
+        var services: [any Service] = []
+        if let path = setting(statePath, "QBOSIM_STATE") {
+            do {
+                services.append(try simulator.persistence(at: path))
+            } catch {
+                throw ValidationError("--state \(path) cannot be read: \(error)")
+            }
+        }
         let server = try await SimHTTPServer.bind(host: host, port: port, logger: logger) { await simulator.handle($0) }
         let shownHost = host.contains(":") ? "[\(host)]" : host
         simulator.baseURL = "http://\(shownHost):\(server.port)"
@@ -75,7 +82,7 @@ struct QBOSimCommand: AsyncParsableCommand {
         // Written straight to fd 1 so a parent reading the pipe sees the line at once (no stdio buffer).
         FileHandle.standardOutput.write(Data("qbo-sim listening on \(simulator.baseURL)\ndefault company realmId=\(simulator.defaultRealmID)\n".utf8))
         let group = ServiceGroup(
-            configuration: .init(services: [server, simulator.makeWebhookService()], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(services: [server, simulator.makeWebhookService()] as [any Service] + services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await group.run()
     }

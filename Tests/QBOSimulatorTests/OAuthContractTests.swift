@@ -210,4 +210,28 @@ import Testing
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.hasPrefix("ok \(sim.defaultRealmID)"))
     }
+
+    @Test func stateSurvivesARestart() async throws {
+        let keep = try TempDirectory(prefix: "qbsim-state")
+        defer { keep.remove() }
+        let statePath = keep.file("sim.json")
+        let first = try SimulatorProcess()
+        defer { first.cleanUp() }
+        try await first.start(statePath: statePath)
+        var client = SimClient(base: first.baseURL)
+        let grant = try await client.connect()
+        let created = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "Persistent Co"], token: grant.access).json["Customer"]!
+        #expect(try await first.stop() == 0)
+        #expect(FileManager.default.fileExists(atPath: statePath))
+
+        let second = try SimulatorProcess()
+        defer { second.cleanUp() }
+        try await second.start(statePath: statePath)
+        #expect(second.defaultRealmID == first.defaultRealmID)
+        client = SimClient(base: second.baseURL)
+        let read = try await client.get("/v3/company/\(grant.realmID)/customer/\(created["Id"]!.stringValue!)", token: grant.access)
+        #expect(read.status == 200, "the access token and the customer survived")
+        #expect(read.json["Customer"]?["DisplayName"] == "Persistent Co")
+        #expect(try await client.form("/oauth2/v1/tokens/bearer", [("grant_type", "refresh_token"), ("refresh_token", grant.refresh)]).status == 200)
+    }
 }

@@ -19,7 +19,9 @@ public final class SimulatorProcess: Sendable {
     }
 
     /// Starts the simulator and waits for its "listening" line.
-    public func start(webhookURL: String? = nil, webhookFormat: String = "cloudevents", extraEnvironment: [String: String] = [:]) async throws {
+    public func start(
+        webhookURL: String? = nil, webhookFormat: String = "cloudevents", extraEnvironment: [String: String] = [:], statePath: String? = nil
+    ) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.directory + "/qbo-sim")
         var arguments = [
@@ -27,6 +29,7 @@ public final class SimulatorProcess: Sendable {
             "--verifier-token", Self.verifierToken, "--webhook-format", webhookFormat,
         ]
         if let webhookURL { arguments += ["--webhook-url", webhookURL] }
+        if let statePath { arguments += ["--state", statePath] }
         process.arguments = arguments
         process.environment = ["PATH": "/usr/bin:/bin"].merging(extraEnvironment) { _, new in new }
         let stdout = directory.file("stdout")
@@ -51,6 +54,13 @@ public final class SimulatorProcess: Sendable {
     /// The company that exists from the start.
     public var defaultRealmID: String { started.withLock { $0?.realmID ?? "" } }
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends SIGTERM and waits for a clean exit (0).
+    public func stop() async throws -> Int32 {
+        guard let process = process.withLock({ $0 }) else { return -1 }
+        kill(process.processIdentifier, SIGTERM)
+        return try await eventually(timeout: .seconds(20), "qbo-sim exiting") { process.isRunning ? nil : process.terminationStatus }
+    }
 
     public func cleanUp() {
         let process = self.process.withLock { $0 }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 public import ServiceLifecycle
+import Synchronization
 
 /// A small HTTP/1.1 server: whole requests in, whole responses out, keep-alive, a body limit, and
 /// the two fault modes Intuit's clients meet (a slow answer is the handler's to make; a dropped
@@ -14,6 +15,8 @@ public final class SimHTTPServer: Service, Sendable {
     private let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
     private let handler: Handler
     private let logger: Logger
+    /// Open connections, so that shutdown can end idle keep-alive ones instead of waiting on them.
+    private let connections = Mutex<(next: Int, open: [Int: any Channel], draining: Bool)>((0, [:], false))
     /// Requests over this size are answered 413.
     static let maximumBodySize = 10 << 20
 
@@ -34,6 +37,7 @@ public final class SimHTTPServer: Service, Sendable {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -55,11 +59,24 @@ public final class SimHTTPServer: Service, Sendable {
                 }
             }
         } onGracefulShutdown: {
+            let open = self.connections.withLock { state in
+                state.draining = true
+                return Array(state.open.values)
+            }
             self.channel.channel.close(promise: nil)
+            // Requests being served still get their answers; idle connections end now.
+            for connection in open { connection.close(mode: .input, promise: nil) }
         }
     }
 
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let (id, draining) = connections.withLock { state in
+            state.next += 1
+            state.open[state.next] = connection.channel
+            return (state.next, state.draining)
+        }
+        if draining { connection.channel.close(mode: .input, promise: nil) }
+        defer { _ = connections.withLock { $0.open.removeValue(forKey: id) } }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var head: HTTPRequestHead?

@@ -54,9 +54,9 @@ final class WebhookSender: Service, Sendable {
                 for await _ in self.simulator.wakeups.cancelOnGracefulShutdown() { self.commandContinuation.yield(.tick) }
             }
             group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(Int(self.simulator.state.withLock { $0.configuration.webhookDelay } * 1000)))
-                    if (try? await gracefulShutdown()) == nil { break }
+                let interval = Int(self.simulator.state.withLock { $0.configuration.webhookDelay } * 1000)
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    try? await Task.sleep(for: .milliseconds(interval))
                     self.commandContinuation.yield(.tick)
                 }
             }
