@@ -40,15 +40,24 @@ daemon=$!
 for _ in $(seq 100); do "$bin/qbctl" status >/dev/null 2>&1 && break; sleep 0.1; done
 
 echo; echo "== qbctl status (the daemon, pointed at the simulator)"; "$bin/qbctl" status
+echo; echo "== qbctl connect acme: the authorize URL is opened (as a browser would) and the redirect pasted back"
+coproc CONNECT { "$bin/qbctl" connect acme 2>/dev/null; }
+read -r authorize_url <&"${CONNECT[0]}"
+echo "authorize URL: ${authorize_url:0:100}..."
+location=$(curl -s -o /dev/null -w '%{redirect_url}' "$authorize_url")
+echo "Intuit redirected to: ${location:0:90}..."
+echo "$location" >&"${CONNECT[1]}"
+read -r connected <&"${CONNECT[0]}"; echo "$connected"
+wait "$CONNECT_PID"
 echo; echo "== qbctl org list"; "$bin/qbctl" org list
+echo; echo "== qbctl org test acme"; "$bin/qbctl" org test acme
+echo; echo "== qbctl token refresh acme"; "$bin/qbctl" token refresh acme
 
-echo; echo "== the simulator speaks Intuit's OAuth 2.0: authorize, then exchange the code"
+echo; echo "== the simulator, driven as Intuit's own clients do (the daemon's sync arrives with the next release)"
 location=$(curl -s -o /dev/null -w '%{redirect_url}' "$sim_url/connect/oauth2?client_id=$client_id&response_type=code&scope=com.intuit.quickbooks.accounting&redirect_uri=$redirect&state=demo")
-echo "authorize redirected to: ${location:0:90}..."
 code=$(echo "$location" | sed 's/.*code=\([^&]*\).*/\1/')
 tokens=$(curl -s -u "$client_id:$client_secret" -d "grant_type=authorization_code&code=$code&redirect_uri=$redirect" "$sim_url/oauth2/v1/tokens/bearer")
 access=$(echo "$tokens" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["access_token"])')
-echo "$tokens" | python3 -c 'import json,sys; t=json.load(sys.stdin); print("token_type=%s expires_in=%s x_refresh_token_expires_in=%s" % (t["token_type"], t["expires_in"], t["x_refresh_token_expires_in"]))'
 
 api="$sim_url/v3/company/$realm"
 auth=(-H "Authorization: Bearer $access" -H "Accept: application/json" -H "Content-Type: application/json")

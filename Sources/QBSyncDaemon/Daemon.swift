@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 public import Logging
 import NIOPosix
@@ -45,9 +46,21 @@ public enum Daemon {
             do { try store.close() } catch { logger.error("closing the store failed", metadata: [LogKey.error: "\(error)"]) }
         }
 
+        let tokenKey: TokenKey
+        do {
+            tokenKey = try TokenKey.load(settings.tokenKey)
+        } catch {
+            throw StartupFailure(description: error.description)
+        }
         let state = DaemonState(settings: settings, orgCounts: try await OrgRepository(store: store).statusCounts())
         let hub = NotificationHub(logger: logger)
-        let dispatcher = RPCDispatcher(methods: MethodTable.build(state: state, hub: hub, store: store), state: state)
+        let (scheduleChanges, scheduleContinuation) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
+        let connections = ConnectionManager(
+            repository: ConnectionRepository(store: store, vault: TokenVault(key: tokenKey)), orgs: OrgRepository(store: store), state: state,
+            hub: hub, http: HTTPClient.shared, scheduleChanges: scheduleContinuation, logger: logger
+        )
+        let scheduler = TokenScheduler(manager: connections, changes: scheduleChanges, logger: logger)
+        let dispatcher = RPCDispatcher(methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections), state: state)
         let control: ControlServer
         do {
             control = try await ControlServer.bind(
@@ -61,6 +74,7 @@ public enum Daemon {
         let reloader = SettingsReloader(environment: environment, state: state, logLevel: logLevel, logger: logger)
         var configuration = ServiceGroupConfiguration(
             services: [
+                .init(service: scheduler),
                 .init(service: control),
                 .init(service: reloader),
             ],

@@ -21,7 +21,9 @@ enum NotificationTopic {
     static let invoiceStatusChanged = "invoice.status_changed"
     static let connectionStatusChanged = "connection.status_changed"
     static let webhookEvent = "webhook.event"
-    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent]
+    /// Added: an org's grant ends within `QBSYNCD_RECONNECT_WARNING_DAYS`.
+    static let connectionReconnectDue = "connection.reconnect_due"
+    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent, connectionReconnectDue]
 }
 
 /// A connection's side of the hub: a bounded queue of notification lines that the connection's

@@ -34,6 +34,26 @@ enum Migrations {
             try db.execute(sql: "CREATE TABLE store_health (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at TEXT) STRICT")
             try db.execute(sql: "INSERT INTO store_health (id, checked_at) VALUES (1, CURRENT_TIMESTAMP)")
         }
+        migrator.registerMigration("v2-connections") { db in
+            // OAuth states are kept as SHA-256 hashes only; a state is single use and expires.
+            try db.execute(
+                sql: """
+                    CREATE TABLE oauth_states (
+                        state_hash BLOB PRIMARY KEY NOT NULL,
+                        org TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL,
+                        used_at INTEGER,
+                        code_hash BLOB
+                    ) STRICT
+                    """
+            )
+            try db.execute(sql: "ALTER TABLE qb_configs ADD COLUMN refresh_token_hard_expires_at INTEGER")
+            try db.execute(sql: "ALTER TABLE qb_configs ADD COLUMN grant_started_at INTEGER")
+            try db.execute(sql: "ALTER TABLE qb_configs ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0")
+            try db.execute(sql: "ALTER TABLE qb_configs ADD COLUMN next_retry_at INTEGER")
+            try db.execute(sql: "ALTER TABLE qb_configs ADD COLUMN reconnect_warned_at INTEGER")
+        }
         return migrator
     }
 }

@@ -75,7 +75,8 @@ public struct OrgRepository: Sendable {
             accessTokenExpiresAt: date("access_token_expires_at"),
             refreshTokenExpiresAt: date("refresh_token_expires_at"),
             lastRefreshAt: date("last_refresh_at"),
-            lastError: row["last_error"]
+            lastError: row["last_error"],
+            reconnectBy: status == .connected ? [date("refresh_token_expires_at"), date("refresh_token_hard_expires_at")].compactMap { $0 }.min() : nil
         )
     }
 }

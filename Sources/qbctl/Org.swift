@@ -6,7 +6,7 @@ extension Qbctl {
     struct Org: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Organisations and their QuickBooks connections.",
-            subcommands: [List.self, Show.self]
+            subcommands: [List.self, Show.self, Test.self, Disconnect.self]
         )
     }
 }
@@ -28,10 +28,10 @@ extension Qbctl.Org {
                         [
                             org["org"]?.stringValue ?? "?", org["status"]?.stringValue ?? "?", org["realmId"]?.stringValue ?? "-",
                             org["companyName"]?.stringValue ?? "-", org["accessTokenExpiresAt"]?.stringValue ?? "-",
-                            org["lastError"]?.stringValue ?? "-",
+                            org["reconnectBy"]?.stringValue ?? "-", org["lastError"]?.stringValue ?? "-",
                         ]
                     },
-                    header: ["ORG", "STATUS", "REALM", "COMPANY", "ACCESS EXPIRES", "LAST ERROR"]
+                    header: ["ORG", "STATUS", "REALM", "COMPANY", "ACCESS EXPIRES", "RECONNECT BY", "LAST ERROR"]
                 )
             }
         }
@@ -51,7 +51,7 @@ extension Qbctl.Org {
             options.present(result) { info in
                 let keys = [
                     "org", "status", "realmId", "companyName", "environment", "connectedAt", "accessTokenExpiresAt",
-                    "refreshTokenExpiresAt", "lastRefreshAt", "lastError",
+                    "refreshTokenExpiresAt", "lastRefreshAt", "reconnectBy", "lastError",
                 ]
                 return Table.render(keys.map { [$0, info[$0]?.stringValue ?? "-"] }, header: nil)
             }

@@ -14,7 +14,7 @@ struct Qbctl: AsyncParsableCommand {
         commandName: "qbctl",
         abstract: "Control qbsyncd over its Unix socket.",
         version: QBSyncVersion.current,
-        subcommands: [Status.self, Org.self]
+        subcommands: [Status.self, Org.self, Connect.self, Token.self]
     )
 
     static func main() async {
@@ -86,6 +86,11 @@ struct GlobalOptions: ParsableArguments {
 struct QbctlFailure: Error {
     var message: String
     var exitCode: Int32
+
+    init(message: String, exitCode: Int32) {
+        self.message = message
+        self.exitCode = exitCode
+    }
 
     init(_ error: ControlClientError) {
         switch error.kind {

@@ -24,7 +24,7 @@ import Testing
             store = try Store.open(stateDirectory: directory.path, logger: Logger(label: "test"))
             let state = DaemonState(settings: settings, orgCounts: OrgStatusCounts())
             hub = NotificationHub(logger: Logger(label: "test"))
-            dispatcher = RPCDispatcher(methods: MethodTable.build(state: state, hub: hub, store: store), state: state)
+            dispatcher = RPCDispatcher(methods: MethodTable.build(state: state, hub: hub, store: store, connections: nil), state: state)
         }
 
         func call(_ line: String, peer: PeerCredentials = PeerCredentials(pid: 1, uid: 0, gid: 0, groups: [])) async throws -> JSONValue? {

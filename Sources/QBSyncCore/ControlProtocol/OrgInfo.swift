@@ -20,12 +20,16 @@ public struct OrgInfo: Sendable, Equatable, Codable {
     public var refreshTokenExpiresAt: Date?
     public var lastRefreshAt: Date?
     public var lastError: String?
+    /// Added: the date by which the org must connect again (the refresh token's idle expiry or its
+    /// five-year hard end, whichever is first); null when not connected.
+    public var reconnectBy: Date?
 
     public init(
         org: OrgID, status: ConnectionStatus, realmID: String? = nil, companyName: String? = nil,
         environment: String? = nil, connectedAt: Date? = nil, accessTokenExpiresAt: Date? = nil,
-        refreshTokenExpiresAt: Date? = nil, lastRefreshAt: Date? = nil, lastError: String? = nil
+        refreshTokenExpiresAt: Date? = nil, lastRefreshAt: Date? = nil, lastError: String? = nil, reconnectBy: Date? = nil
     ) {
+        self.reconnectBy = reconnectBy
         self.org = org
         self.status = status
         self.realmID = realmID
@@ -40,7 +44,7 @@ public struct OrgInfo: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case org, status, realmID = "realmId", companyName, environment, connectedAt, accessTokenExpiresAt
-        case refreshTokenExpiresAt, lastRefreshAt, lastError
+        case refreshTokenExpiresAt, lastRefreshAt, lastError, reconnectBy
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -55,6 +59,7 @@ public struct OrgInfo: Sendable, Equatable, Codable {
         try c.encode(refreshTokenExpiresAt.map(Timestamp.string), forKey: .refreshTokenExpiresAt)
         try c.encode(lastRefreshAt.map(Timestamp.string), forKey: .lastRefreshAt)
         try c.encode(lastError, forKey: .lastError)
+        try c.encode(reconnectBy.map(Timestamp.string), forKey: .reconnectBy)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -72,5 +77,6 @@ public struct OrgInfo: Sendable, Equatable, Codable {
         refreshTokenExpiresAt = try date(.refreshTokenExpiresAt)
         lastRefreshAt = try date(.lastRefreshAt)
         lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
+        reconnectBy = try date(.reconnectBy)
     }
 }

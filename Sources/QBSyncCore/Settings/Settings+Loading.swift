@@ -86,6 +86,7 @@ extension Settings {
             (SettingKey.tokenKeyFile, tokenKey.description),
             (SettingKey.refreshMargin, String(refreshMarginSeconds)),
             (SettingKey.logLevel, logLevel.rawValue),
+            (SettingKey.reconnectWarningDays, String(reconnectWarningDays)),
         ]
     }
 
@@ -190,6 +191,7 @@ private struct Builder {
             webhookListen: listen,
             tokenKey: tokenKey,
             refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: 300),
+            reconnectWarningDays: integer(SettingKey.reconnectWarningDays, value(SettingKey.reconnectWarningDays), range: 1...365, default: 30),
             logLevel: level,
             configFilePath: configPath,
             integrationMissing: missing

@@ -27,6 +27,8 @@ public struct Settings: Sendable {
     public var webhookListen: ListenAddress
     public var tokenKey: TokenKeySource
     public var refreshMarginSeconds: Int
+    /// How many days before an org's `reconnectBy` it is warned about (logged and notified).
+    public var reconnectWarningDays: Int
     public var logLevel: Logger.Level
     /// The settings file that was read (it may not exist when it is the default path).
     public var configFilePath: String

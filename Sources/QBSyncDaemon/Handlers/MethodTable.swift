@@ -20,7 +20,7 @@ enum MethodTable {
         ("event.retry", .write, false),
     ]
 
-    static func build(state: DaemonState, hub: NotificationHub, store: Store) -> [String: RegisteredMethod] {
+    static func build(state: DaemonState, hub: NotificationHub, store: Store, connections: ConnectionManager?) -> [String: RegisteredMethod] {
         let orgs = OrgRepository(store: store)
         var table: [String: RegisteredMethod] = [:]
         func add<Method: RPCMethod>(_ method: Method) { table[Method.name] = RegisteredMethod(method) }
@@ -29,6 +29,13 @@ enum MethodTable {
         add(OrgListMethod(orgs: orgs))
         add(OrgShowMethod(orgs: orgs))
         add(SubscribeMethod())
+        if let connections {
+            add(OAuthBeginMethod(connections: connections))
+            add(OAuthCompleteMethod(connections: connections))
+            add(OrgTestMethod(connections: connections))
+            add(OrgDisconnectMethod(connections: connections))
+            add(TokenRefreshMethod(connections: connections, orgs: orgs))
+        }
         for method in upcoming where table[method.name] == nil {
             table[method.name] = .notYetAvailable(method.name, access: method.access, requiresIntegration: method.requiresIntegration)
         }

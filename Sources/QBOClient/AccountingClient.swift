@@ -1,0 +1,74 @@
+public import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+public import QBSyncCore
+
+/// The company a token reaches (`GET /companyinfo/{realmId}`).
+public struct CompanyInfo: Sendable {
+    public var companyName: String
+}
+
+/// The QuickBooks Online Accounting API v3, as far as the daemon uses it.
+public struct AccountingClient: Sendable {
+    let http: HTTPClient
+    public let endpoints: QBOEndpoints
+    static let timeout: TimeAmount = .seconds(30)
+
+    public init(http: HTTPClient, endpoints: QBOEndpoints) {
+        self.http = http
+        self.endpoints = endpoints
+    }
+
+    public func companyInfo(realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> CompanyInfo {
+        let json = try await get("/v3/company/\(realmID)/companyinfo/\(realmID)", accessToken: accessToken)
+        guard let name = json["CompanyInfo"]?["CompanyName"]?.stringValue else { throw .unavailable("CompanyInfo without CompanyName") }
+        return CompanyInfo(companyName: name)
+    }
+
+    func get(_ path: String, accessToken: Secret<String>) async throws(QBOClientError) -> JSONValue {
+        var request = HTTPClientRequest(url: endpoints.apiBaseURL + path + "?minorversion=\(endpoints.minorVersion)")
+        request.headers.add(name: "Authorization", value: "Bearer \(accessToken.value)")
+        request.headers.add(name: "Accept", value: "application/json")
+        return try await send(request)
+    }
+
+    func send(_ request: HTTPClientRequest) async throws(QBOClientError) -> JSONValue {
+        let status: HTTPResponseStatus
+        let headers: HTTPHeaders
+        let bytes: ByteBuffer
+        do {
+            let response = try await http.execute(request, timeout: Self.timeout)
+            status = response.status
+            headers = response.headers
+            bytes = try await response.body.collect(upTo: 16 << 20)
+        } catch {
+            throw .unavailable("QuickBooks could not be reached: \(QBOHTTP.describe(error))")
+        }
+        // Classify by status before parsing: throttling and gateway errors are not JSON (pitfall 9).
+        switch status.code {
+        case 200:
+            guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes)) else {
+                throw .unavailable("QuickBooks answered 200 with a body that is not JSON")
+            }
+            return json
+        case 401: throw .unauthorized
+        case 403: throw .forbidden
+        case 429: throw .throttled(retryAfterSeconds: headers.first(name: "Retry-After").flatMap(Int.init) ?? 60)
+        case 500...599:
+            throw .unavailable("QuickBooks answered \(status.code)")
+        default:
+            let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))
+            if let error = json?["Fault"]?["Error"]?.arrayValue?.first {
+                throw .rejected(
+                    QBOFault(
+                        code: error["code"]?.stringValue ?? "", message: error["Message"]?.stringValue ?? "", detail: error["Detail"]?.stringValue ?? "",
+                        type: json?["Fault"]?["type"]?.stringValue ?? ""
+                    )
+                )
+            }
+            throw .unavailable("QuickBooks answered \(status.code) without a Fault")
+        }
+    }
+}

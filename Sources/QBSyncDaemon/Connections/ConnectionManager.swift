@@ -1,0 +1,334 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import QBOClient
+import QBSyncCore
+import QBSyncStore
+import Synchronization
+
+/// Connects organisations to their QuickBooks companies and keeps their tokens fresh.
+///
+/// One refresh per org at a time (single flight): concurrent callers share it, and API calls for
+/// that org wait for it. A refreshed pair is committed to the store before anything uses it, and
+/// only over the token generation it started from.
+final class ConnectionManager: Sendable {
+    /// How long an OAuth state lives.
+    static let stateLifetime: TimeInterval = 600
+    /// Transport failures of one refresh are retried this many times at once (the answer may have
+    /// been lost after Intuit processed it: the same refresh token works again within its window).
+    static let immediateRetries = 2
+
+    let repository: ConnectionRepository
+    let orgs: OrgRepository
+    let state: DaemonState
+    let hub: NotificationHub
+    let http: HTTPClient
+    let logger: Logger
+    private let inFlight = Mutex<[OrgID: Task<Connection, any Error>]>([:])
+    /// Told whenever an org's refresh schedule changes.
+    let scheduleChanges: AsyncStream<ScheduleChange>.Continuation
+
+    /// An org's next refresh moved, or it left the schedule.
+    enum ScheduleChange: Sendable {
+        /// A new access token that expires in this many seconds (the scheduler subtracts its margin).
+        case tokenExpires(OrgID, inSeconds: TimeInterval)
+        /// A failed refresh: try again in this many seconds.
+        case retry(OrgID, inSeconds: TimeInterval)
+        case removed(OrgID)
+    }
+
+    init(repository: ConnectionRepository, orgs: OrgRepository, state: DaemonState, hub: NotificationHub, http: HTTPClient, scheduleChanges: AsyncStream<ScheduleChange>.Continuation, logger: Logger) {
+        self.repository = repository
+        self.orgs = orgs
+        self.state = state
+        self.hub = hub
+        self.http = http
+        self.scheduleChanges = scheduleChanges
+        self.logger = logger
+    }
+
+    private func clients() throws(QBSyncError) -> (OAuthClient, AccountingClient) {
+        let settings = state.settings
+        guard settings.integrationEnabled, let endpoints = QBOEndpoints(settings.quickBooks) else {
+            throw .integrationDisabled(missing: settings.integrationMissing)
+        }
+        return (OAuthClient(http: http, endpoints: endpoints), AccountingClient(http: http, endpoints: endpoints))
+    }
+
+    private func logger(for org: OrgID, realm: String? = nil) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: LogKey.org] = "\(org)"
+        if let realm { logger[metadataKey: LogKey.realm] = "\(realm)" }
+        return logger
+    }
+
+    // MARK: Connect
+
+    struct Begun: Encodable, Sendable {
+        var authorizeUrl: String
+        var state: String
+        var expiresAt: String
+    }
+
+    /// A consent URL with a fresh state: 256 random bits, stored hashed, bound to the org.
+    func begin(org: OrgID, now: Date = Date()) async throws -> Begun {
+        let (oauth, _) = try clients()
+        let stateValue = Secret(Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64URLEncoded)
+        let expiresAt = now.addingTimeInterval(Self.stateLifetime)
+        try await orgs.ensure(org, now: now)
+        try await repository.insertState(stateValue, org: org, expiresAt: expiresAt, now: now)
+        await refreshCounts()
+        return Begun(authorizeUrl: oauth.authorizeURL(state: stateValue), state: stateValue.value, expiresAt: Timestamp.string(expiresAt))
+    }
+
+    /// Consumes the state once, exchanges the code, stores the sealed tokens, reads CompanyInfo.
+    /// The same state and code again (a double callback) answers the connection without
+    /// redeeming the code a second time, which Intuit would treat as fraud.
+    func complete(state stateValue: Secret<String>, code: Secret<String>, realmID: String, now: Date = Date()) async throws -> OrgInfo {
+        let (oauth, accounting) = try clients()
+        guard realmID.count <= 32, realmID.allSatisfy(\.isNumber), !realmID.isEmpty else {
+            throw QBSyncError.invalidParams(field: "realmId", detail: "is a numeric QuickBooks company id")
+        }
+        let org: OrgID
+        switch try await repository.consumeState(stateValue, code: code, now: now) {
+        case .invalid: throw QBSyncError.invalidState
+        case .repeated(let owner):
+            guard let info = try await orgs.find(owner), info.status == .connected, info.realmID == realmID else { throw QBSyncError.invalidState }
+            return info
+        case .fresh(let owner): org = owner
+        }
+        let log = logger(for: org, realm: realmID)
+        if let owner = try await repository.realmOwner(realmID), owner != org {
+            log.warning("refused a QuickBooks company already connected to another organisation", metadata: ["owner": "\(owner)"])
+            throw QBSyncError.realmInUse(realmID: realmID)
+        }
+        let response: TokenResponse
+        do {
+            response = try await oauth.exchange(code: code)
+        } catch {
+            log.warning("authorization code exchange failed", metadata: [LogKey.error: "\(QBOErrorMapping.protocolError(error, org: org).rpcError.message)"])
+            if case .invalidGrant = error { throw QBSyncError.invalidState }
+            throw QBOErrorMapping.protocolError(error, org: org)
+        }
+        let previous = try await orgs.find(org)?.status ?? .disconnected
+        do {
+            try await repository.connect(org: org, realmID: realmID, environment: state.settings.quickBooks.environment.rawValue, tokens: Self.tokens(response, now: now), now: now)
+        } catch is ConnectionRepository.RealmInUse {
+            _ = await oauth.revoke(response.refreshToken)
+            throw QBSyncError.realmInUse(realmID: realmID)
+        }
+        log.info("organisation connected to QuickBooks")
+        scheduleChanges.yield(.tokenExpires(org, inSeconds: Double(response.expiresIn)))
+        do {
+            let info = try await accounting.companyInfo(realmID: realmID, accessToken: response.accessToken)
+            try await repository.setCompanyName(info.companyName, org: org)
+        } catch {
+            log.warning("CompanyInfo could not be read after connecting", metadata: [LogKey.error: "\(error)"])
+        }
+        await statusChanged(org: org, from: previous, to: .connected, reason: "connected")
+        guard let info = try await orgs.find(org) else { throw QBSyncError.notFound(what: "organisation \(org)") }
+        return info
+    }
+
+    // MARK: Use
+
+    struct TestResult: Encodable, Sendable {
+        var ok: Bool
+        var realmId: String
+        var companyName: String
+        var latencyMs: Int
+    }
+
+    /// Reads CompanyInfo with the org's token.
+    func test(org: OrgID) async throws -> TestResult {
+        let (_, accounting) = try clients()
+        let started = ContinuousClock.now
+        let (realm, info) = try await withAccessToken(org: org) { connection async throws(QBOClientError) -> (String, CompanyInfo) in
+            (connection.realmID, try await accounting.companyInfo(realmID: connection.realmID, accessToken: connection.tokens.accessToken))
+        }
+        let elapsed = ContinuousClock.now - started
+        try? await repository.setCompanyName(info.companyName, org: org)
+        return TestResult(ok: true, realmId: realm, companyName: info.companyName, latencyMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+    }
+
+    /// Runs an API call with the org's access token: waits for a refresh in flight, refreshes a
+    /// token about to expire, and on a 401 refreshes once and retries once.
+    func withAccessToken<T: Sendable>(org: OrgID, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
+        var connection = try await usableConnection(org)
+        do {
+            return try await call(connection)
+        } catch .unauthorized {
+            logger(for: org).info("QuickBooks answered 401; refreshing once and retrying")
+            connection = try await refresh(org: org, reason: "401")
+            do {
+                return try await call(connection)
+            } catch {
+                throw try await failure(error, org: org)
+            }
+        } catch {
+            throw try await failure(error, org: org)
+        }
+    }
+
+    /// A 403 (3100) means the app was disconnected at Intuit: the org must connect again.
+    private func failure(_ error: QBOClientError, org: OrgID) async throws -> QBSyncError {
+        if case .forbidden = error { try await needsReauthorization(org: org, reason: "QuickBooks refused the connection (403): the app was disconnected at Intuit") }
+        return QBOErrorMapping.protocolError(error, org: org)
+    }
+
+    private func usableConnection(_ org: OrgID) async throws -> Connection {
+        if let running = inFlight.withLock({ $0[org] }) { return try await running.value }
+        guard let connection = try await repository.connection(org) else { throw try await notConnected(org) }
+        guard connection.status == .connected else { throw QBSyncError.needsReauthorization(org) }
+        if connection.tokens.accessTokenExpiresAt.timeIntervalSinceNow < 60 {
+            return try await refresh(org: org, reason: "expiring")
+        }
+        return connection
+    }
+
+    private func notConnected(_ org: OrgID) async throws -> QBSyncError {
+        guard let info = try await orgs.find(org) else { return .notFound(what: "organisation \(org)") }
+        return info.status == .needsReauthorization ? .needsReauthorization(org) : .orgNotConnected(org)
+    }
+
+    // MARK: Refresh
+
+    /// Refreshes the org's tokens, sharing a refresh already in flight.
+    @discardableResult
+    func refresh(org: OrgID, reason: String) async throws -> Connection {
+        let (task, started) = inFlight.withLock { running -> (Task<Connection, any Error>, Bool) in
+            if let task = running[org] { return (task, false) }
+            let task = Task { try await self.performRefresh(org: org, reason: reason) }
+            running[org] = task
+            return (task, true)
+        }
+        if started {
+            defer { _ = inFlight.withLock { $0.removeValue(forKey: org) } }
+            return try await task.value
+        }
+        return try await task.value
+    }
+
+    private func performRefresh(org: OrgID, reason: String) async throws -> Connection {
+        let (oauth, _) = try clients()
+        guard let connection = try await repository.connection(org) else { throw try await notConnected(org) }
+        guard connection.status == .connected else { throw QBSyncError.needsReauthorization(org) }
+        let log = logger(for: org, realm: connection.realmID)
+        var attempt = 0
+        while true {
+            let now = Date()
+            let outcome: Result<TokenResponse, QBOClientError>
+            do { outcome = .success(try await oauth.refresh(connection.tokens.refreshToken)) } catch { outcome = .failure(error) }
+            switch outcome {
+            case .success(let response):
+                let tokens = Self.tokens(response, now: now)
+                // Committed before anything uses it: a crash now cannot lose the new refresh token.
+                guard try await repository.storeRefreshed(org: org, realmID: connection.realmID, tokens: tokens, expectedGeneration: connection.generation, now: now) else {
+                    log.notice("tokens changed during a refresh; keeping the newer ones")
+                    guard let current = try await repository.connection(org) else { throw try await notConnected(org) }
+                    return current
+                }
+                scheduleChanges.yield(.tokenExpires(org, inSeconds: Double(response.expiresIn)))
+                log.debug("access token refreshed", metadata: ["reason": "\(reason)"])
+                if connection.refreshFailures > 0 { await refreshCounts() }
+                guard let updated = try await repository.connection(org) else { throw try await notConnected(org) }
+                return updated
+            case .failure(.invalidGrant):
+                // Another writer may have rotated the pair meanwhile (reference §1.7): look once more.
+                if let current = try await repository.connection(org), current.generation != connection.generation, current.status == .connected {
+                    return current
+                }
+                try await needsReauthorization(org: org, reason: "Intuit refused the refresh token (invalid_grant)")
+                throw QBSyncError.needsReauthorization(org)
+            case .failure(.unavailable(let detail)) where attempt < Self.immediateRetries:
+                attempt += 1
+                log.info("refresh failed; retrying with the same refresh token", metadata: [LogKey.error: "\(detail)"])
+                try await Task.sleep(for: .milliseconds(200 * attempt))
+            case .failure(let error):
+                let failures = connection.refreshFailures + 1
+                let cooldown = Self.cooldown(failures: failures)
+                let mapped = QBOErrorMapping.protocolError(error, org: org)
+                try await repository.recordRefreshFailure(org: org, error: mapped.rpcError.message, nextRetryAt: now.addingTimeInterval(cooldown), now: now)
+                scheduleChanges.yield(.retry(org, inSeconds: cooldown))
+                log.warning("access token refresh failed", metadata: [LogKey.error: "\(mapped.rpcError.message)", "retry_in_s": "\(Int(cooldown))"])
+                throw mapped
+            }
+        }
+    }
+
+    /// Back-off after failed refreshes: 30 s doubling to 15 min, with jitter; never a storm.
+    static func cooldown(failures: Int) -> TimeInterval {
+        let base = min(900, 30 * pow(2, Double(max(0, failures - 1))))
+        return base * Double.random(in: 0.8...1.2)
+    }
+
+    func needsReauthorization(org: OrgID, reason: String) async throws {
+        let previous = try await repository.markNeedsReauthorization(org: org, error: reason, now: Date())
+        scheduleChanges.yield(.removed(org))
+        logger(for: org).warning("organisation must connect to QuickBooks again", metadata: ["reason": "\(reason)"])
+        if previous != .needsReauthorization { await statusChanged(org: org, from: previous ?? .connected, to: .needsReauthorization, reason: reason) }
+    }
+
+    // MARK: Disconnect
+
+    struct Disconnected: Encodable, Sendable {
+        var org: String
+        var status: String
+        var revoked: Bool
+    }
+
+    /// Revokes at Intuit, then forgets the tokens whatever Intuit said.
+    func disconnect(org: OrgID) async throws -> Disconnected {
+        let (oauth, _) = try clients()
+        guard try await orgs.find(org) != nil else { throw QBSyncError.notFound(what: "organisation \(org)") }
+        var revoked = false
+        if let connection = try? await repository.connection(org) {
+            revoked = await oauth.revoke(connection.tokens.refreshToken)
+        }
+        let previous = try await repository.disconnect(org: org, now: Date())
+        scheduleChanges.yield(.removed(org))
+        logger(for: org).info("organisation disconnected from QuickBooks", metadata: ["revoked": "\(revoked)"])
+        if let previous, previous != .disconnected { await statusChanged(org: org, from: previous, to: .disconnected, reason: revoked ? "disconnected" : "disconnected; revoke at Intuit failed") }
+        return Disconnected(org: org.rawValue, status: ConnectionStatus.disconnected.rawValue, revoked: revoked)
+    }
+
+    // MARK: Helpers
+
+    static func tokens(_ response: TokenResponse, now: Date) -> TokenSet {
+        TokenSet(
+            accessToken: response.accessToken, refreshToken: response.refreshToken,
+            accessTokenExpiresAt: now.addingTimeInterval(Double(response.expiresIn)),
+            refreshTokenExpiresAt: now.addingTimeInterval(Double(response.refreshTokenExpiresIn)),
+            refreshTokenHardExpiresAt: response.refreshTokenHardExpiresIn.map { now.addingTimeInterval(Double($0)) }
+        )
+    }
+
+    func statusChanged(org: OrgID, from: ConnectionStatus, to: ConnectionStatus, reason: String) async {
+        await refreshCounts()
+        hub.publish(
+            topic: NotificationTopic.connectionStatusChanged, org: org,
+            params: ConnectionStatusChanged(org: org.rawValue, from: from.rawValue, to: to.rawValue, reason: reason, at: Timestamp.string(Date()))
+        )
+    }
+
+    func refreshCounts() async {
+        if let counts = try? await orgs.statusCounts() { state.updateOrgCounts(counts) }
+    }
+}
+
+/// `connection.status_changed` notification params.
+struct ConnectionStatusChanged: Encodable, Sendable {
+    var org: String
+    var from: String
+    var to: String
+    var reason: String
+    var at: String
+}
+
+extension Data {
+    /// base64url without padding (RFC 4648 §5), for OAuth states.
+    var base64URLEncoded: String {
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import HeapModule
+import Logging
+import QBSyncCore
+import QBSyncStore
+import ServiceLifecycle
+import Synchronization
+
+/// Refreshes every connected org's access token `QBSYNCD_REFRESH_MARGIN` seconds (less jitter)
+/// before it expires, from one loop over one min-heap: no timer or task per org.
+///
+/// Due times are instants of the monotonic clock, derived from the seconds a token has left: a
+/// wall-clock jump neither makes every token look expired (a storm) nor pushes a refresh past
+/// the expiry. The heap is rebuilt from the store at start; superseded entries are skipped when
+/// popped. At most ``maximumConcurrentRefreshes`` run at once.
+final class TokenScheduler: Service, Sendable {
+    static let maximumConcurrentRefreshes = 8
+    /// The loop wakes at least this often to take schedule changes.
+    static let tick: Duration = .seconds(1)
+    /// Reconnect warnings are looked for this often (and at start).
+    static let warningSweep: TimeInterval = 3600
+
+    struct Entry: Comparable, Sendable {
+        var due: ContinuousClock.Instant
+        var org: OrgID
+        static func < (lhs: Entry, rhs: Entry) -> Bool { lhs.due < rhs.due }
+    }
+
+    private struct State {
+        var heap = Heap<Entry>()
+        /// The live due time per org; heap entries that differ are stale.
+        var due: [OrgID: ContinuousClock.Instant] = [:]
+        var running = 0
+        var lastSweep: ContinuousClock.Instant?
+    }
+
+    private let manager: ConnectionManager
+    private let changes: AsyncStream<ConnectionManager.ScheduleChange>
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    init(manager: ConnectionManager, changes: AsyncStream<ConnectionManager.ScheduleChange>, logger: Logger) {
+        self.manager = manager
+        self.changes = changes
+        self.logger = logger
+    }
+
+    /// How many orgs are scheduled (for tests and status).
+    var scheduledCount: Int { state.withLock { $0.due.count } }
+
+    func run() async throws {
+        try await rebuild()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await change in self.changes.cancelOnGracefulShutdown() { self.apply(change) }
+            }
+            while !Task.isShuttingDownGracefully {
+                startDueRefreshes(in: &group)
+                await sweepReconnectWarningsIfDue()
+                let next = state.withLock { $0.heap.min?.due }
+                let wake = min(next ?? .now + Self.tick, .now + Self.tick)
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(until: wake, clock: .continuous) }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Loads every connected org's schedule from the store.
+    func rebuild() async throws {
+        let entries = try await manager.repository.schedule()
+        let now = Date()
+        // Orgs already overdue (the daemon was down) are spread over a few seconds, not refreshed in one burst.
+        let spread = min(30.0, Double(entries.count) / 200)
+        for entry in entries {
+            let due: TimeInterval
+            if let retry = entry.nextRetryAt {
+                due = retry.timeIntervalSince(now)
+            } else {
+                due = entry.accessTokenExpiresAt.timeIntervalSince(now) - margin() - jitter()
+            }
+            schedule(entry.org, inSeconds: due > 0 ? due : Double.random(in: 0...max(spread, 0.001)))
+        }
+        logger.info("token schedule loaded", metadata: ["orgs": "\(entries.count)"])
+    }
+
+    func apply(_ change: ConnectionManager.ScheduleChange) {
+        switch change {
+        case .tokenExpires(let org, let seconds): schedule(org, inSeconds: max(1, seconds - margin() - jitter()))
+        case .retry(let org, let seconds): schedule(org, inSeconds: seconds)
+        case .removed(let org): _ = state.withLock { $0.due.removeValue(forKey: org) }
+        }
+    }
+
+    private func schedule(_ org: OrgID, inSeconds seconds: TimeInterval) {
+        let due = ContinuousClock.now + .milliseconds(Int64(max(0, seconds) * 1000))
+        state.withLock { state in
+            state.due[org] = due
+            state.heap.insert(Entry(due: due, org: org))
+        }
+    }
+
+    private func margin() -> TimeInterval { Double(manager.state.settings.refreshMarginSeconds) }
+
+    /// Up to a fifth of the margin (at most a minute), so orgs connected together do not stay in step.
+    private func jitter() -> TimeInterval { Double.random(in: 0...min(60, margin() / 5)) }
+
+    private func startDueRefreshes(in group: inout DiscardingTaskGroup) {
+        let now = ContinuousClock.now
+        let due: [OrgID] = state.withLock { state in
+            var orgs: [OrgID] = []
+            while state.running < Self.maximumConcurrentRefreshes, let top = state.heap.min, top.due <= now {
+                _ = state.heap.popMin()
+                guard state.due[top.org] == top.due else { continue }
+                state.due.removeValue(forKey: top.org)
+                state.running += 1
+                orgs.append(top.org)
+            }
+            return orgs
+        }
+        for org in due {
+            group.addTask {
+                defer { self.state.withLock { $0.running -= 1 } }
+                // Failures are recorded and rescheduled by the manager (cooldown, or needs_reauthorization).
+                _ = try? await self.manager.refresh(org: org, reason: "scheduled")
+            }
+        }
+    }
+
+    /// Warns (log and `connection.reconnect_due`) about orgs whose grant ends within the warning window.
+    private func sweepReconnectWarningsIfDue() async {
+        let now = ContinuousClock.now
+        let due = state.withLock { state -> Bool in
+            if let last = state.lastSweep, now - last < .seconds(Self.warningSweep) { return false }
+            state.lastSweep = now
+            return true
+        }
+        guard due, let entries = try? await manager.repository.schedule() else { return }
+        let window = Double(manager.state.settings.reconnectWarningDays) * 86_400
+        let wallNow = Date()
+        for entry in entries {
+            guard let reconnectBy = entry.reconnectBy, reconnectBy.timeIntervalSince(wallNow) < window else { continue }
+            if let warned = entry.reconnectWarnedAt, wallNow.timeIntervalSince(warned) < 86_400 { continue }
+            let days = Int((reconnectBy.timeIntervalSince(wallNow) / 86_400).rounded(.down))
+            var log = logger
+            log[metadataKey: LogKey.org] = "\(entry.org)"
+            log.warning("organisation must connect to QuickBooks again soon", metadata: ["reconnect_by": "\(Timestamp.string(reconnectBy))", "days_left": "\(days)"])
+            manager.hub.publish(
+                topic: NotificationTopic.connectionReconnectDue, org: entry.org,
+                params: ReconnectDue(org: entry.org.rawValue, reconnectBy: Timestamp.string(reconnectBy), daysLeft: days, at: Timestamp.string(wallNow))
+            )
+            try? await manager.repository.markReconnectWarned(org: entry.org, now: wallNow)
+        }
+    }
+}
+
+/// `connection.reconnect_due` notification params (added topic).
+struct ReconnectDue: Encodable, Sendable {
+    var org: String
+    var reconnectBy: String
+    var daysLeft: Int
+    var at: String
+}
