@@ -148,7 +148,13 @@ let package = Package(
         ),
         .target(
             name: "QBTestSupport",
-            dependencies: ["QBControlClient", "QBSyncCore"],
+            dependencies: [
+                "QBControlClient", "QBSyncCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
             path: "Tests/QBTestSupport",
             swiftSettings: strict
         ),
@@ -192,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "QBTestSupport", "QBControlClient", "QBSyncCore", "QBSyncStore", "qbsyncd", "qbctl",
+                "QBTestSupport", "QBControlClient", "QBSyncCore", "QBSyncStore", "qbsyncd", "qbctl", "qbo-sim",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -68,6 +68,8 @@ struct FaultRule: Sendable {
         case status(Int)
         case delay(milliseconds: Int)
         case drop
+        /// Processes the request, then drops the connection: the answer is lost on the way back.
+        case dropAfterProcessing
         case invalidGrant
     }
 

@@ -55,7 +55,9 @@ public final class Simulator: Sendable {
             let fault = takeFault(realmID: nil, path: path, isTokenEndpoint: true)
             if let early = await apply(fault) { return early }
             let invalidGrant = if case .invalidGrant? = fault { true } else { false }
-            return .respond(state.withLock { $0.token(request, injectInvalidGrant: invalidGrant) })
+            let response = state.withLock { $0.token(request, injectInvalidGrant: invalidGrant) }
+            if case .dropAfterProcessing? = fault { return .dropConnection }
+            return .respond(response)
         case (.POST, "/v2/oauth2/tokens/revoke"):
             if let early = await apply(takeFault(realmID: nil, path: path, isTokenEndpoint: false)) { return early }
             return .respond(state.withLock { $0.revoke(request) })
@@ -95,7 +97,8 @@ public final class Simulator: Sendable {
         if let admitted { return .respond(admitted) }
         defer { state.withLock { $0.inFlight[realmID, default: 1] -= 1 } }
 
-        if let early = await apply(takeFault(realmID: realmID, path: path, isTokenEndpoint: false)) { return early }
+        let fault = takeFault(realmID: realmID, path: path, isTokenEndpoint: false)
+        if let early = await apply(fault) { return early }
         let requestID = request.method == .POST ? request.query["requestid"] : nil
         let response: SimResponse = state.withLock { state in
             state.companies[realmID]?.requestsServed += 1
@@ -109,6 +112,7 @@ public final class Simulator: Sendable {
             return response
         }
         webhookWakeups.yield()
+        if case .dropAfterProcessing? = fault { return .dropConnection }
         return .respond(response)
     }
 
@@ -141,7 +145,7 @@ public final class Simulator: Sendable {
         case .delay(let milliseconds)?:
             try? await Task.sleep(for: .milliseconds(milliseconds))
             return nil
-        case .invalidGrant?, nil:
+        case .invalidGrant?, .dropAfterProcessing?, nil:
             return nil
         }
     }

@@ -73,10 +73,9 @@ import Testing
         _ = try await eventually("the reload applied") {
             try await client.call("daemon.status")["integration"]?["enabled"] == true ? true : nil
         }
-        // QBO methods now pass the integration gate.
-        await #expect {
-            _ = try await client.call("oauth.begin", params: ["org": "acme"])
-        } throws: { ($0 as? ControlClientError)?.rpcError?.code == -32601 }
+        // QBO methods now pass the integration gate: a consent URL with the reloaded client id.
+        let begun = try await client.call("oauth.begin", params: ["org": "acme"])
+        #expect(begun["authorizeUrl"]?.stringValue?.contains("client_id=client") == true)
 
         try "QBSYNCD_LOG_LEVEL=loud\nnot an assignment\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)

@@ -29,13 +29,27 @@ public final class DaemonProcess: Sendable {
         self.environment = environment
     }
 
+    /// A daemon whose `QUICKBOOKS_*` settings point at a running simulator.
+    public static func pointed(at sim: SimulatorProcess, extraEnvironment: [String: String] = [:], config: String = "QBSYNCD_LOG_LEVEL=debug\n") throws -> DaemonProcess {
+        var environment = [
+            "QUICKBOOKS_CLIENT_ID": SimulatorProcess.clientID, "QUICKBOOKS_CLIENT_SECRET": SimulatorProcess.clientSecret,
+            "QUICKBOOKS_REDIRECT_URI": SimulatorProcess.redirectURI, "QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN": SimulatorProcess.verifierToken,
+            "QUICKBOOKS_AUTHORIZE_URL": sim.baseURL + "/connect/oauth2", "QUICKBOOKS_TOKEN_URL": sim.baseURL + "/oauth2/v1/tokens/bearer",
+            "QUICKBOOKS_REVOKE_URL": sim.baseURL + "/v2/oauth2/tokens/revoke", "QUICKBOOKS_API_BASE_URL": sim.baseURL,
+        ]
+        environment.merge(extraEnvironment) { _, new in new }
+        return try DaemonProcess(extraEnvironment: environment, config: config)
+    }
+
     /// Starts the daemon and waits until its socket answers.
     public func start() async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.qbsyncd)
         process.environment = environment
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        // Appends across restarts, so a test sees the whole history.
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try log.seekToEnd()
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

@@ -42,15 +42,22 @@ extension SimState {
                 kind = .invalidGrant
             } else if input.string("fault") == "drop" {
                 kind = .drop
+            } else if input.string("fault") == "drop_after" {
+                kind = .dropAfterProcessing
             } else if let status = input["status"]?.intValue {
                 kind = .status(Int(status))
             } else if let delay = input["delayMs"]?.intValue {
                 kind = .delay(milliseconds: Int(delay))
             } else {
-                return .json(.badRequest, ["error": "one of status, delayMs or fault (invalid_grant, drop) is required"] as JSONValue)
+                return .json(.badRequest, ["error": "one of status, delayMs or fault (invalid_grant, drop, drop_after) is required"] as JSONValue)
             }
             faults.append(FaultRule(realmID: input.string("realmId"), pathContains: input.string("path"), kind: kind, remaining: Int(count)))
             return .json(.ok, ["queued": .int(count)] as JSONValue)
+        case (.GET, 2, "tokens"):
+            // Inspection for tests: the live tokens of a company (never part of Intuit).
+            let live = grants.filter { $0.value.realmID == path[1] && !$0.value.revoked }
+            let access = accessTokens.filter { live[$0.value.grantID] != nil && $0.value.expiresAt > now() }.map { JSONValue.string($0.key) }
+            return .json(.ok, ["refreshTokens": .array(live.values.map { .string($0.refreshToken) }), "accessTokens": .array(access)] as JSONValue)
         case (.POST, 2, "tokens") where path[1] == "revoke-all":
             guard let realmID = input.string("realmId") else { return .json(.badRequest, ["error": "realmId is required"] as JSONValue) }
             return .json(.ok, ["revoked": .int(Int64(revokeAll(realmID: realmID)))] as JSONValue)

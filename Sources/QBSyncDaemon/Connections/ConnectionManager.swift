@@ -18,6 +18,8 @@ final class ConnectionManager: Sendable {
     /// Transport failures of one refresh are retried this many times at once (the answer may have
     /// been lost after Intuit processed it: the same refresh token works again within its window).
     static let immediateRetries = 2
+    /// An API call refreshes first when the access token has less than this left.
+    static let onDemandWindow: TimeInterval = 10
 
     let repository: ConnectionRepository
     let orgs: OrgRepository
@@ -181,7 +183,9 @@ final class ConnectionManager: Sendable {
         if let running = inFlight.withLock({ $0[org] }) { return try await running.value }
         guard let connection = try await repository.connection(org) else { throw try await notConnected(org) }
         guard connection.status == .connected else { throw QBSyncError.needsReauthorization(org) }
-        if connection.tokens.accessTokenExpiresAt.timeIntervalSinceNow < 60 {
+        // The scheduler refreshes ahead of expiry; this only catches a token it could not renew in time.
+        if connection.tokens.accessTokenExpiresAt.timeIntervalSinceNow < Self.onDemandWindow {
+            logger(for: org).info("access token refreshed on demand: it was about to expire")
             return try await refresh(org: org, reason: "expiring")
         }
         return connection

@@ -1,0 +1,255 @@
+import Foundation
+import QBControlClient
+import QBSyncCore
+import QBTestSupport
+import Synchronization
+import Testing
+
+/// Connections end to end: the real qbsyncd against the real qbo-sim.
+@Suite(.timeLimit(.minutes(3))) struct ConnectionTests {
+    /// A running simulator and a daemon pointed at it.
+    struct Pair {
+        let sim: SimulatorProcess
+        let daemon: DaemonProcess
+        let http: SimClient
+        let control: ControlClient
+
+        static func start(simEnvironment: [String: String] = [:], daemonEnvironment: [String: String] = [:]) async throws -> Pair {
+            let sim = try SimulatorProcess()
+            try await sim.start(extraEnvironment: simEnvironment)
+            let daemon = try DaemonProcess.pointed(at: sim, extraEnvironment: daemonEnvironment)
+            try await daemon.start()
+            return Pair(sim: sim, daemon: daemon, http: SimClient(base: sim.baseURL), control: try await daemon.connect())
+        }
+
+        func cleanUp() async {
+            await control.close()
+            daemon.cleanUp()
+            sim.cleanUp()
+        }
+
+        /// oauth.begin, the browser's visit to the authorize URL, then oauth.complete.
+        func connect(_ org: String, realmID: String? = nil) async throws -> JSONValue {
+            let (state, query) = try await consent(org, realmID: realmID)
+            return try await control.call("oauth.complete", params: ["state": .string(state), "code": .string(query["code"]!), "realmId": .string(query["realmId"]!)])
+        }
+
+        func consent(_ org: String, realmID: String? = nil) async throws -> (state: String, redirect: [String: String]) {
+            let begun = try await control.call("oauth.begin", params: ["org": .string(org)])
+            var url = try #require(begun["authorizeUrl"]?.stringValue)
+            #expect(url.hasPrefix(sim.baseURL + "/connect/oauth2?"))
+            if let realmID { url += "&realmId=\(realmID)" }
+            let reply = try await http.get(String(url.dropFirst(sim.baseURL.count)))
+            return (begun["state"]!.stringValue!, SimClient.redirectQuery(reply))
+        }
+
+        func newCompany() async throws -> String {
+            try await http.post("/sim/companies", json: ["name": .string("Company \(UUID().uuidString.prefix(8))")]).json["realmId"]!.stringValue!
+        }
+    }
+
+    func reason(_ error: any Error) -> String? { (error as? ControlClientError)?.rpcError?.reason }
+
+    @Test func theFullConnectFlowWithNotificationsAndRefresh() async throws {
+        let pair = try await Pair.start()
+        defer { Task { await pair.cleanUp() } }
+        let subscriber = try await pair.daemon.connect()
+        _ = try await subscriber.call("subscribe", params: ["topics": ["connection.status_changed"]])
+        var notifications = subscriber.notifications.makeAsyncIterator()
+
+        let begun = try await pair.control.call("oauth.begin", params: ["org": "acme"])
+        let state = try #require(begun["state"]?.stringValue)
+        #expect(state.count >= 22, "at least 128 random bits")
+        #expect(begun["expiresAt"]?.stringValue.flatMap(Timestamp.parse).map { $0.timeIntervalSinceNow > 500 } == true)
+        #expect(try await pair.control.call("org.show", params: ["org": "acme"])["status"] == "disconnected")
+
+        let info = try await pair.connect("acme")
+        #expect(info["status"] == "connected")
+        #expect(info["realmId"] == .string(pair.sim.defaultRealmID))
+        #expect(info["companyName"] == "Sandbox Company_US_1")
+        #expect(info["environment"] == "sandbox")
+        for key in ["connectedAt", "accessTokenExpiresAt", "refreshTokenExpiresAt", "lastRefreshAt", "reconnectBy"] {
+            #expect(info[key]?.stringValue.flatMap(Timestamp.parse) != nil, "\(key)")
+        }
+        #expect(info["lastError"] == .null)
+        let change = try #require(await notifications.next())
+        #expect(change.method == "connection.status_changed")
+        #expect(change.params["org"] == "acme")
+        #expect(change.params["from"] == "disconnected")
+        #expect(change.params["to"] == "connected")
+
+        let test = try await pair.control.call("org.test", params: ["org": "acme"])
+        #expect(test["ok"] == true)
+        #expect(test["companyName"] == "Sandbox Company_US_1")
+        #expect(test["latencyMs"]?.intValue != nil)
+        let refreshed = try await pair.control.call("token.refresh", params: ["org": "acme"])
+        #expect(refreshed["status"] == "connected")
+        #expect(try await pair.control.call("daemon.status")["orgs"]?["connected"] == 1)
+
+        let disconnected = try await pair.control.call("org.disconnect", params: ["org": "acme"])
+        #expect(disconnected == ["org": "acme", "status": "disconnected", "revoked": true])
+        #expect(try await notifications.next()?.params["to"] == "disconnected")
+        await #expect { _ = try await pair.control.call("org.test", params: ["org": "acme"]) } throws: { reason($0) == "org_not_connected" }
+        await #expect { _ = try await pair.control.call("org.test", params: ["org": "ghost"]) } throws: { reason($0) == "not_found" }
+        await subscriber.close()
+    }
+
+    @Test func statesAreSingleUseBoundAndRealmsBelongToOneOrg() async throws {
+        let pair = try await Pair.start()
+        defer { Task { await pair.cleanUp() } }
+        await #expect {
+            _ = try await pair.control.call("oauth.complete", params: ["state": "made-up", "code": "x", "realmId": "123"])
+        } throws: { reason($0) == "invalid_state" }
+
+        let (state, redirect) = try await pair.consent("acme")
+        let params: JSONValue = ["state": .string(state), "code": .string(redirect["code"]!), "realmId": .string(redirect["realmId"]!)]
+        _ = try await pair.control.call("oauth.complete", params: params)
+        // A double callback (same state, same code) answers the connection without redeeming the code again.
+        #expect(try await pair.control.call("oauth.complete", params: params)["status"] == "connected")
+        #expect(try await pair.control.call("org.test", params: ["org": "acme"])["ok"] == true, "the grant was not poisoned")
+        // The same state with another code is refused.
+        await #expect {
+            _ = try await pair.control.call("oauth.complete", params: ["state": .string(state), "code": "another-code", "realmId": .string(redirect["realmId"]!)])
+        } throws: { reason($0) == "invalid_state" }
+
+        // Another org cannot take a company that is connected already.
+        await #expect { _ = try await pair.connect("other-org", realmID: pair.sim.defaultRealmID) } throws: { reason($0) == "realm_in_use" }
+        #expect(try await pair.control.call("org.show", params: ["org": "other-org"])["status"] == "disconnected")
+        await #expect {
+            _ = try await pair.control.call("oauth.complete", params: ["state": "s", "code": "c", "realmId": "not-a-realm"])
+        } throws: { reason($0) == "invalid_params" }
+    }
+
+    @Test func invalidGrantAndADisconnectAtIntuitEachNeedReauthorization() async throws {
+        let pair = try await Pair.start()
+        defer { Task { await pair.cleanUp() } }
+        let subscriber = try await pair.daemon.connect()
+        _ = try await subscriber.call("subscribe", params: ["topics": ["connection.status_changed"]])
+        var notifications = subscriber.notifications.makeAsyncIterator()
+        _ = try await pair.connect("refused")
+        _ = await notifications.next()
+        let second = try await pair.newCompany()
+        _ = try await pair.connect("revoked", realmID: second)
+        _ = await notifications.next()
+
+        _ = try await pair.http.post("/sim/faults", json: ["fault": "invalid_grant", "count": 1])
+        await #expect { _ = try await pair.control.call("token.refresh", params: ["org": "refused"]) } throws: { reason($0) == "needs_reauthorization" }
+        let first = try #require(await notifications.next())
+        #expect(first.params == ["org": "refused", "from": "connected", "to": "needs_reauthorization", "reason": "Intuit refused the refresh token (invalid_grant)", "at": first.params["at"]!])
+        let shown = try await pair.control.call("org.show", params: ["org": "refused"])
+        #expect(shown["status"] == "needs_reauthorization")
+        #expect(shown["lastError"]?.stringValue?.contains("invalid_grant") == true)
+        #expect(shown["reconnectBy"] == .null)
+        await #expect { _ = try await pair.control.call("org.test", params: ["org": "refused"]) } throws: { reason($0) == "needs_reauthorization" }
+        #expect(pair.daemon.log.contains("organisation must connect to QuickBooks again"))
+        #expect(pair.daemon.log.contains("qbsync.org=refused"))
+
+        // The user disconnects the app at Intuit: the next API call sees 403 3100.
+        _ = try await pair.http.post("/sim/tokens/revoke-all", json: ["realmId": .string(second)])
+        await #expect { _ = try await pair.control.call("org.test", params: ["org": "revoked"]) } throws: { reason($0) == "needs_reauthorization" }
+        #expect(try await notifications.next()?.params["org"] == "revoked")
+        #expect(try await pair.control.call("daemon.status")["orgs"]?["needsReauthorization"] == 2)
+
+        // Connecting again heals it.
+        _ = try await pair.connect("refused")
+        #expect(try await pair.control.call("org.show", params: ["org": "refused"])["status"] == "connected")
+        await subscriber.close()
+    }
+
+    @Test func aRefreshWhoseAnswerWasLostIsRetriedSafely() async throws {
+        let pair = try await Pair.start()
+        defer { Task { await pair.cleanUp() } }
+        _ = try await pair.connect("lossy")
+        // Intuit processes the refresh, then the connection drops before the answer arrives.
+        _ = try await pair.http.post("/sim/faults", json: ["fault": "drop_after", "path": "/oauth2/v1/tokens/bearer", "count": 1])
+        let info = try await pair.control.call("token.refresh", params: ["org": "lossy"])
+        #expect(info["status"] == "connected")
+        #expect(try await pair.control.call("org.test", params: ["org": "lossy"])["ok"] == true)
+
+        // Intuit unreachable for a while: the refresh fails visibly, backs off, and the org stays connected.
+        _ = try await pair.http.post("/sim/faults", json: ["status": 503, "path": "/oauth2/v1/tokens/bearer", "count": 3])
+        await #expect { _ = try await pair.control.call("token.refresh", params: ["org": "lossy"]) } throws: { reason($0) == "qbo_unavailable" }
+        let shown = try await pair.control.call("org.show", params: ["org": "lossy"])
+        #expect(shown["status"] == "connected")
+        #expect(shown["lastError"]?.stringValue?.contains("503") == true)
+        #expect(try await pair.control.call("token.refresh", params: ["org": "lossy"])["lastError"] == .null)
+    }
+
+    @Test func tokensAreFoundNowhereInPlainText() async throws {
+        let pair = try await Pair.start()
+        defer { Task { await pair.cleanUp() } }
+        _ = try await pair.connect("secretive")
+        _ = try await pair.control.call("token.refresh", params: ["org": "secretive"])
+        _ = try await pair.control.call("org.test", params: ["org": "secretive"])
+        let tokens = try await pair.http.get("/sim/tokens/\(pair.sim.defaultRealmID)").json
+        let values = ((tokens["refreshTokens"]?.arrayValue ?? []) + (tokens["accessTokens"]?.arrayValue ?? [])).compactMap(\.stringValue)
+        #expect(values.count >= 2)
+        let qbctl = try await runCommand(Binaries.qbctl, ["org", "show", "secretive", "--json", "--socket", pair.daemon.socketPath])
+        let files = ["qbsyncd.sqlite", "qbsyncd.sqlite-wal"].map { pair.daemon.stateDirectory + "/" + $0 }
+        var haystacks = files.compactMap { FileManager.default.contents(atPath: $0) }
+        haystacks.append(Data(pair.daemon.log.utf8))
+        haystacks.append(Data(qbctl.stdout.utf8))
+        #expect(haystacks.count == 4, "the database, its WAL, the log and qbctl's output were all read")
+        for value in values {
+            for haystack in haystacks {
+                #expect(haystack.range(of: Data(value.utf8)) == nil, "a token appears in plain text")
+                #expect(haystack.range(of: Data(value.prefix(24).utf8)) == nil, "a token's prefix appears in plain text")
+            }
+        }
+        var info = stat()
+        stat(pair.daemon.stateDirectory + "/token.key", &info)
+        #expect(info.st_mode & 0o777 == 0o600, "the generated key is 0600")
+    }
+
+    @Test func aHundredOrgsStayConnectedAcrossRefreshCyclesAndARestart() async throws {
+        // Access tokens live 36 s; the daemon refreshes 30 s (less jitter) before expiry: many cycles a minute.
+        let pair = try await Pair.start(simEnvironment: ["QBOSIM_ACCESS_TTL": "36"], daemonEnvironment: ["QBSYNCD_REFRESH_MARGIN": "30", "QBSYNCD_LOG_LEVEL": "info"])
+        defer { Task { await pair.cleanUp() } }
+        var orgs: [String] = []
+        for index in 0..<100 {
+            let realm = index == 0 ? pair.sim.defaultRealmID : try await pair.newCompany()
+            let org = "org-\(index)"
+            _ = try await pair.connect(org, realmID: realm)
+            orgs.append(org)
+        }
+        func exercise(for duration: Duration, client: ControlClient) async throws -> (calls: Int, failures: [String]) {
+            let deadline = ContinuousClock.now + duration
+            var calls = 0
+            var failures: [String] = []
+            var index = 0
+            while ContinuousClock.now < deadline {
+                do {
+                    _ = try await client.call("org.test", params: ["org": .string(orgs[index % orgs.count])])
+                } catch {
+                    failures.append("\(orgs[index % orgs.count]): \(error)")
+                }
+                calls += 1
+                index += 1
+            }
+            return (calls, failures)
+        }
+        let before = try await exercise(for: .seconds(12), client: pair.control)
+        #expect(before.failures.isEmpty, "\(before.failures.prefix(3))")
+
+        // The schedule is rebuilt from the store after a restart.
+        pair.daemon.signal(SIGTERM)
+        #expect(try await pair.daemon.waitForExit() == 0)
+        let restartedAt = Date()
+        try await pair.daemon.start()
+        let client = try await pair.daemon.connect()
+        let after = try await exercise(for: .seconds(12), client: client)
+        #expect(after.failures.isEmpty, "\(after.failures.prefix(3))")
+        // Every org was refreshed by the rebuilt schedule after the restart.
+        let listed = try await client.call("org.list")["orgs"]?.arrayValue ?? []
+        #expect(listed.count == 100)
+        #expect(listed.allSatisfy { ($0["lastRefreshAt"]?.stringValue.flatMap(Timestamp.parse) ?? .distantPast) >= restartedAt.addingTimeInterval(-1) })
+        await client.close()
+
+        let status = try await runCommand(Binaries.qbctl, ["status", "--json", "--socket", pair.daemon.socketPath])
+        #expect(status.stdout.contains("\"connected\" : 100"))
+        // Every org was refreshed by the scheduler, not on demand: no API call met an expired token.
+        #expect(!pair.daemon.log.contains("QuickBooks answered 401"))
+        #expect(!pair.daemon.log.contains("refreshed on demand"), "the scheduler kept every token fresh")
+        #expect(before.calls + after.calls > 200)
+    }
+}
