@@ -17,9 +17,18 @@ struct QBSyncDCommand: AsyncParsableCommand {
     @Flag(name: .customLong("check-config"), help: "Validate the settings, print one line per problem, and exit 0 (valid) or 1.")
     var checkConfig = false
 
+    @Option(name: .customLong("rotate-token-key"), help: ArgumentHelp("Re-seal every stored token under the key in PATH (created if missing), with the daemon stopped.", valueName: "PATH"))
+    var rotateTokenKey: String?
+
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
+        if let rotateTokenKey {
+            let outcome = await TokenKeyRotation.run(environment: environment, newKeyPath: rotateTokenKey)
+            for line in outcome.lines { FileHandle(fileDescriptor: outcome.ok ? 1 : 2).write(Data((line + "\n").utf8)) }
+            if !outcome.ok { throw ExitCode(1) }
+            return
+        }
         if checkConfig {
             let outcome = await ConfigCheck.run(environment: environment)
             guard outcome.problems.isEmpty else {

@@ -252,4 +252,30 @@ import Testing
         #expect(!pair.daemon.log.contains("refreshed on demand"), "the scheduler kept every token fresh")
         #expect(before.calls + after.calls > 200)
     }
+
+    @Test func theTokenKeyRotatesWithTheDaemonStopped() async throws {
+        let pair = try await Pair.start()
+        defer { Task { await pair.cleanUp() } }
+        _ = try await pair.connect("rotating")
+        let keyPath = pair.daemon.stateDirectory + "/token.key"
+        let oldKey = try #require(FileManager.default.contents(atPath: keyPath))
+        let newKey = pair.daemon.directory.file("new.key")
+
+        let refused = try await runCommand(Binaries.qbsyncd, ["--rotate-token-key", newKey], environment: pair.daemon.environment)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("stop it before rotating"))
+
+        await pair.control.close()
+        pair.daemon.signal(SIGTERM)
+        #expect(try await pair.daemon.waitForExit() == 0)
+        let rotated = try await runCommand(Binaries.qbsyncd, ["--rotate-token-key", newKey], environment: pair.daemon.environment)
+        #expect(rotated.status == 0, "\(rotated.stderr)")
+        #expect(rotated.stdout.contains("re-sealed the tokens of 1 organisation(s)"))
+        #expect(FileManager.default.contents(atPath: keyPath) != oldKey, "the generated key was replaced")
+
+        try await pair.daemon.start()
+        let client = try await pair.daemon.connect()
+        #expect(try await client.call("org.test", params: ["org": "rotating"])["ok"] == true)
+        await client.close()
+    }
 }

@@ -1,0 +1,47 @@
+import Foundation
+import Logging
+import QBSyncCore
+import QBSyncStore
+
+/// `qbsyncd --rotate-token-key PATH`: re-seals every stored token under a new key, in one
+/// transaction, while the daemon is stopped.
+///
+/// PATH is created (0600, 32 random bytes) when it does not exist. With the generated default key
+/// (`<state dir>/token.key`) the new key then replaces it; with `QBSYNCD_TOKEN_KEY_FILE` or the
+/// `token_key` credential the admin points the setting at PATH before starting the daemon again
+/// (until then the daemon refuses to start, naming both key ids).
+public enum TokenKeyRotation {
+    public static func run(environment: [String: String], newKeyPath: String) async -> (ok: Bool, lines: [String]) {
+        let settings: Settings
+        switch await Settings.load(environment: environment) {
+        case .success(let loaded): settings = loaded
+        case .failure(let problems): return (false, problems.problems)
+        }
+        if ControlSocketFile.isAnswering(settings.controlSocketPath) {
+            return (false, ["qbsyncd is running (\(settings.controlSocketPath) answers): stop it before rotating the token key"])
+        }
+        do {
+            let current = try TokenKey.load(settings.tokenKey)
+            if !FileManager.default.fileExists(atPath: newKeyPath) { try TokenKey.create(at: newKeyPath) }
+            let next = try TokenKey.load(.file(newKeyPath))
+            guard next.id != current.id || FileManager.default.contents(atPath: newKeyPath) != FileManager.default.contents(atPath: settings.tokenKey.path) else {
+                return (false, ["the new key is the key in use"])
+            }
+            let store = try Store.open(stateDirectory: settings.stateDirectory, logger: Logger(label: "qbsyncd"))
+            defer { try? store.close() }
+            let count = try await ConnectionRepository(store: store, vault: TokenVault(key: current)).reseal(with: TokenVault(key: next))
+            var lines = ["re-sealed the tokens of \(count) organisation(s) under key id \(next.id) (was \(current.id))"]
+            if case .generated(let path) = settings.tokenKey {
+                guard rename(newKeyPath, path) == 0 else {
+                    return (false, lines + ["cannot move \(newKeyPath) to \(path): \(String(cString: strerror(errno))); move it there before starting qbsyncd"])
+                }
+                lines.append("the new key replaced \(path)")
+            } else {
+                lines.append("now point \(SettingKey.tokenKeyFile) (or the token_key credential) at \(newKeyPath), then start qbsyncd")
+            }
+            return (true, lines)
+        } catch {
+            return (false, ["token key rotation failed: \(error)"])
+        }
+    }
+}
