@@ -278,4 +278,25 @@ import Testing
         #expect(try await client.call("org.test", params: ["org": "rotating"])["ok"] == true)
         await client.close()
     }
+
+    @Test func anOrgWhoseGrantEndsSoonIsWarnedAhead() async throws {
+        // Refresh tokens live two days here: inside the 30-day warning window from the start.
+        let pair = try await Pair.start(simEnvironment: ["QBOSIM_REFRESH_TTL": "172800"])
+        defer { Task { await pair.cleanUp() } }
+        let subscriber = try await pair.daemon.connect()
+        _ = try await subscriber.call("subscribe", params: ["org": "soon", "topics": ["connection.reconnect_due"]])
+        var notifications = subscriber.notifications.makeAsyncIterator()
+        let info = try await pair.connect("soon")
+        let reconnectBy = try #require(info["reconnectBy"]?.stringValue.flatMap(Timestamp.parse))
+        #expect(abs(reconnectBy.timeIntervalSinceNow - 172_800) < 60, "reconnectBy is the refresh token's end")
+        let notice = try #require(await notifications.next())
+        #expect(notice.method == "connection.reconnect_due")
+        #expect(notice.params["org"] == "soon")
+        #expect(notice.params["daysLeft"] == 1)
+        #expect(pair.daemon.log.contains("organisation must connect to QuickBooks again soon"))
+        let listed = try await runCommand(Binaries.qbctl, ["org", "list", "--socket", pair.daemon.socketPath])
+        #expect(listed.stdout.contains("RECONNECT BY"))
+        #expect(listed.stdout.contains(Timestamp.string(reconnectBy)))
+        await subscriber.close()
+    }
 }

@@ -19,6 +19,7 @@ final class TokenScheduler: Service, Sendable {
     static let tick: Duration = .seconds(1)
     /// Reconnect warnings are looked for this often (and at start).
     static let warningSweep: TimeInterval = 3600
+    static let sweepSpacing: TimeInterval = 10
 
     struct Entry: Comparable, Sendable {
         var due: ContinuousClock.Instant
@@ -32,6 +33,8 @@ final class TokenScheduler: Service, Sendable {
         var due: [OrgID: ContinuousClock.Instant] = [:]
         var running = 0
         var lastSweep: ContinuousClock.Instant?
+        /// Tokens changed since the last sweep: look again soon (at most every ``sweepSpacing``).
+        var sweepRequested = false
     }
 
     private let manager: ConnectionManager
@@ -85,7 +88,9 @@ final class TokenScheduler: Service, Sendable {
 
     func apply(_ change: ConnectionManager.ScheduleChange) {
         switch change {
-        case .tokenExpires(let org, let seconds): schedule(org, inSeconds: max(1, seconds - margin() - jitter()))
+        case .tokenExpires(let org, let seconds):
+            schedule(org, inSeconds: max(1, seconds - margin() - jitter()))
+            state.withLock { $0.sweepRequested = true }
         case .retry(let org, let seconds): schedule(org, inSeconds: seconds)
         case .removed(let org): _ = state.withLock { $0.due.removeValue(forKey: org) }
         }
@@ -130,8 +135,12 @@ final class TokenScheduler: Service, Sendable {
     private func sweepReconnectWarningsIfDue() async {
         let now = ContinuousClock.now
         let due = state.withLock { state -> Bool in
-            if let last = state.lastSweep, now - last < .seconds(Self.warningSweep) { return false }
+            if let last = state.lastSweep {
+                let elapsed = now - last
+                guard elapsed >= .seconds(Self.warningSweep) || (state.sweepRequested && elapsed >= .seconds(Self.sweepSpacing)) else { return false }
+            }
             state.lastSweep = now
+            state.sweepRequested = false
             return true
         }
         guard due, let entries = try? await manager.repository.schedule() else { return }
