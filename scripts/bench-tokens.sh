@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Token scheduling at scale: N connected orgs (default 10,000) against qbo-sim. Reports the
+# daemon's RSS and idle CPU, then restarts it with every access token due at once and measures the
+# time until all are refreshed, and the 429s seen. Usage: scripts/bench-tokens.sh [orgs] [idle-seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+orgs=${1:-10000}; idle=${2:-30}
+bash scripts/setup.sh
+swift build -c release --product qbsyncd
+swift build -c release --product qbo-sim
+bin=$(swift build -c release --show-bin-path)
+work=$(mktemp -d /tmp/qbsyncd-tokens.XXXXXX)
+mkdir -p "$work/state"
+# Access tokens live 2,000 s here, so that a restart with a 3,000 s margin finds every one due.
+QBOSIM_ACCESS_TTL=2000 QBOSIM_REQUESTS_PER_MINUTE=100000000 "$bin/qbo-sim" --listen 127.0.0.1:0 --port-file "$work/sim.port" \
+  --client-id c --client-secret s --redirect-uri https://app.example.com/cb --verifier-token v > "$work/sim.out" 2> "$work/sim.log" &
+sim=$!
+trap 'kill $sim ${daemon:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q realmId "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
+sim_url="http://127.0.0.1:$(cat "$work/sim.port")"
+cat > "$work/qbsyncd.conf" <<CONF
+QUICKBOOKS_CLIENT_ID=c
+QUICKBOOKS_CLIENT_SECRET=s
+QUICKBOOKS_REDIRECT_URI=https://app.example.com/cb
+QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN=v
+QUICKBOOKS_AUTHORIZE_URL=$sim_url/connect/oauth2
+QUICKBOOKS_TOKEN_URL=$sim_url/oauth2/v1/tokens/bearer
+QUICKBOOKS_REVOKE_URL=$sim_url/v2/oauth2/tokens/revoke
+QUICKBOOKS_API_BASE_URL=$sim_url
+QBSYNCD_LOG_LEVEL=warning
+CONF
+export QBSYNCD_STATE_DIR="$work/state" QBSYNCD_CONTROL_SOCKET="$work/control.sock" QBSYNCD_CONFIG="$work/qbsyncd.conf"
+start_daemon() {
+  "$bin/qbsyncd" 2>> "$work/qbsyncd.log" &
+  daemon=$!
+  for _ in $(seq 200); do "$bin/qbctl" status >/dev/null 2>&1 && break; sleep 0.05; done
+}
+cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+rss_mib() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' /proc/$1/status; }
+
+start_daemon
+echo "machine: $(nproc) cores, $(date -u +%F); release build; $orgs orgs"
+python3 scripts/bench/connect_orgs.py "$QBSYNCD_CONTROL_SOCKET" "$sim_url" "$orgs"
+echo "daemon RSS with $orgs connected orgs: $(rss_mib $daemon) MiB"
+before=$(cpu_ticks $daemon); sleep "$idle"; after=$(cpu_ticks $daemon)
+hz=$(getconf CLK_TCK)
+echo "idle CPU over ${idle} s: $(awk -v t=$((after - before)) -v hz=$hz -v s=$idle 'BEGIN {printf "%.2f%%", 100 * t / hz / s}') of one core"
+
+# Every access token has < 2,000 s left; with a 3,000 s margin all are due when the daemon restarts.
+kill -TERM $daemon; wait $daemon || true
+echo "QBSYNCD_REFRESH_MARGIN=3000" >> "$work/qbsyncd.conf"
+restart=$(date +%s)
+start=$(date +%s.%N)
+start_daemon
+while true; do
+  pending=$(python3 - "$QBSYNCD_CONTROL_SOCKET" "$restart" <<'PY'
+import json, socket, sys, datetime
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
+s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"org.list"}\n')
+orgs = json.loads(f.readline())["result"]["orgs"]
+since = int(sys.argv[2])
+stale = [o for o in orgs if o["status"] == "connected" and datetime.datetime.fromisoformat(o["lastRefreshAt"].replace("Z", "+00:00")).timestamp() < since]
+expired = [o for o in orgs if o["status"] != "connected"]
+print(len(stale) + len(expired))
+PY
+)
+  [ "$pending" = "0" ] && break
+  sleep 0.5
+done
+end=$(date +%s.%N)
+echo "all $orgs access tokens due at once: refreshed in $(awk -v a=$start -v b=$end 'BEGIN {printf "%.1f", b - a}') s (includes the deliberate start-up spread of up to 30 s)"
+echo "daemon RSS after the refresh storm: $(rss_mib $daemon) MiB"
+echo "429s seen by the daemon: $(grep -c 'rate_limited\|429' "$work/qbsyncd.log" || true); refresh failures logged: $(grep -c 'refresh failed' "$work/qbsyncd.log" || true)"
