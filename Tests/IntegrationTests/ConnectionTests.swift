@@ -22,8 +22,8 @@ import Testing
             return Pair(sim: sim, daemon: daemon, http: SimClient(base: sim.baseURL), control: try await daemon.connect())
         }
 
-        func cleanUp() async {
-            await control.close()
+        /// Synchronous, so a `defer` runs it before the test returns (no process outlives it).
+        func cleanUp() {
             daemon.cleanUp()
             sim.cleanUp()
         }
@@ -52,7 +52,7 @@ import Testing
 
     @Test func theFullConnectFlowWithNotificationsAndRefresh() async throws {
         let pair = try await Pair.start()
-        defer { Task { await pair.cleanUp() } }
+        defer { pair.cleanUp() }
         let subscriber = try await pair.daemon.connect()
         _ = try await subscriber.call("subscribe", params: ["topics": ["connection.status_changed"]])
         var notifications = subscriber.notifications.makeAsyncIterator()
@@ -96,7 +96,7 @@ import Testing
 
     @Test func statesAreSingleUseBoundAndRealmsBelongToOneOrg() async throws {
         let pair = try await Pair.start()
-        defer { Task { await pair.cleanUp() } }
+        defer { pair.cleanUp() }
         await #expect {
             _ = try await pair.control.call("oauth.complete", params: ["state": "made-up", "code": "x", "realmId": "123"])
         } throws: { reason($0) == "invalid_state" }
@@ -122,7 +122,7 @@ import Testing
 
     @Test func invalidGrantAndADisconnectAtIntuitEachNeedReauthorization() async throws {
         let pair = try await Pair.start()
-        defer { Task { await pair.cleanUp() } }
+        defer { pair.cleanUp() }
         let subscriber = try await pair.daemon.connect()
         _ = try await subscriber.call("subscribe", params: ["topics": ["connection.status_changed"]])
         var notifications = subscriber.notifications.makeAsyncIterator()
@@ -158,7 +158,7 @@ import Testing
 
     @Test func aRefreshWhoseAnswerWasLostIsRetriedSafely() async throws {
         let pair = try await Pair.start()
-        defer { Task { await pair.cleanUp() } }
+        defer { pair.cleanUp() }
         _ = try await pair.connect("lossy")
         // Intuit processes the refresh, then the connection drops before the answer arrives.
         _ = try await pair.http.post("/sim/faults", json: ["fault": "drop_after", "path": "/oauth2/v1/tokens/bearer", "count": 1])
@@ -177,7 +177,7 @@ import Testing
 
     @Test func tokensAreFoundNowhereInPlainText() async throws {
         let pair = try await Pair.start()
-        defer { Task { await pair.cleanUp() } }
+        defer { pair.cleanUp() }
         _ = try await pair.connect("secretive")
         _ = try await pair.control.call("token.refresh", params: ["org": "secretive"])
         _ = try await pair.control.call("org.test", params: ["org": "secretive"])
@@ -204,7 +204,7 @@ import Testing
     @Test func aHundredOrgsStayConnectedAcrossRefreshCyclesAndARestart() async throws {
         // Access tokens live 36 s; the daemon refreshes 30 s (less jitter) before expiry: many cycles a minute.
         let pair = try await Pair.start(simEnvironment: ["QBOSIM_ACCESS_TTL": "36"], daemonEnvironment: ["QBSYNCD_REFRESH_MARGIN": "30", "QBSYNCD_LOG_LEVEL": "info"])
-        defer { Task { await pair.cleanUp() } }
+        defer { pair.cleanUp() }
         var orgs: [String] = []
         for index in 0..<100 {
             let realm = index == 0 ? pair.sim.defaultRealmID : try await pair.newCompany()
@@ -255,7 +255,7 @@ import Testing
 
     @Test func theTokenKeyRotatesWithTheDaemonStopped() async throws {
         let pair = try await Pair.start()
-        defer { Task { await pair.cleanUp() } }
+        defer { pair.cleanUp() }
         _ = try await pair.connect("rotating")
         let keyPath = pair.daemon.stateDirectory + "/token.key"
         let oldKey = try #require(FileManager.default.contents(atPath: keyPath))
@@ -282,7 +282,7 @@ import Testing
     @Test func anOrgWhoseGrantEndsSoonIsWarnedAhead() async throws {
         // Refresh tokens live two days here: inside the 30-day warning window from the start.
         let pair = try await Pair.start(simEnvironment: ["QBOSIM_REFRESH_TTL": "172800"])
-        defer { Task { await pair.cleanUp() } }
+        defer { pair.cleanUp() }
         let subscriber = try await pair.daemon.connect()
         _ = try await subscriber.call("subscribe", params: ["org": "soon", "topics": ["connection.reconnect_due"]])
         var notifications = subscriber.notifications.makeAsyncIterator()
