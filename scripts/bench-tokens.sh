@@ -69,3 +69,7 @@ echo "daemon RSS after the refresh storm: $(rss_mib $daemon) MiB"
 before=$(cpu_ticks $daemon); sleep 10; after=$(cpu_ticks $daemon)
 echo "idle CPU over 10 s after it: $(awk -v t=$((after - before)) -v hz=$hz 'BEGIN {printf "%.2f%%", 100 * t / hz / 10}') of one core; RSS $(rss_mib $daemon) MiB"
 echo "429s seen by the daemon: $(grep -c 'rate_limited\|429' "$work/qbsyncd.log" || true); refresh failures logged: $(grep -c 'refresh failed' "$work/qbsyncd.log" || true)"
+stop_start=$(date +%s.%N)
+kill -TERM $daemon; wait $daemon; status=$?
+echo "SIGTERM to exit: $(awk -v a=$stop_start -v b=$(date +%s.%N) 'BEGIN {printf "%.2f", b - a}') s, exit status $status"
+daemon=""

@@ -22,19 +22,37 @@ public struct AccountingClient: Sendable {
     }
 
     public func companyInfo(realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> CompanyInfo {
-        let json = try await get("/v3/company/\(realmID)/companyinfo/\(realmID)", accessToken: accessToken)
-        guard let name = json["CompanyInfo"]?["CompanyName"]?.stringValue else { throw .unavailable("CompanyInfo without CompanyName") }
+        let data = try await get("/v3/company/\(realmID)/companyinfo/\(realmID)", accessToken: accessToken)
+        guard let json = try? JSONDecoder().decode(JSONValue.self, from: data), let name = json["CompanyInfo"]?["CompanyName"]?.stringValue else {
+            throw .unavailable("CompanyInfo without CompanyName")
+        }
         return CompanyInfo(companyName: name)
     }
 
-    func get(_ path: String, accessToken: Secret<String>) async throws(QBOClientError) -> JSONValue {
-        var request = HTTPClientRequest(url: endpoints.apiBaseURL + path + "?minorversion=\(endpoints.minorVersion)")
+    func get(_ path: String, query: [URLQueryItem] = [], accessToken: Secret<String>) async throws(QBOClientError) -> Data {
+        var components = URLComponents(string: endpoints.apiBaseURL + path)!
+        components.queryItems = query + [URLQueryItem(name: "minorversion", value: String(endpoints.minorVersion))]
+        var request = HTTPClientRequest(url: components.url!.absoluteString)
         request.headers.add(name: "Authorization", value: "Bearer \(accessToken.value)")
         request.headers.add(name: "Accept", value: "application/json")
         return try await send(request)
     }
 
-    func send(_ request: HTTPClientRequest) async throws(QBOClientError) -> JSONValue {
+    func post(_ path: String, body: Data, query: [URLQueryItem] = [], accessToken: Secret<String>) async throws(QBOClientError) -> Data {
+        var components = URLComponents(string: endpoints.apiBaseURL + path)!
+        components.queryItems = query + [URLQueryItem(name: "minorversion", value: String(endpoints.minorVersion))]
+        var request = HTTPClientRequest(url: components.url!.absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(accessToken.value)")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(data: body))
+        return try await send(request)
+    }
+
+    /// Sends a request and classifies the answer; the body of a 200 is returned undecoded, so
+    /// amounts are read from their JSON text (as `Decimal`), never through a binary float.
+    func send(_ request: HTTPClientRequest) async throws(QBOClientError) -> Data {
         let status: HTTPResponseStatus
         let headers: HTTPHeaders
         let bytes: ByteBuffer
@@ -49,10 +67,7 @@ public struct AccountingClient: Sendable {
         // Classify by status before parsing: throttling and gateway errors are not JSON (pitfall 9).
         switch status.code {
         case 200:
-            guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes)) else {
-                throw .unavailable("QuickBooks answered 200 with a body that is not JSON")
-            }
-            return json
+            return Data(buffer: bytes)
         case 401: throw .unauthorized
         case 403: throw .forbidden
         case 429: throw .throttled(retryAfterSeconds: headers.first(name: "Retry-After").flatMap(Int.init) ?? 60)

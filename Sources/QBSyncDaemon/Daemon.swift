@@ -60,7 +60,8 @@ public enum Daemon {
             hub: hub, http: HTTPClient.shared, scheduleChanges: scheduleContinuation, logger: logger
         )
         let scheduler = TokenScheduler(manager: connections, changes: scheduleChanges, logger: logger)
-        let dispatcher = RPCDispatcher(methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections), state: state)
+        let sync = SyncService(connections: connections, mappings: MappingRepository(store: store), logger: logger)
+        let dispatcher = RPCDispatcher(methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync), state: state)
         let control: ControlServer
         do {
             control = try await ControlServer.bind(
@@ -75,6 +76,7 @@ public enum Daemon {
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: scheduler),
+                .init(service: OverdueService(sync: sync, logger: logger)),
                 .init(service: control),
                 .init(service: reloader),
             ],

@@ -54,6 +54,41 @@ enum Migrations {
             try db.execute(sql: "ALTER TABLE qb_configs ADD COLUMN next_retry_at INTEGER")
             try db.execute(sql: "ALTER TABLE qb_configs ADD COLUMN reconnect_warned_at INTEGER")
         }
+        migrator.registerMigration("v3-entity-mappings") { db in
+            // One row per local entity, so no local entity can have two QBO records. The intent of a
+            // create (its requestid) is stored before the call and reused on every retry.
+            try db.execute(
+                sql: """
+                    CREATE TABLE qb_entity_mappings (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        org TEXT NOT NULL,
+                        kind TEXT NOT NULL CHECK (kind IN ('development', 'demand')),
+                        local_id TEXT NOT NULL,
+                        qbo_type TEXT NOT NULL,
+                        qbo_id TEXT,
+                        sync_token TEXT,
+                        status TEXT NOT NULL CHECK (status IN ('Synced', 'Outstanding', 'Paid', 'Overdue', 'Voided')),
+                        doc_number TEXT,
+                        total_minor INTEGER,
+                        balance_minor INTEGER,
+                        due_date TEXT,
+                        last_synced_at INTEGER,
+                        last_error TEXT,
+                        content_hash BLOB,
+                        pending_request_id TEXT,
+                        development_id TEXT,
+                        qbo_state TEXT NOT NULL DEFAULT 'active' CHECK (qbo_state IN ('active', 'voided', 'deleted')),
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        UNIQUE (org, kind, local_id)
+                    ) STRICT
+                    """
+            )
+            try db.execute(sql: "CREATE UNIQUE INDEX qb_entity_mappings_qbo ON qb_entity_mappings(org, qbo_type, qbo_id) WHERE qbo_id IS NOT NULL")
+            try db.execute(sql: "CREATE INDEX qb_entity_mappings_list ON qb_entity_mappings(org, kind, status, id)")
+            try db.execute(sql: "CREATE TABLE qb_items (realm_id TEXT NOT NULL, name TEXT NOT NULL, item_id TEXT NOT NULL, PRIMARY KEY (realm_id, name)) STRICT")
+            try db.execute(sql: "CREATE TABLE qb_read_meter (realm_id TEXT NOT NULL, month TEXT NOT NULL, reads INTEGER NOT NULL, PRIMARY KEY (realm_id, month)) STRICT")
+        }
         return migrator
     }
 }

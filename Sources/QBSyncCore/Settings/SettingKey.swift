@@ -19,13 +19,14 @@ public enum SettingKey {
     public static let refreshMargin = "QBSYNCD_REFRESH_MARGIN"
     public static let logLevel = "QBSYNCD_LOG_LEVEL"
     public static let reconnectWarningDays = "QBSYNCD_RECONNECT_WARNING_DAYS"
+    public static let invoiceItem = "QBSYNCD_INVOICE_ITEM"
     public static let config = "QBSYNCD_CONFIG"
 
     /// Every key a settings file may hold.
     public static let all: [String] = [
         clientID, clientSecret, redirectURI, environment, verifierToken, authorizeURL, tokenURL, revokeURL,
         apiBaseURL, minorVersion, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
-        tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays,
+        tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays, invoiceItem,
     ]
 
     /// Never printed or logged; may also come from `$CREDENTIALS_DIRECTORY/<lower-case name>`.

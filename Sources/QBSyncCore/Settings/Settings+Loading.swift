@@ -87,6 +87,7 @@ extension Settings {
             (SettingKey.refreshMargin, String(refreshMarginSeconds)),
             (SettingKey.logLevel, logLevel.rawValue),
             (SettingKey.reconnectWarningDays, String(reconnectWarningDays)),
+            (SettingKey.invoiceItem, invoiceItemName),
         ]
     }
 
@@ -192,10 +193,20 @@ private struct Builder {
             tokenKey: tokenKey,
             refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: 300),
             reconnectWarningDays: integer(SettingKey.reconnectWarningDays, value(SettingKey.reconnectWarningDays), range: 1...365, default: 30),
+            invoiceItemName: itemName(value(SettingKey.invoiceItem)),
             logLevel: level,
             configFilePath: configPath,
             integrationMissing: missing
         )
+    }
+
+    mutating func itemName(_ text: String?) -> String {
+        guard let text else { return "Service Charge" }
+        guard text.count <= 100, !text.contains(":") else {
+            problems.append("\(SettingKey.invoiceItem): '\(text.prefix(40))' is not a QuickBooks item name (at most 100 characters, no ':')")
+            return "Service Charge"
+        }
+        return text
     }
 
     mutating func url(_ name: String, _ text: String?, allowNil: Bool = true) -> String? {

@@ -29,6 +29,8 @@ public struct Settings: Sendable {
     public var refreshMarginSeconds: Int
     /// How many days before an org's `reconnectBy` it is warned about (logged and notified).
     public var reconnectWarningDays: Int
+    /// The QuickBooks service item every invoice line names (found or created once per company).
+    public var invoiceItemName: String
     public var logLevel: Logger.Level
     /// The settings file that was read (it may not exist when it is the default path).
     public var configFilePath: String

@@ -20,7 +20,7 @@ enum MethodTable {
         ("event.retry", .write, false),
     ]
 
-    static func build(state: DaemonState, hub: NotificationHub, store: Store, connections: ConnectionManager?) -> [String: RegisteredMethod] {
+    static func build(state: DaemonState, hub: NotificationHub, store: Store, connections: ConnectionManager?, sync: SyncService? = nil) -> [String: RegisteredMethod] {
         let orgs = OrgRepository(store: store)
         var table: [String: RegisteredMethod] = [:]
         func add<Method: RPCMethod>(_ method: Method) { table[Method.name] = RegisteredMethod(method) }
@@ -35,7 +35,14 @@ enum MethodTable {
             add(OrgTestMethod(connections: connections))
             add(OrgDisconnectMethod(connections: connections))
             add(TokenRefreshMethod(connections: connections, orgs: orgs))
+            add(SyncSummaryMethod(mappings: MappingRepository(store: store), connections: connections))
         }
+        if let sync {
+            add(CustomerSyncMethod(sync: sync))
+            add(InvoiceSyncMethod(sync: sync))
+            add(InvoiceRefreshMethod(sync: sync))
+        }
+        add(EntityListMethod(mappings: MappingRepository(store: store)))
         for method in upcoming where table[method.name] == nil {
             table[method.name] = .notYetAvailable(method.name, access: method.access, requiresIntegration: method.requiresIntegration)
         }

@@ -1,0 +1,102 @@
+import Foundation
+public import QBSyncCore
+
+/// Customers, invoices, items and accounts.
+extension AccountingClient {
+    /// Creates or (with `Id`, `SyncToken`, `sparse`) updates a customer. `requestID` makes a
+    /// retried create return the first answer instead of a second customer.
+    public func saveCustomer(_ payload: CustomerPayload, realmID: String, requestID: String?, accessToken: Secret<String>) async throws(QBOClientError) -> QBOCustomer {
+        try decode(try await post("/v3/company/\(realmID)/customer", body: try encode(payload), query: requestQuery(requestID), accessToken: accessToken), entity: "Customer")
+    }
+
+    public func saveInvoice(_ payload: InvoicePayload, realmID: String, requestID: String?, accessToken: Secret<String>) async throws(QBOClientError) -> QBOInvoice {
+        try decode(try await post("/v3/company/\(realmID)/invoice", body: try encode(payload), query: requestQuery(requestID), accessToken: accessToken), entity: "Invoice")
+    }
+
+    public func readCustomer(id: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOCustomer {
+        try decode(try await get("/v3/company/\(realmID)/customer/\(id)", accessToken: accessToken), entity: "Customer")
+    }
+
+    public func readInvoice(id: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOInvoice {
+        try decode(try await get("/v3/company/\(realmID)/invoice/\(id)", accessToken: accessToken), entity: "Invoice")
+    }
+
+    /// Runs a query and decodes the rows of `entity` (empty when none match).
+    public func query<Row: Decodable & Sendable>(_ sql: String, entity: String, as type: Row.Type, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> [Row] {
+        let data = try await get("/v3/company/\(realmID)/query", query: [URLQueryItem(name: "query", value: sql)], accessToken: accessToken)
+        let decoder = JSONDecoder()
+        decoder.userInfo[AnyKey.entityInfo] = entity
+        do {
+            return try decoder.decode(QueryRows<Row>.self, from: data).rows
+        } catch {
+            throw .unavailable("QuickBooks answered a query with an unexpected body")
+        }
+    }
+
+    /// Creates a Service item on the first income account of the company.
+    public func createServiceItem(name: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBONamed {
+        let accounts = try await query("SELECT * FROM Account WHERE AccountType = 'Income' MAXRESULTS 1", entity: "Account", as: QBONamed.self, realmID: realmID, accessToken: accessToken)
+        guard let account = accounts.first else {
+            throw .rejected(QBOFault(code: "2020", message: "No income account", detail: "the company has no Income account to post service charges to", type: "ValidationFault"))
+        }
+        struct Item: Encodable {
+            var Name: String
+            var `Type` = "Service"
+            var IncomeAccountRef: QBORef
+        }
+        let body = try encode(Item(Name: name, IncomeAccountRef: QBORef(account.Id)))
+        return try decode(try await post("/v3/company/\(realmID)/item", body: body, accessToken: accessToken), entity: "Item")
+    }
+
+    /// `'` escaped as `\'`, as Intuit's query language wants.
+    public static func quoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+
+    private func requestQuery(_ requestID: String?) -> [URLQueryItem] {
+        requestID.map { [URLQueryItem(name: "requestid", value: $0)] } ?? []
+    }
+
+    private func encode(_ value: some Encodable) throws(QBOClientError) -> Data {
+        do { return try JSONEncoder().encode(value) } catch { throw .unavailable("cannot encode the request") }
+    }
+
+    private func decode<Entity: Decodable>(_ data: Data, entity: String) throws(QBOClientError) -> Entity {
+        let decoder = JSONDecoder()
+        decoder.userInfo[AnyKey.entityInfo] = entity
+        do {
+            return try decoder.decode(EntityEnvelope<Entity>.self, from: data).entity
+        } catch {
+            throw .unavailable("QuickBooks answered without the \(entity)")
+        }
+    }
+}
+
+/// A coding key for Intuit's entity-named envelopes.
+struct AnyKey: CodingKey {
+    static let entityInfo = CodingUserInfoKey(rawValue: "qbo.entity")!
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// `{"<Entity>":{…},"time":…}`; the entity name comes through the decoder's user info.
+struct EntityEnvelope<Entity: Decodable>: Decodable {
+    let entity: Entity
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: AnyKey.self)
+        entity = try container.decode(Entity.self, forKey: AnyKey(decoder.userInfo[AnyKey.entityInfo] as? String ?? ""))
+    }
+}
+
+/// `{"QueryResponse":{"<Entity>":[…],…},"time":…}`; no rows is `{"QueryResponse":{}}`.
+struct QueryRows<Row: Decodable>: Decodable {
+    let rows: [Row]
+    init(from decoder: any Decoder) throws {
+        let outer = try decoder.container(keyedBy: AnyKey.self)
+        let response = try outer.nestedContainer(keyedBy: AnyKey.self, forKey: AnyKey("QueryResponse"))
+        rows = try response.decodeIfPresent([Row].self, forKey: AnyKey(decoder.userInfo[AnyKey.entityInfo] as? String ?? "")) ?? []
+    }
+}

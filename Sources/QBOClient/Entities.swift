@@ -1,0 +1,122 @@
+public import Foundation
+public import QBSyncCore
+
+/// A reference to another entity: `{"value":"24"}`.
+public struct QBORef: Codable, Sendable, Equatable {
+    public var value: String
+    public init(_ value: String) { self.value = value }
+}
+
+/// The customer fields the daemon writes. Nil members are left out of the JSON, which in a
+/// sparse update leaves them unchanged.
+public struct CustomerPayload: Encodable, Sendable {
+    public struct Email: Encodable, Sendable { public var Address: String }
+    public struct Phone: Encodable, Sendable { public var FreeFormNumber: String }
+    public struct Address: Encodable, Sendable {
+        public var Line1: String?
+        public var Line2: String?
+        public var City: String?
+        public var CountrySubDivisionCode: String?
+        public var PostalCode: String?
+        public var Country: String?
+        public init(line1: String?, line2: String?, city: String?, region: String?, postalCode: String?, country: String?) {
+            Line1 = line1
+            Line2 = line2
+            City = city
+            CountrySubDivisionCode = region
+            PostalCode = postalCode
+            Country = country
+        }
+    }
+
+    public var Id: String?
+    public var SyncToken: String?
+    public var sparse: Bool?
+    public var DisplayName: String
+    public var CompanyName: String?
+    public var PrimaryEmailAddr: Email?
+    public var PrimaryPhone: Phone?
+    public var BillAddr: Address?
+    public var Notes: String?
+
+    public init(displayName: String, email: String?, phone: String?, address: Address?, notes: String?) {
+        DisplayName = displayName
+        CompanyName = displayName
+        PrimaryEmailAddr = email.map { Email(Address: $0) }
+        PrimaryPhone = phone.map { Phone(FreeFormNumber: $0) }
+        BillAddr = address
+        Notes = notes
+    }
+}
+
+/// The invoice fields the daemon writes; amounts are exact decimals.
+public struct InvoicePayload: Encodable, Sendable {
+    public struct Line: Encodable, Sendable {
+        public struct Detail: Encodable, Sendable {
+            public var ItemRef: QBORef
+            public var Qty: Int = 1
+            public var UnitPrice: Decimal
+        }
+        public var Amount: Decimal
+        public var Description: String
+        public var DetailType = "SalesItemLineDetail"
+        public var SalesItemLineDetail: Detail
+
+        public init(amount: Money, description: String, itemID: String) {
+            Amount = amount.decimal
+            Description = description
+            SalesItemLineDetail = Detail(ItemRef: QBORef(itemID), UnitPrice: amount.decimal)
+        }
+    }
+    public struct Memo: Encodable, Sendable { public var value: String }
+
+    public var Id: String?
+    public var SyncToken: String?
+    public var sparse: Bool?
+    public var CustomerRef: QBORef
+    public var DocNumber: String?
+    public var TxnDate: String?
+    public var DueDate: String
+    public var CustomerMemo: Memo?
+    public var PrivateNote: String?
+    public var Line: [InvoicePayload.Line]
+
+    public init(customerID: String, docNumber: String?, txnDate: String?, dueDate: String, memo: String?, privateNote: String?, lines: [InvoicePayload.Line]) {
+        CustomerRef = QBORef(customerID)
+        DocNumber = docNumber
+        TxnDate = txnDate
+        DueDate = dueDate
+        CustomerMemo = memo.map { Memo(value: $0) }
+        PrivateNote = privateNote
+        self.Line = lines
+    }
+}
+
+/// A customer as QuickBooks answers it (the members the daemon reads).
+public struct QBOCustomer: Decodable, Sendable {
+    public var Id: String
+    public var SyncToken: String
+    public var DisplayName: String
+    public var Notes: String?
+}
+
+/// An invoice as QuickBooks answers it; `TotalAmt` and `Balance` are decoded from their JSON text.
+public struct QBOInvoice: Decodable, Sendable {
+    public var Id: String
+    public var SyncToken: String
+    public var DocNumber: String?
+    public var TotalAmt: Decimal
+    public var Balance: Decimal
+    public var DueDate: String?
+    public var PrivateNote: String?
+    public var CustomerRef: QBORef
+
+    /// Intuit has no void flag: a voided invoice has zero amounts and "Voided" before its note.
+    public var isVoided: Bool { TotalAmt == 0 && (PrivateNote?.hasPrefix("Voided") ?? false) }
+}
+
+/// A minimal entity with an id (items, accounts).
+public struct QBONamed: Decodable, Sendable {
+    public var Id: String
+    public var Name: String?
+}

@@ -1,0 +1,239 @@
+public import Foundation
+import GRDB
+public import QBSyncCore
+
+/// Whether the QBO record still stands.
+public enum QBOState: String, Sendable {
+    case active, voided, deleted
+}
+
+/// One row of `qb_entity_mappings`.
+public struct MappingRecord: Sendable {
+    public var id: Int64
+    public var org: OrgID
+    public var kind: MappingKind
+    public var localID: String
+    public var qboType: String
+    public var qboID: String?
+    public var syncToken: String?
+    public var status: EntityStatus
+    public var docNumber: String?
+    public var total: Money?
+    public var balance: Money?
+    public var dueDate: String?
+    public var lastSyncedAt: Date?
+    public var lastError: String?
+    /// Of the content last pushed: an unchanged push makes no API call.
+    public var contentHash: Data?
+    /// The requestid of a create in flight (stored before the call, reused on every retry).
+    public var pendingRequestID: String?
+    public var developmentID: String?
+    public var qboState: QBOState
+
+    public var mapping: Mapping {
+        Mapping(
+            org: org, kind: kind, localId: localID, qboType: qboType, qboId: qboID, syncToken: syncToken, status: status, docNumber: docNumber,
+            totalAmount: total, balance: balance, dueDate: dueDate, lastSyncedAt: lastSyncedAt, lastError: lastError
+        )
+    }
+}
+
+/// What a successful push or read learned about the QBO record.
+public struct SyncedState: Sendable {
+    public var qboID: String
+    public var syncToken: String
+    public var status: EntityStatus
+    public var docNumber: String?
+    public var total: Money?
+    public var balance: Money?
+    public var dueDate: String?
+    public var qboState: QBOState
+    public var contentHash: Data?
+
+    public init(qboID: String, syncToken: String, status: EntityStatus, docNumber: String?, total: Money?, balance: Money?, dueDate: String?, qboState: QBOState, contentHash: Data?) {
+        self.qboID = qboID
+        self.syncToken = syncToken
+        self.status = status
+        self.docNumber = docNumber
+        self.total = total
+        self.balance = balance
+        self.dueDate = dueDate
+        self.qboState = qboState
+        self.contentHash = contentHash
+    }
+}
+
+/// Invoice counts by status, for `sync.summary`.
+public struct SyncCounts: Sendable, Equatable {
+    public var customers = 0
+    public var invoices: [EntityStatus: Int] = [:]
+}
+
+/// Local entities and their QBO records; each call one transaction.
+public struct MappingRepository: Sendable {
+    let writer: any DatabaseWriter
+
+    public init(store: Store) { writer = store.writer }
+
+    public func find(org: OrgID, kind: MappingKind, localID: String) async throws -> MappingRecord? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: [org.rawValue, kind.rawValue, localID])
+                .flatMap(Self.record)
+        }
+    }
+
+    /// Records the intent to create the entity in QBO and returns the requestid to send: a create
+    /// already in flight keeps its requestid, so a retry (even after a crash) cannot duplicate.
+    public func intendCreate(org: OrgID, kind: MappingKind, localID: String, developmentID: String?, now: Date) async throws -> String {
+        try await writer.write { db in
+            let n = Int64(now.timeIntervalSince1970)
+            try db.execute(
+                sql: """
+                    INSERT INTO qb_entity_mappings (org, kind, local_id, qbo_type, status, development_id, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, kind, local_id) DO NOTHING
+                    """,
+                arguments: [org.rawValue, kind.rawValue, localID, kind.qboType, kind == .development ? "Synced" : "Outstanding", developmentID, n, n]
+            )
+            if let pending = try String.fetchOne(
+                db, sql: "SELECT pending_request_id FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: [org.rawValue, kind.rawValue, localID]
+            ) {
+                return pending
+            }
+            let requestID = UUID().uuidString.lowercased()
+            try db.execute(
+                sql: "UPDATE qb_entity_mappings SET pending_request_id = ?, updated_at = ? WHERE org = ? AND kind = ? AND local_id = ?",
+                arguments: [requestID, n, org.rawValue, kind.rawValue, localID]
+            )
+            return requestID
+        }
+    }
+
+    /// Stores what QBO now holds for the entity; returns the record and the status it had before.
+    @discardableResult
+    public func recordSynced(org: OrgID, kind: MappingKind, localID: String, state: SyncedState, developmentID: String? = nil, now: Date) async throws -> (record: MappingRecord, previous: EntityStatus?) {
+        try await writer.write { db in
+            let key: StatementArguments = [org.rawValue, kind.rawValue, localID]
+            let previous = try String.fetchOne(db, sql: "SELECT status FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ? AND qbo_id IS NOT NULL", arguments: key)
+                .flatMap(EntityStatus.init)
+            let n = Int64(now.timeIntervalSince1970)
+            try db.execute(
+                sql: """
+                    INSERT INTO qb_entity_mappings (org, kind, local_id, qbo_type, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (org, kind, local_id) DO NOTHING
+                    """,
+                arguments: [org.rawValue, kind.rawValue, localID, kind.qboType, state.status.rawValue, n, n]
+            )
+            try db.execute(
+                sql: """
+                    UPDATE qb_entity_mappings SET qbo_id = ?, sync_token = ?, status = ?, doc_number = ?, total_minor = ?, balance_minor = ?,
+                        due_date = ?, qbo_state = ?, content_hash = COALESCE(?, content_hash), pending_request_id = NULL, last_error = NULL,
+                        last_synced_at = ?, development_id = COALESCE(?, development_id), updated_at = ?
+                    WHERE org = ? AND kind = ? AND local_id = ?
+                    """,
+                arguments: [
+                    state.qboID, state.syncToken, state.status.rawValue, state.docNumber, state.total?.minorUnits, state.balance?.minorUnits, state.dueDate,
+                    state.qboState.rawValue, state.contentHash, n, developmentID, n, org.rawValue, kind.rawValue, localID,
+                ]
+            )
+            let row = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: key)
+            return (Self.record(row!)!, previous)
+        }
+    }
+
+    public func recordError(org: OrgID, kind: MappingKind, localID: String, error: String, now: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE qb_entity_mappings SET last_error = ?, updated_at = ? WHERE org = ? AND kind = ? AND local_id = ?",
+                arguments: [error, Int64(now.timeIntervalSince1970), org.rawValue, kind.rawValue, localID]
+            )
+        }
+    }
+
+    /// A page in insertion order after `afterID`: new rows get higher ids, so paging stays
+    /// correct while rows are added.
+    public func list(org: OrgID, kind: MappingKind?, status: EntityStatus?, afterID: Int64, limit: Int) async throws -> [MappingRecord] {
+        try await writer.read { db in
+            var sql = "SELECT * FROM qb_entity_mappings WHERE org = ? AND id > ? AND qbo_id IS NOT NULL"
+            var arguments: StatementArguments = [org.rawValue, afterID]
+            if let kind {
+                sql += " AND kind = ?"
+                arguments += [kind.rawValue]
+            }
+            if let status {
+                sql += " AND status = ?"
+                arguments += [status.rawValue]
+            }
+            sql += " ORDER BY id LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.record)
+        }
+    }
+
+    public func counts(org: OrgID) async throws -> SyncCounts {
+        try await writer.read { db in
+            var counts = SyncCounts()
+            for row in try Row.fetchAll(db, sql: "SELECT kind, status, COUNT(*) AS n FROM qb_entity_mappings WHERE org = ? AND qbo_id IS NOT NULL GROUP BY kind, status", arguments: [org.rawValue]) {
+                let n: Int = row["n"]
+                if (row["kind"] as String) == MappingKind.development.rawValue {
+                    counts.customers += n
+                } else if let status = EntityStatus(rawValue: row["status"]) {
+                    counts.invoices[status, default: 0] += n
+                }
+            }
+            return counts
+        }
+    }
+
+    /// Outstanding invoices whose due date has passed (for the daily Overdue pass).
+    public func newlyOverdue(today: String) async throws -> [MappingRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM qb_entity_mappings WHERE kind = 'demand' AND status = 'Outstanding' AND balance_minor > 0 AND due_date < ?", arguments: [today]
+            ).compactMap(Self.record)
+        }
+    }
+
+    public func setStatus(id: Int64, status: EntityStatus, now: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE qb_entity_mappings SET status = ?, updated_at = ? WHERE id = ?", arguments: [status.rawValue, Int64(now.timeIntervalSince1970), id])
+        }
+    }
+
+    // MARK: Items and the read meter
+
+    public func itemID(realmID: String, name: String) async throws -> String? {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT item_id FROM qb_items WHERE realm_id = ? AND name = ?", arguments: [realmID, name]) }
+    }
+
+    public func storeItem(realmID: String, name: String, itemID: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO qb_items (realm_id, name, item_id) VALUES (?, ?, ?)", arguments: [realmID, name, itemID])
+        }
+    }
+
+    /// Counts metered read calls (Intuit's monthly quota counts reads per company).
+    public func countReads(realmID: String, month: String, count: Int = 1) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO qb_read_meter (realm_id, month, reads) VALUES (?, ?, ?) ON CONFLICT (realm_id, month) DO UPDATE SET reads = reads + excluded.reads",
+                arguments: [realmID, month, count]
+            )
+        }
+    }
+
+    public func reads(realmID: String, month: String) async throws -> Int {
+        try await writer.read { db in try Int.fetchOne(db, sql: "SELECT reads FROM qb_read_meter WHERE realm_id = ? AND month = ?", arguments: [realmID, month]) ?? 0 }
+    }
+
+    static func record(_ row: Row) -> MappingRecord? {
+        guard let org = OrgID(row["org"] as String), let kind = MappingKind(rawValue: row["kind"]), let status = EntityStatus(rawValue: row["status"]) else { return nil }
+        return MappingRecord(
+            id: row["id"], org: org, kind: kind, localID: row["local_id"], qboType: row["qbo_type"], qboID: row["qbo_id"], syncToken: row["sync_token"],
+            status: status, docNumber: row["doc_number"], total: (row["total_minor"] as Int64?).map(Money.init(minorUnits:)),
+            balance: (row["balance_minor"] as Int64?).map(Money.init(minorUnits:)), dueDate: row["due_date"],
+            lastSyncedAt: (row["last_synced_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) }, lastError: row["last_error"],
+            contentHash: row["content_hash"], pendingRequestID: row["pending_request_id"], developmentID: row["development_id"],
+            qboState: QBOState(rawValue: row["qbo_state"]) ?? .active
+        )
+    }
+}

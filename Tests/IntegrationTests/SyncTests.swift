@@ -1,0 +1,209 @@
+import Foundation
+import QBControlClient
+import QBSyncCore
+import QBTestSupport
+import Testing
+
+/// Sync end to end: the real qbsyncd pushing to the real qbo-sim.
+@Suite(.timeLimit(.minutes(3))) struct SyncTests {
+    static let development: JSONValue = [
+        "id": "dev-1", "name": "Maple Court", "email": "office@maplecourt.example",
+        "address": ["line1": "1 Maple Court", "city": "Leeds", "postalCode": "LS1 1AA", "country": "GB"],
+    ]
+
+    static func demand(id: String = "dem-1", amounts: [JSONValue] = ["1250.10"], docNumber: String? = "SC-2026-001", dueDate: String = "2099-12-31") -> JSONValue {
+        var demand: [String: JSONValue] = [
+            "id": .string(id), "developmentId": "dev-1", "dueDate": .string(dueDate),
+            "lines": .array(amounts.enumerated().map { ["description": .string("Service charge \($0.offset + 1)"), "amount": $0.element] }),
+        ]
+        if let docNumber { demand["docNumber"] = .string(docNumber) }
+        return .object(demand)
+    }
+
+    func served(_ pair: Pair) async throws -> Int64 {
+        try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["counters"]?["requestsServed"]?.intValue ?? -1
+    }
+
+    @Test func customersAreCreatedOnceAndUpdatedInPlace() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        let first = try await pair.control.call("customer.sync", params: ["org": "acme", "development": Self.development])
+        #expect(first["kind"] == "development")
+        #expect(first["qboType"] == "Customer")
+        #expect(first["status"] == "Synced")
+        #expect(first["syncToken"] == "0")
+        let qboID = try #require(first["qboId"]?.stringValue)
+
+        // Unchanged content: no API call at all.
+        let before = try await served(pair)
+        #expect(try await pair.control.call("customer.sync", params: ["org": "acme", "development": Self.development]) == first)
+        #expect(try await served(pair) == before)
+
+        var renamed = Self.development
+        if case .object(var object) = renamed { object["name"] = "Maple Court RTM"; renamed = .object(object) }
+        let second = try await pair.control.call("customer.sync", params: ["org": "acme", "development": renamed])
+        #expect(second["qboId"] == .string(qboID), "the same customer, updated")
+        #expect(second["syncToken"] == "1")
+        let company = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json
+        let customers = company["customers"]?.arrayValue ?? []
+        #expect(customers.count == 1)
+        #expect(customers.first?["DisplayName"] == "Maple Court RTM")
+        #expect(customers.first?["PrimaryEmailAddr"]?["Address"] == "office@maplecourt.example", "a sparse update keeps the rest")
+
+        // Someone else's customer with the same name is never taken over.
+        _ = try await pair.http.post("/v3/company/\(pair.sim.defaultRealmID)/customer", json: ["DisplayName": "Birch House"], token: try await simToken(pair))
+        await #expect {
+            _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-2", "name": "Birch House"]])
+        } throws: { error in
+            (error as? ControlClientError)?.rpcError?.data["qbo"]?["code"] == "6240"
+        }
+    }
+
+    @Test func aCreateWhoseAnswerWasLostIsNotDuplicated() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        // QuickBooks creates the customer, then the connection drops before the answer arrives.
+        _ = try await pair.http.post("/sim/faults", json: ["fault": "drop_after", "path": "/customer", "count": 1])
+        let mapping = try await pair.control.call("customer.sync", params: ["org": "acme", "development": Self.development])
+        #expect(mapping["qboId"]?.stringValue != nil)
+        let company = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json
+        #expect(company["customers"]?.arrayValue?.count == 1, "one customer, not two")
+        #expect(company["counters"]?["createsDeduplicated"] == 1, "the retry reused the requestid")
+
+        // A create lost beyond Intuit's requestid memory: the daemon's own customer (its marker) is adopted.
+        _ = try await pair.http.post("/v3/company/\(pair.sim.defaultRealmID)/customer", json: ["DisplayName": "Lost House", "Notes": "BlockManOS development dev-9"], token: try await simToken(pair))
+        let adopted = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-9", "name": "Lost House"]])
+        #expect(try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["customers"]?.arrayValue?.count == 2)
+        #expect(adopted["status"] == "Synced")
+
+        // An invoice (no unique name to fall back on): every answer of the first call is lost, so
+        // the call fails; the app calls again, and the stored requestid makes QuickBooks replay.
+        _ = try await pair.http.post("/sim/faults", json: ["fault": "drop_after", "path": "/invoice", "count": 3])
+        await #expect {
+            _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(docNumber: nil)])
+        } throws: { rpcReason($0) == "qbo_unavailable" }
+        let invoice = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(docNumber: nil)])
+        let after = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json
+        #expect(after["invoices"]?.arrayValue?.count == 1, "one invoice after four sends")
+        #expect(after["invoices"]?.arrayValue?.first?["Id"] == invoice["qboId"])
+        #expect(after["counters"]?["createsDeduplicated"] == 4)
+    }
+
+    @Test func invoicesFollowTheirDemandThroughPaymentAndVoid() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        await #expect {
+            _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand()])
+        } throws: { rpcReason($0) == "customer_not_synced" }
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": Self.development])
+
+        let created = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(amounts: ["1250.10", 99.9])])
+        #expect(created["qboType"] == "Invoice")
+        #expect(created["status"] == "Outstanding")
+        #expect(created["totalAmount"] == "1350.00")
+        #expect(created["balance"] == "1350.00")
+        #expect(created["docNumber"] == "SC-2026-001")
+        #expect(created["dueDate"] == "2099-12-31")
+        let qboID = try #require(created["qboId"]?.stringValue)
+        let invoice = try #require(try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["invoices"]?.arrayValue?.first)
+        #expect(invoice["Line"]?.arrayValue?.first?["SalesItemLineDetail"]?["ItemRef"]?["name"] == "Service Charge", "the configured item, created once")
+
+        let updated = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(amounts: ["1000.00"])])
+        #expect(updated["qboId"] == .string(qboID))
+        #expect(updated["totalAmount"] == "1000.00")
+
+        let subscriber = try await pair.daemon.connect()
+        _ = try await subscriber.call("subscribe", params: ["topics": ["invoice.status_changed"]])
+        var notifications = subscriber.notifications.makeAsyncIterator()
+        _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(qboID)/pay", json: [:])
+        let paid = try await pair.control.call("invoice.refresh", params: ["org": "acme", "demandId": "dem-1"])
+        #expect(paid["status"] == "Paid")
+        #expect(paid["balance"] == "0.00")
+        let change = try #require(await notifications.next())
+        #expect(change.params["demandId"] == "dem-1")
+        #expect(change.params["from"] == "Outstanding")
+        #expect(change.params["to"] == "Paid")
+        #expect(change.params["balance"] == "0.00")
+
+        // A second demand, voided in QuickBooks: pushing it again is a conflict.
+        let other = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(id: "dem-2", docNumber: nil)])
+        _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(other["qboId"]!.stringValue!)/void", json: [:])
+        await #expect {
+            _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(id: "dem-2", amounts: ["5.00"], docNumber: nil)])
+        } throws: { rpcReason($0) == "conflict" }
+        #expect(try await pair.control.call("entity.list", params: ["org": "acme", "status": "Voided"])["entities"]?.arrayValue?.count == 1)
+        await subscriber.close()
+    }
+
+    @Test func amountsAndFieldsAreValidated() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": Self.development])
+        for (amount, field) in [("1.234", "demand.lines[0].amount"), ("-5.00", "demand.lines[0].amount")] as [(JSONValue, String)] {
+            await #expect {
+                _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(amounts: [amount])])
+            } throws: { ($0 as? ControlClientError)?.rpcError?.data["field"] == .string(field) }
+        }
+        await #expect {
+            _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(amounts: [1.005])])
+        } throws: { rpcReason($0) == "invalid_params" }
+        await #expect {
+            _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(dueDate: "31/12/2026")])
+        } throws: { ($0 as? ControlClientError)?.rpcError?.data["field"] == "demand.dueDate" }
+        await #expect {
+            _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-3", "name": "a:b"]])
+        } throws: { ($0 as? ControlClientError)?.rpcError?.data["field"] == "development.name" }
+        #expect(try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["invoices"]?.arrayValue?.isEmpty == true, "nothing reached QuickBooks")
+    }
+
+    @Test func listingSummariesAndIntuitFailures() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": Self.development])
+        for index in 1...5 {
+            _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(id: "dem-\(index)", docNumber: "D-\(index)", dueDate: index == 5 ? "2020-01-01" : "2099-12-31")])
+        }
+        var seen: [String] = []
+        var cursor: JSONValue = .null
+        repeat {
+            var params: [String: JSONValue] = ["org": "acme", "kind": "demand", "limit": 2]
+            if cursor != .null { params["cursor"] = cursor }
+            let page = try await pair.control.call("entity.list", params: .object(params))
+            seen += page["entities"]?.arrayValue?.compactMap { $0["localId"]?.stringValue } ?? []
+            cursor = page["nextCursor"] ?? .null
+            if seen.count == 2 {
+                // A row added while paging is still seen (cursors follow insertion order).
+                _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(id: "dem-6", docNumber: "D-6")])
+            }
+        } while cursor != .null
+        #expect(seen == ["dem-1", "dem-2", "dem-3", "dem-4", "dem-5", "dem-6"])
+        let summary = try await pair.control.call("sync.summary", params: ["org": "acme"])
+        #expect(summary["customers"] == 1)
+        #expect(summary["invoices"] == ["Outstanding": 5, "Paid": 0, "Overdue": 1, "Voided": 0, "total": 6])
+        #expect((summary["reads"]?["count"]?.intValue ?? 0) >= 1, "the item look-up was a metered read")
+
+        // 5xx is retried; a persistent outage is qbo_unavailable; 429 is rate_limited.
+        _ = try await pair.http.post("/sim/faults", json: ["status": 500, "path": "/customer", "count": 1])
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-2", "name": "Second"]])
+        _ = try await pair.http.post("/sim/faults", json: ["status": 503, "path": "/customer", "count": 3])
+        await #expect {
+            _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-3", "name": "Third"]])
+        } throws: { rpcReason($0) == "qbo_unavailable" }
+        _ = try await pair.http.post("/sim/faults", json: ["status": 429, "path": "/customer", "count": 1])
+        await #expect {
+            _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-4", "name": "Fourth"]])
+        } throws: { ($0 as? ControlClientError)?.rpcError?.data["retryAfterSeconds"] == 60 }
+        await #expect { _ = try await pair.control.call("invoice.refresh", params: ["org": "acme", "demandId": "nope"]) } throws: { rpcReason($0) == "not_found" }
+    }
+
+    /// A token of the test's own for writing to the simulator as "someone else".
+    func simToken(_ pair: Pair) async throws -> String {
+        let other = try await pair.http.connect()
+        return other.access
+    }
+}
