@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job: build; start qbo-sim (the Intuit simulator) and qbsyncd pointed at it; query the
-# daemon with qbctl; drive the simulator the way Intuit's clients do (OAuth code flow, a customer,
-# an invoice, a payment); stop both with SIGTERM. The daemon's own connect/sync/webhook steps join
-# this script as those capabilities land.
+# The main job: build; start qbo-sim (the Intuit simulator) and qbsyncd pointed at it; connect an
+# organisation through the simulator's OAuth consent; push a development as a customer and a demand
+# as an invoice; pay the invoice in the simulator; see it Paid; stop both with SIGTERM. (Once
+# webhooks land, the payment reaches the daemon by itself instead of through invoice.refresh.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -53,20 +53,18 @@ echo; echo "== qbctl org list"; "$bin/qbctl" org list
 echo; echo "== qbctl org test acme"; "$bin/qbctl" org test acme
 echo; echo "== qbctl token refresh acme"; "$bin/qbctl" token refresh acme
 
-echo; echo "== the simulator, driven as Intuit's own clients do (the daemon's sync arrives with the next release)"
-location=$(curl -s -o /dev/null -w '%{redirect_url}' "$sim_url/connect/oauth2?client_id=$client_id&response_type=code&scope=com.intuit.quickbooks.accounting&redirect_uri=$redirect&state=demo")
-code=$(echo "$location" | sed 's/.*code=\([^&]*\).*/\1/')
-tokens=$(curl -s -u "$client_id:$client_secret" -d "grant_type=authorization_code&code=$code&redirect_uri=$redirect" "$sim_url/oauth2/v1/tokens/bearer")
-access=$(echo "$tokens" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["access_token"])')
-
-api="$sim_url/v3/company/$realm"
-auth=(-H "Authorization: Bearer $access" -H "Accept: application/json" -H "Content-Type: application/json")
-echo; echo "== a development as a customer, a demand as an invoice, then paid in the simulator"
-customer=$(curl -s "${auth[@]}" -d '{"DisplayName":"Maple Court Development"}' "$api/customer?requestid=demo-c1&minorversion=75" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Customer"]["Id"])')
-invoice=$(curl -s "${auth[@]}" -d "{\"CustomerRef\":{\"value\":\"$customer\"},\"DueDate\":\"2026-12-31\",\"Line\":[{\"Amount\":1250.00,\"DetailType\":\"SalesItemLineDetail\",\"Description\":\"Service charge Q1\",\"SalesItemLineDetail\":{\"ItemRef\":{\"value\":\"1\"}}}]}" "$api/invoice?requestid=demo-i1&minorversion=75")
-invoice_id=$(echo "$invoice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Invoice"]["Id"])')
-echo "$invoice" | python3 -c 'import json,sys; i=json.load(sys.stdin)["Invoice"]; print("invoice %s DocNumber %s TotalAmt %s Balance %s" % (i["Id"], i["DocNumber"], i["TotalAmt"], i["Balance"]))'
-curl -s -X POST -d '{}' "$sim_url/sim/companies/$realm/invoices/$invoice_id/pay" > /dev/null
-curl -s "${auth[@]}" "$api/invoice/$invoice_id" | python3 -c 'import json,sys; i=json.load(sys.stdin)["Invoice"]; print("after payment: Balance %s, LinkedTxn %s -> Paid" % (i["Balance"], i["LinkedTxn"]))'
+echo; echo "== customer.sync: the development as a QuickBooks customer"
+"$bin/qbctl" call customer.sync '{"org":"acme","development":{"id":"dev-1","name":"Maple Court Development","email":"office@maplecourt.example"}}' \
+  | python3 -c 'import json,sys; m=json.load(sys.stdin); print("development %s -> QuickBooks customer %s (%s)" % (m["localId"], m["qboId"], m["status"]))'
+echo; echo "== invoice.sync: the service-charge demand as a QuickBooks invoice"
+invoice=$("$bin/qbctl" call invoice.sync '{"org":"acme","demand":{"id":"dem-1","developmentId":"dev-1","docNumber":"SC-2026-001","dueDate":"2026-12-31","lines":[{"description":"Service charge Q1","amount":"1250.00"}]}}')
+echo "$invoice" | python3 -c 'import json,sys; m=json.load(sys.stdin); print("demand %s -> QuickBooks invoice %s, %s, total %s, balance %s" % (m["localId"], m["qboId"], m["status"], m["totalAmount"], m["balance"]))'
+invoice_id=$(echo "$invoice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["qboId"])')
+echo; echo "== the invoice is paid in QuickBooks (the simulator)"
+curl -s -X POST -d '{}' "$sim_url/sim/companies/$realm/invoices/$invoice_id/pay" | python3 -c 'import json,sys; p=json.load(sys.stdin)["Payment"]; print("payment %s of %s" % (p["Id"], p["TotalAmt"]))'
+echo; echo "== invoice.refresh: the daemon reads it back"
+"$bin/qbctl" call invoice.refresh '{"org":"acme","demandId":"dem-1"}' \
+  | python3 -c 'import json,sys; m=json.load(sys.stdin); print("demand %s: %s, balance %s" % (m["localId"], m["status"], m["balance"]))'
+echo; echo "== sync.summary"; "$bin/qbctl" call sync.summary '{"org":"acme"}'
 
 echo; echo "== SIGTERM"; kill -TERM $daemon $sim; wait $daemon && echo "qbsyncd exited 0"; wait $sim && echo "qbo-sim exited 0"

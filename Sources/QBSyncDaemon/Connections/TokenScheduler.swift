@@ -89,7 +89,9 @@ final class TokenScheduler: Service, Sendable {
     func apply(_ change: ConnectionManager.ScheduleChange) {
         switch change {
         case .tokenExpires(let org, let seconds):
-            schedule(org, inSeconds: max(1, seconds - margin() - jitter()))
+            // Never before half the token's life: a margin as long as the lifetime must not turn
+            // into a refresh loop.
+            schedule(org, inSeconds: max(seconds / 2, seconds - margin() - jitter()))
             state.withLock { $0.sweepRequested = true }
         case .retry(let org, let seconds): schedule(org, inSeconds: seconds)
         case .removed(let org): _ = state.withLock { $0.due.removeValue(forKey: org) }
