@@ -198,6 +198,12 @@ import Testing
         await #expect {
             _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-4", "name": "Fourth"]])
         } throws: { ($0 as? ControlClientError)?.rpcError?.data["retryAfterSeconds"] == 60 }
+        // Retry-After is honoured across calls: the next one is refused without reaching QuickBooks.
+        let servedBefore = try await served(pair)
+        await #expect {
+            _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-5", "name": "Fifth"]])
+        } throws: { rpcReason($0) == "rate_limited" }
+        #expect(try await served(pair) == servedBefore)
         await #expect { _ = try await pair.control.call("invoice.refresh", params: ["org": "acme", "demandId": "nope"]) } throws: { rpcReason($0) == "not_found" }
     }
 

@@ -27,6 +27,8 @@ final class ConnectionManager: Sendable {
     let hub: NotificationHub
     let http: HTTPClient
     let logger: Logger
+    /// Every API call of every caller goes through this, per company.
+    let limiter = RealmLimiter()
     private let inFlight = Mutex<[OrgID: Task<Connection, any Error>]>([:])
     /// Told whenever an org's refresh schedule changes.
     let scheduleChanges: AsyncStream<ScheduleChange>.Continuation
@@ -159,23 +161,43 @@ final class ConnectionManager: Sendable {
     func withAccessToken<T: Sendable>(org: OrgID, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
         var connection = try await usableConnection(org)
         do {
-            return try await call(connection)
+            return try await limited(connection, call)
         } catch .unauthorized {
             logger(for: org).info("QuickBooks answered 401; refreshing once and retrying")
             connection = try await refresh(org: org, reason: "401")
             do {
-                return try await call(connection)
+                return try await limited(connection, call)
             } catch {
-                throw try await failure(error, org: org)
+                throw try await failure(error, org: org, realmID: connection.realmID)
             }
         } catch {
-            throw try await failure(error, org: org)
+            throw try await failure(error, org: org, realmID: connection.realmID)
         }
     }
 
+    /// The call inside the company's budget; limiter refusals come out as `rate_limited`.
+    private func limited<T: Sendable>(_ connection: Connection, _ call: (Connection) async throws(QBOClientError) -> T) async throws(QBOClientError) -> T {
+        do {
+            try await limiter.acquire(realmID: connection.realmID)
+        } catch QBSyncError.rateLimited(let seconds) {
+            throw .throttled(retryAfterSeconds: seconds)
+        } catch {
+            throw .unavailable("cancelled while waiting for the request budget")
+        }
+        defer { limiter.release(realmID: connection.realmID) }
+        return try await call(connection)
+    }
+
     /// A 403 (3100) means the app was disconnected at Intuit: the org must connect again.
-    private func failure(_ error: QBOClientError, org: OrgID) async throws -> QBSyncError {
-        if case .forbidden = error { try await needsReauthorization(org: org, reason: "QuickBooks refused the connection (403): the app was disconnected at Intuit") }
+    private func failure(_ error: QBOClientError, org: OrgID, realmID: String) async throws -> QBSyncError {
+        switch error {
+        case .forbidden:
+            try await needsReauthorization(org: org, reason: "QuickBooks refused the connection (403): the app was disconnected at Intuit")
+        case .throttled(let seconds):
+            limiter.block(realmID: realmID, seconds: seconds)
+        default:
+            break
+        }
         return QBOErrorMapping.protocolError(error, org: org)
     }
 

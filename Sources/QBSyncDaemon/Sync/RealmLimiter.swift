@@ -1,0 +1,112 @@
+import DequeModule
+import Foundation
+import QBSyncCore
+import Synchronization
+
+/// Keeps every caller of one QuickBooks company under Intuit's budgets (reference §2.9) with some
+/// headroom: requests per minute and per second, requests in flight, and batch requests per
+/// minute. A 429 blocks the company for its Retry-After (60 s when absent); calls in that time
+/// fail at once with `rate_limited` instead of adding to the throttling.
+final class RealmLimiter: Sendable {
+    struct Budget: Sendable {
+        /// Intuit: 500/min per realm.
+        var perMinute = 450
+        /// Intuit: 10/s per realm and app.
+        var perSecond = 8
+        /// Intuit: 10 concurrent per realm and app.
+        var concurrent = 8
+        /// Intuit: 40 batch requests/min per realm and app.
+        var batchesPerMinute = 36
+        /// How long a call may wait for a slot before it is `rate_limited`.
+        var maximumWait: TimeInterval = 10
+    }
+
+    private struct Realm {
+        var minute = Deque<ContinuousClock.Instant>()
+        var second = Deque<ContinuousClock.Instant>()
+        var batches = Deque<ContinuousClock.Instant>()
+        var inFlight = 0
+        var blockedUntil: ContinuousClock.Instant?
+    }
+
+    let budget: Budget
+    private let realms = Mutex<[String: Realm]>([:])
+    private let waitsCounter = Atomic<Int>(0)
+
+    init(budget: Budget = Budget()) { self.budget = budget }
+
+    /// Calls that had to wait for a slot (for metrics).
+    var waits: Int { waitsCounter.load(ordering: .relaxed) }
+
+    /// Runs `body` inside the company's budget.
+    func run<T>(realmID: String, batch: Bool = false, _ body: () async throws -> T) async throws -> T {
+        try await acquire(realmID: realmID, batch: batch)
+        defer { release(realmID: realmID) }
+        return try await body()
+    }
+
+    func acquire(realmID: String, batch: Bool = false) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(budget.maximumWait * 1000))
+        var waited = false
+        while true {
+            let now = ContinuousClock.now
+            let decision: Decision = realms.withLock { realms in
+                var realm = realms[realmID] ?? Realm()
+                defer { realms[realmID] = realm }
+                if let blocked = realm.blockedUntil {
+                    if blocked > now { return .blocked(blocked - now) }
+                    realm.blockedUntil = nil
+                }
+                while let first = realm.minute.first, now - first >= .seconds(60) { realm.minute.removeFirst() }
+                while let first = realm.second.first, now - first >= .seconds(1) { realm.second.removeFirst() }
+                while let first = realm.batches.first, now - first >= .seconds(60) { realm.batches.removeFirst() }
+                var wait: Duration = .zero
+                if realm.minute.count >= budget.perMinute { wait = max(wait, realm.minute.first! + .seconds(60) - now) }
+                if realm.second.count >= budget.perSecond { wait = max(wait, realm.second.first! + .seconds(1) - now) }
+                if batch, realm.batches.count >= budget.batchesPerMinute { wait = max(wait, realm.batches.first! + .seconds(60) - now) }
+                if realm.inFlight >= budget.concurrent { wait = max(wait, .milliseconds(20)) }
+                guard wait == .zero else { return .wait(wait) }
+                realm.minute.append(now)
+                realm.second.append(now)
+                if batch { realm.batches.append(now) }
+                realm.inFlight += 1
+                return .granted
+            }
+            switch decision {
+            case .granted: return
+            case .blocked(let duration):
+                // Blocked after a 429: fail at once with the time left.
+                throw QBSyncError.rateLimited(retryAfterSeconds: max(1, Int(duration.components.seconds) + 1))
+            case .wait(let wait):
+                guard now + wait <= deadline else {
+                    throw QBSyncError.rateLimited(retryAfterSeconds: max(1, Int(wait.components.seconds) + 1))
+                }
+                if !waited {
+                    waited = true
+                    waitsCounter.add(1, ordering: .relaxed)
+                }
+                try await Task.sleep(for: wait)
+            }
+        }
+    }
+
+    private enum Decision {
+        case granted
+        case blocked(Duration)
+        case wait(Duration)
+    }
+
+    func release(realmID: String) {
+        realms.withLock { $0[realmID]?.inFlight -= 1 }
+    }
+
+    /// Intuit answered 429: nothing goes to this company until `seconds` have passed.
+    func block(realmID: String, seconds: Int) {
+        let until = ContinuousClock.now + .seconds(seconds)
+        realms.withLock { realms in
+            var realm = realms[realmID] ?? Realm()
+            realm.blockedUntil = max(realm.blockedUntil ?? until, until)
+            realms[realmID] = realm
+        }
+    }
+}
