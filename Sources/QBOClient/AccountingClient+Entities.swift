@@ -21,6 +21,10 @@ extension AccountingClient {
         try decode(try await get("/v3/company/\(realmID)/invoice/\(id)", accessToken: accessToken), entity: "Invoice")
     }
 
+    public func readPayment(id: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOPayment {
+        try decode(try await get("/v3/company/\(realmID)/payment/\(id)", accessToken: accessToken), entity: "Payment")
+    }
+
     /// Runs a query and decodes the rows of `entity` (empty when none match).
     public func query<Row: Decodable & Sendable>(_ sql: String, entity: String, as type: Row.Type, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> [Row] {
         let data = try await get("/v3/company/\(realmID)/query", query: [URLQueryItem(name: "query", value: sql)], accessToken: accessToken)

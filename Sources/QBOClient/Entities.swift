@@ -120,3 +120,25 @@ public struct QBONamed: Decodable, Sendable {
     public var Id: String
     public var Name: String?
 }
+
+/// A payment as QuickBooks answers it: the invoices it pays are in `Line[].LinkedTxn`.
+public struct QBOPayment: Decodable, Sendable {
+    public struct Line: Decodable, Sendable {
+        public struct Linked: Decodable, Sendable {
+            public var TxnId: String
+            public var TxnType: String
+        }
+        public var LinkedTxn: [Linked]?
+    }
+    public var Id: String
+    public var Line: [QBOPayment.Line]?
+
+    public var invoiceIDs: [String] {
+        let lines: [QBOPayment.Line] = self.Line ?? []
+        var ids: [String] = []
+        for line in lines {
+            for linked in line.LinkedTxn ?? [] where linked.TxnType == "Invoice" { ids.append(linked.TxnId) }
+        }
+        return ids
+    }
+}

@@ -60,8 +60,15 @@ public enum Daemon {
             hub: hub, http: HTTPClient.shared, scheduleChanges: scheduleContinuation, logger: logger
         )
         let scheduler = TokenScheduler(manager: connections, changes: scheduleChanges, logger: logger)
+        let metrics = DaemonMetrics()
+        connections.metrics = metrics
         let sync = SyncService(connections: connections, mappings: MappingRepository(store: store), logger: logger)
-        let dispatcher = RPCDispatcher(methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync), state: state)
+        let webhooks = WebhookRepository(store: store)
+        let processor = EventProcessor(repository: webhooks, sync: sync, state: state, logger: logger)
+        let intake = WebhookIntake(repository: webhooks) { processor.wakeup.yield() }
+        let dispatcher = RPCDispatcher(
+            methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync, processor: processor), state: state, metrics: metrics
+        )
         let control: ControlServer
         do {
             control = try await ControlServer.bind(
@@ -72,12 +79,26 @@ public enum Daemon {
             throw StartupFailure(description: error.description)
         }
 
+        let webhookServer: WebhookServer
+        do {
+            webhookServer = try await WebhookServer.bind(
+                settings: settings, intake: intake, state: state, store: store, metrics: metrics,
+                scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.limiter) }, logger: logger
+            )
+        } catch {
+            throw StartupFailure(description: "cannot bind the webhook listener \(settings.webhookListen): \(error)")
+        }
+        state.webhookListen = webhookServer.boundAddress
+        await processor.updateCounts()
+
         let reloader = SettingsReloader(environment: environment, state: state, logLevel: logLevel, logger: logger)
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: scheduler),
                 .init(service: OverdueService(sync: sync, logger: logger)),
+                .init(service: processor),
                 .init(service: control),
+                .init(service: webhookServer),
                 .init(service: reloader),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -89,5 +110,24 @@ public enum Daemon {
         logger.info("qbsyncd ready", metadata: [LogKey.path: "\(settings.controlSocketPath)"])
         try await group.run()
         logger.info("qbsyncd stopped")
+    }
+
+    /// Gauges read at scrape time: orgs, events, limiter waits, this month's metered reads.
+    static func scrape(metrics: DaemonMetrics, state: DaemonState, store: Store, limiter: RealmLimiter) async {
+        let orgs = state.orgCounts
+        let orgGauge = DaemonMetrics.name("orgs", unit: "", help: "Organisations by connection status")
+        metrics.setGauge(orgGauge, labels: [("status", "connected")], value: Double(orgs.connected))
+        metrics.setGauge(orgGauge, labels: [("status", "needs_reauthorization")], value: Double(orgs.needsReauthorization))
+        metrics.setGauge(orgGauge, labels: [("status", "disconnected")], value: Double(orgs.total - orgs.connected - orgs.needsReauthorization))
+        let events = state.eventCounts
+        let eventGauge = DaemonMetrics.name("webhook_events", unit: "", help: "Webhook events by processing status")
+        metrics.setGauge(eventGauge, labels: [("status", "pending")], value: Double(events.pending))
+        metrics.setGauge(eventGauge, labels: [("status", "failed")], value: Double(events.failed))
+        metrics.setGauge(DaemonMetrics.name("limiter_waits", unit: "", help: "QuickBooks calls that waited for the per-company budget"), value: Double(limiter.waits))
+        let month = SyncService.month()
+        let reads = DaemonMetrics.name("qbo_metered_reads", unit: "", help: "Metered QuickBooks read calls this month, per company")
+        for (realm, count) in (try? await MappingRepository(store: store).readsThisMonth(month: month)) ?? [] {
+            metrics.setGauge(reads, labels: [("realm", realm), ("month", month)], value: Double(count))
+        }
     }
 }

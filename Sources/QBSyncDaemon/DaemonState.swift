@@ -20,6 +20,11 @@ final class DaemonState: Sendable {
         var orgCounts: OrgStatusCounts
         var reload: ReloadRecord
         var controlConnections = 0
+        var webhooksAccepted = 0
+        var webhooksRejected = 0
+        var eventsPending = 0
+        var eventsFailed = 0
+        var webhookListen: String?
     }
 
     let startedAt: Date
@@ -64,6 +69,23 @@ final class DaemonState: Sendable {
 
     func updateOrgCounts(_ counts: OrgStatusCounts) {
         storage.withLock { $0.orgCounts = counts }
+    }
+
+    var webhookCounters: (accepted: Int, rejected: Int) { storage.withLock { ($0.webhooksAccepted, $0.webhooksRejected) } }
+    var eventCounts: (pending: Int, failed: Int) { storage.withLock { ($0.eventsPending, $0.eventsFailed) } }
+    /// The listener's real address (the setting may ask for port 0).
+    var webhookListen: String? {
+        get { storage.withLock { $0.webhookListen } }
+        set { storage.withLock { $0.webhookListen = newValue } }
+    }
+
+    func webhookAccepted() { storage.withLock { $0.webhooksAccepted += 1 } }
+    func webhookRejected() { storage.withLock { $0.webhooksRejected += 1 } }
+    func updateEventCounts(pending: Int, failed: Int) {
+        storage.withLock {
+            $0.eventsPending = pending
+            $0.eventsFailed = failed
+        }
     }
 
     func connectionOpened() { storage.withLock { $0.controlConnections += 1 } }

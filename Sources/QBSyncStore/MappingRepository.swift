@@ -82,6 +82,13 @@ public struct MappingRepository: Sendable {
         }
     }
 
+    public func findByQBOID(org: OrgID, qboType: String, qboID: String) async throws -> MappingRecord? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND qbo_type = ? AND qbo_id = ?", arguments: [org.rawValue, qboType, qboID])
+                .flatMap(Self.record)
+        }
+    }
+
     /// Records the intent to create the entity in QBO and returns the requestid to send: a create
     /// already in flight keeps its requestid, so a retry (even after a crash) cannot duplicate.
     public func intendCreate(org: OrgID, kind: MappingKind, localID: String, developmentID: String?, now: Date) async throws -> String {
@@ -223,6 +230,13 @@ public struct MappingRepository: Sendable {
 
     public func reads(realmID: String, month: String) async throws -> Int {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT reads FROM qb_read_meter WHERE realm_id = ? AND month = ?", arguments: [realmID, month]) ?? 0 }
+    }
+
+    /// Every company's metered reads in a month.
+    public func readsThisMonth(month: String) async throws -> [(String, Int)] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT realm_id, reads FROM qb_read_meter WHERE month = ?", arguments: [month]).map { ($0["realm_id"], $0["reads"]) }
+        }
     }
 
     static func record(_ row: Row) -> MappingRecord? {

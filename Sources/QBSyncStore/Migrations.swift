@@ -89,6 +89,53 @@ enum Migrations {
             try db.execute(sql: "CREATE TABLE qb_items (realm_id TEXT NOT NULL, name TEXT NOT NULL, item_id TEXT NOT NULL, PRIMARY KEY (realm_id, name)) STRICT")
             try db.execute(sql: "CREATE TABLE qb_read_meter (realm_id TEXT NOT NULL, month TEXT NOT NULL, reads INTEGER NOT NULL, PRIMARY KEY (realm_id, month)) STRICT")
         }
+        migrator.registerMigration("v4-webhooks") { db in
+            // The delivery log is append-only: the database itself refuses UPDATE and DELETE.
+            try db.execute(
+                sql: """
+                    CREATE TABLE qb_webhook_deliveries (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        received_at INTEGER NOT NULL,
+                        body BLOB NOT NULL,
+                        signature TEXT NOT NULL,
+                        remote_address TEXT,
+                        format TEXT NOT NULL CHECK (format IN ('classic', 'cloudevents', 'unknown'))
+                    ) STRICT;
+                    CREATE TRIGGER qb_webhook_deliveries_append_only_update BEFORE UPDATE ON qb_webhook_deliveries
+                    BEGIN SELECT RAISE(ABORT, 'the webhook delivery log is append-only'); END;
+                    CREATE TRIGGER qb_webhook_deliveries_append_only_delete BEFORE DELETE ON qb_webhook_deliveries
+                    BEGIN SELECT RAISE(ABORT, 'the webhook delivery log is append-only'); END;
+                    CREATE TABLE qb_webhook_events (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        delivery_id INTEGER NOT NULL REFERENCES qb_webhook_deliveries(id),
+                        received_at INTEGER NOT NULL,
+                        realm_id TEXT NOT NULL,
+                        org TEXT,
+                        entity_name TEXT NOT NULL,
+                        entity_id TEXT NOT NULL,
+                        operation TEXT NOT NULL,
+                        last_updated TEXT,
+                        type TEXT NOT NULL,
+                        cloud_event_id TEXT,
+                        dedupe_key TEXT NOT NULL,
+                        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'processed', 'failed', 'ignored')),
+                        process_error TEXT,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        processed_at INTEGER,
+                        next_attempt_at INTEGER
+                    ) STRICT;
+                    CREATE INDEX qb_webhook_events_work ON qb_webhook_events(status, next_attempt_at, id);
+                    CREATE INDEX qb_webhook_events_dedupe ON qb_webhook_events(dedupe_key, id);
+                    CREATE INDEX qb_webhook_events_org ON qb_webhook_events(org, id);
+                    CREATE TRIGGER qb_webhook_events_facts_immutable
+                    BEFORE UPDATE OF delivery_id, received_at, realm_id, org, entity_name, entity_id, operation, last_updated, type, cloud_event_id, dedupe_key
+                    ON qb_webhook_events
+                    BEGIN SELECT RAISE(ABORT, 'webhook event facts are immutable'); END;
+                    CREATE TRIGGER qb_webhook_events_no_delete BEFORE DELETE ON qb_webhook_events
+                    BEGIN SELECT RAISE(ABORT, 'webhook events are never deleted'); END;
+                    """
+            )
+        }
         return migrator
     }
 }

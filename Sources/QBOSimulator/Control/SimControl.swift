@@ -61,6 +61,11 @@ extension SimState {
         case (.POST, 2, "tokens") where path[1] == "revoke-all":
             guard let realmID = input.string("realmId") else { return .json(.badRequest, ["error": "realmId is required"] as JSONValue) }
             return .json(.ok, ["revoked": .int(Int64(revokeAll(realmID: realmID)))] as JSONValue)
+        case (.POST, 2, "webhooks") where path[1] == "config":
+            // Points webhooks somewhere else at run time (a receiver whose port is known only later).
+            if let url = input.string("url") { configuration.webhookURL = url }
+            if let format = input.string("format").flatMap(WebhookFormat.init(rawValue:)) { configuration.webhookFormat = format }
+            return .json(.ok, ["url": configuration.webhookURL.map(JSONValue.string) ?? .null, "format": .string(configuration.webhookFormat.rawValue)] as JSONValue)
         case (.POST, 1, "clock"):
             guard let seconds = input["advanceSeconds"]?.intValue ?? input["advanceSeconds"].flatMap({ if case .double(let d) = $0 { Int64(d) } else { nil } }) else {
                 return .json(.badRequest, ["error": "advanceSeconds is required"] as JSONValue)

@@ -29,6 +29,12 @@ final class ConnectionManager: Sendable {
     let logger: Logger
     /// Every API call of every caller goes through this, per company.
     let limiter = RealmLimiter()
+    private let metricsBox = Mutex<DaemonMetrics?>(nil)
+    /// Set once at start-up; counts API calls and refreshes by outcome.
+    var metrics: DaemonMetrics? {
+        get { metricsBox.withLock { $0 } }
+        set { metricsBox.withLock { $0 = newValue } }
+    }
     private let inFlight = Mutex<[OrgID: Task<Connection, any Error>]>([:])
     /// Told whenever an org's refresh schedule changes.
     let scheduleChanges: AsyncStream<ScheduleChange>.Continuation
@@ -185,7 +191,26 @@ final class ConnectionManager: Sendable {
             throw .unavailable("cancelled while waiting for the request budget")
         }
         defer { limiter.release(realmID: connection.realmID) }
-        return try await call(connection)
+        do {
+            let result = try await call(connection)
+            metrics?.qboCall(outcome: "ok")
+            return result
+        } catch {
+            metrics?.qboCall(outcome: Self.outcome(error))
+            throw error
+        }
+    }
+
+    static func outcome(_ error: QBOClientError) -> String {
+        switch error {
+        case .invalidGrant: return "invalid_grant"
+        case .invalidClient: return "invalid_client"
+        case .unauthorized: return "unauthorized"
+        case .forbidden: return "forbidden"
+        case .rejected: return "rejected"
+        case .throttled: return "throttled"
+        case .unavailable: return "unavailable"
+        }
     }
 
     /// A 403 (3100) means the app was disconnected at Intuit: the org must connect again.
@@ -256,11 +281,13 @@ final class ConnectionManager: Sendable {
                     return current
                 }
                 scheduleChanges.yield(.tokenExpires(org, inSeconds: Double(response.expiresIn)))
+                metrics?.tokenRefresh(outcome: "ok")
                 log.debug("access token refreshed", metadata: ["reason": "\(reason)"])
                 if connection.refreshFailures > 0 { await refreshCounts() }
                 guard let updated = try await repository.connection(org) else { throw try await notConnected(org) }
                 return updated
             case .failure(.invalidGrant):
+                metrics?.tokenRefresh(outcome: "invalid_grant")
                 // Another writer may have rotated the pair meanwhile (reference §1.7): look once more.
                 if let current = try await repository.connection(org), current.generation != connection.generation, current.status == .connected {
                     return current
@@ -275,6 +302,7 @@ final class ConnectionManager: Sendable {
                 let failures = connection.refreshFailures + 1
                 let cooldown = Self.cooldown(failures: failures)
                 let mapped = QBOErrorMapping.protocolError(error, org: org)
+                metrics?.tokenRefresh(outcome: Self.outcome(error))
                 try await repository.recordRefreshFailure(org: org, error: mapped.rpcError.message, nextRetryAt: now.addingTimeInterval(cooldown), now: now)
                 scheduleChanges.yield(.retry(org, inSeconds: cooldown))
                 log.warning("access token refresh failed", metadata: [LogKey.error: "\(mapped.rpcError.message)", "retry_in_s": "\(Int(cooldown))"])

@@ -15,6 +15,8 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
         let settings = state.settings
         let counts = state.orgCounts
         let reload = state.reload
+        let webhooks = state.webhookCounters
+        let events = state.eventCounts
         return DaemonStatus(
             version: QBSyncVersion.current,
             startedAt: state.startedAtText,
@@ -24,8 +26,8 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
                 environment: settings.quickBooks.environment.rawValue
             ),
             orgs: .init(total: counts.total, connected: counts.connected, needsReauthorization: counts.needsReauthorization),
-            webhook: .init(listen: settings.webhookListen.description, accepted: 0, rejected: 0),
-            events: .init(pending: 0, failed: 0),
+            webhook: .init(listen: state.webhookListen ?? settings.webhookListen.description, accepted: webhooks.accepted, rejected: webhooks.rejected),
+            events: .init(pending: events.pending, failed: events.failed),
             config: .init(
                 path: settings.configFilePath, loadedAt: reload.loadedAt, reloads: reload.reloads,
                 lastReloadError: reload.lastError

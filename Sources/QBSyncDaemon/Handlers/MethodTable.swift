@@ -20,7 +20,9 @@ enum MethodTable {
         ("event.retry", .write, false),
     ]
 
-    static func build(state: DaemonState, hub: NotificationHub, store: Store, connections: ConnectionManager?, sync: SyncService? = nil) -> [String: RegisteredMethod] {
+    static func build(
+        state: DaemonState, hub: NotificationHub, store: Store, connections: ConnectionManager?, sync: SyncService? = nil, processor: EventProcessor? = nil
+    ) -> [String: RegisteredMethod] {
         let orgs = OrgRepository(store: store)
         var table: [String: RegisteredMethod] = [:]
         func add<Method: RPCMethod>(_ method: Method) { table[Method.name] = RegisteredMethod(method) }
@@ -43,6 +45,8 @@ enum MethodTable {
             add(InvoiceRefreshMethod(sync: sync))
         }
         add(EntityListMethod(mappings: MappingRepository(store: store)))
+        add(EventListMethod(repository: WebhookRepository(store: store)))
+        if let processor { add(EventRetryMethod(processor: processor)) }
         for method in upcoming where table[method.name] == nil {
             table[method.name] = .notYetAvailable(method.name, access: method.access, requiresIntegration: method.requiresIntegration)
         }

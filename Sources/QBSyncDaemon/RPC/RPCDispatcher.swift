@@ -14,10 +14,12 @@ struct RPCDispatcher: Sendable {
 
     let methods: [String: RegisteredMethod]
     let state: DaemonState
+    let metrics: DaemonMetrics?
 
-    init(methods: [String: RegisteredMethod], state: DaemonState) {
+    init(methods: [String: RegisteredMethod], state: DaemonState, metrics: DaemonMetrics? = nil) {
         self.methods = methods
         self.state = state
+        self.metrics = metrics
     }
 
     /// Everything that can be decided without suspending happens here, on the caller's thread:
@@ -35,6 +37,8 @@ struct RPCDispatcher: Sendable {
             return .immediate(output)
         }
 
+        // Known methods only as labels: a client cannot grow the metric's label set.
+        metrics?.controlRequest(method: methods[envelope.method] == nil ? "unknown" : envelope.method)
         let context = RPCContext(
             peer: peer, connectionID: connection.id, method: envelope.method, id: envelope.id, connectionLogger: connection.logger,
             notifications: connection.notifications

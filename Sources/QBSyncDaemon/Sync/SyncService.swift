@@ -162,6 +162,19 @@ final class SyncService: Sendable {
         }
     }
 
+    /// The invoices a payment pays (empty for a deleted payment).
+    func invoicesLinked(toPayment paymentID: String, org: OrgID) async throws -> [String] {
+        let client = try accounting()
+        do {
+            return try await retrying(org: org) { connection, reads async throws(QBOClientError) -> [String] in
+                reads += 1
+                return try await client.readPayment(id: paymentID, realmID: connection.realmID, accessToken: connection.tokens.accessToken).invoiceIDs
+            }
+        } catch QBSyncError.qboRejected(let fault) where fault.code == "610" {
+            return []
+        }
+    }
+
     /// Records an invoice as QuickBooks answered it and notifies a status change.
     private func record(_ invoice: QBOInvoice, org: OrgID, demandID: String, developmentID: String?, hash: Data?) async throws -> Mapping {
         guard let total = Money(exactly: invoice.TotalAmt), let balance = Money(exactly: invoice.Balance) else {

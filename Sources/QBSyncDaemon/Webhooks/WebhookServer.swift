@@ -1,0 +1,194 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import QBSyncCore
+import QBSyncStore
+import ServiceLifecycle
+import Synchronization
+
+/// The HTTP listener (spec/runtime.md): Intuit's webhooks, `/healthz` and `/metrics`.
+///
+/// A delivery is answered 200 only once its raw body is durably stored; processing happens after
+/// the answer. A connection idle for ``readTimeout`` is closed, so a slow client cannot hold one
+/// forever, and at most ``maximumConnections`` are open at once.
+final class WebhookServer: Service, Sendable, CustomStringConvertible {
+    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    static let path = "/api/webhooks/quickbooks"
+    static let maximumBody = 1 << 20
+    static let readTimeout: TimeAmount = .seconds(10)
+    static let maximumConnections = 512
+
+    var description: String { "WebhookServer(\(boundAddress))" }
+
+    private let channel: NIOAsyncChannel<Connection, Never>
+    private let intake: WebhookIntake
+    private let state: DaemonState
+    private let store: Store
+    private let metrics: DaemonMetrics
+    private let scrape: @Sendable () async -> Void
+    private let logger: Logger
+    private let open = Atomic<Int>(0)
+    /// `HOST:PORT` as bound (the port is real even when the setting asked for 0).
+    let boundAddress: String
+
+    private init(channel: NIOAsyncChannel<Connection, Never>, intake: WebhookIntake, state: DaemonState, store: Store, metrics: DaemonMetrics, scrape: @escaping @Sendable () async -> Void, logger: Logger) {
+        self.channel = channel
+        self.intake = intake
+        self.state = state
+        self.store = store
+        self.metrics = metrics
+        self.scrape = scrape
+        self.logger = logger
+        let port = channel.channel.localAddress?.port ?? 0
+        let host = state.settings.webhookListen.host
+        boundAddress = ListenAddress(host: host, port: port).description
+    }
+
+    static func bind(
+        settings: Settings, intake: WebhookIntake, state: DaemonState, store: Store, metrics: DaemonMetrics, scrape: @escaping @Sendable () async -> Void, logger: Logger
+    ) async throws -> WebhookServer {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(host: settings.webhookListen.host, port: settings.webhookListen.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(IdleCloser())
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+        let server = WebhookServer(channel: channel, intake: intake, state: state, store: store, metrics: metrics, scrape: scrape, logger: logger)
+        logger.info("webhook listener bound", metadata: ["address": "\(server.boundAddress)"])
+        return server
+    }
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await channel.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        guard open.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
+                            open.subtract(1, ordering: .relaxed)
+                            connection.channel.close(promise: nil)
+                            continue
+                        }
+                        group.addTask {
+                            defer { self.open.subtract(1, ordering: .relaxed) }
+                            await self.serve(connection)
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.channel.channel.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: Connection) async {
+        let remote = connection.channel.remoteAddress?.description
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var head: HTTPRequestHead?
+                var body = ByteBuffer()
+                for try await part in inbound {
+                    switch part {
+                    case .head(let requestHead):
+                        head = requestHead
+                        body.clear()
+                    case .body(var chunk):
+                        body.writeBuffer(&chunk)
+                        if body.readableBytes > Self.maximumBody {
+                            metrics.webhooksRejectedTooLarge.increment()
+                            try await write(status: .payloadTooLarge, body: "request body over 1 MiB\n", keepAlive: false, to: outbound)
+                            return
+                        }
+                    case .end:
+                        guard let request = head else { continue }
+                        let (status, contentType, text) = await route(request, body: body, remote: remote)
+                        try await write(status: status, contentType: contentType, body: text, keepAlive: request.isKeepAlive, to: outbound)
+                        if !request.isKeepAlive { return }
+                        head = nil
+                    }
+                }
+            }
+        } catch {
+            logger.debug("webhook connection ended", metadata: [LogKey.error: "\(error)"])
+        }
+    }
+
+    private func route(_ request: HTTPRequestHead, body: ByteBuffer, remote: String?) async -> (HTTPResponseStatus, String, String) {
+        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        switch (path, request.method) {
+        case (Self.path, .POST): return await receive(request, body: body, remote: remote)
+        case (Self.path, _): return (.methodNotAllowed, "text/plain", "use POST\n")
+        case ("/healthz", .GET):
+            return await store.isWritable() ? (.ok, "application/json", #"{"status":"ok"}"#) : (.serviceUnavailable, "application/json", #"{"status":"store not writable"}"#)
+        case ("/metrics", .GET):
+            await scrape()
+            return (.ok, "text/plain; version=0.0.4", String(decoding: metrics.exposition(), as: UTF8.self))
+        case ("/healthz", _), ("/metrics", _):
+            return (.methodNotAllowed, "text/plain", "use GET\n")
+        default:
+            return (.notFound, "text/plain", "not found\n")
+        }
+    }
+
+    /// Verify, store, answer.
+    private func receive(_ request: HTTPRequestHead, body: ByteBuffer, remote: String?) async -> (HTTPResponseStatus, String, String) {
+        let settings = state.settings
+        guard settings.integrationEnabled, let verifier = settings.quickBooks.webhookVerifierToken else {
+            return (.serviceUnavailable, "text/plain", "the QuickBooks integration is disabled\n")
+        }
+        let bytes = Data(body.readableBytesView)
+        guard let signature = request.headers.first(name: "intuit-signature"), Self.verify(signature: signature, body: bytes, verifier: verifier.value) else {
+            metrics.webhooksRejectedSignature.increment()
+            state.webhookRejected()
+            logger.warning("webhook refused: missing or wrong intuit-signature", metadata: ["remote": "\(remote ?? "?")"])
+            return (.unauthorized, "text/plain", "invalid signature\n")
+        }
+        let (format, events) = WebhookPayload.parse(bytes)
+        do {
+            try await intake.append(IncomingDelivery(receivedAt: Date(), body: bytes, signature: signature, remoteAddress: remote, format: format, events: events))
+        } catch {
+            // Not stored, so not acknowledged: Intuit delivers it again.
+            logger.error("webhook delivery could not be stored", metadata: [LogKey.error: "\(error)"])
+            return (.serviceUnavailable, "text/plain", "not stored; deliver again\n")
+        }
+        metrics.webhooksAccepted.increment()
+        state.webhookAccepted()
+        return (.ok, "text/plain", "")
+    }
+
+    /// `base64(HMAC-SHA256(verifier, raw body))`, compared in constant time.
+    static func verify(signature: String, body: Data, verifier: String) -> Bool {
+        guard let provided = Data(base64Encoded: signature.trimmingCharacters(in: .whitespaces)) else { return false }
+        return HMAC<SHA256>.isValidAuthenticationCode(provided, authenticating: body, using: SymmetricKey(data: Data(verifier.utf8)))
+    }
+
+    private func write(status: HTTPResponseStatus, contentType: String = "text/plain", body: String, keepAlive: Bool, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
+        var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(body.utf8.count))])
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+        if !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body)))) }
+        try await outbound.write(.end(nil))
+    }
+}
+
+/// Closes a connection that sent nothing for the read timeout (a slow or idle client).
+private final class IdleCloser: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? IdleStateHandler.IdleStateEvent, event == .read {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

@@ -1,0 +1,129 @@
+import Crypto
+import Foundation
+import QBControlClient
+import QBSyncCore
+import QBTestSupport
+import Testing
+
+/// The webhook listener and the event processor of the real daemon.
+@Suite(.timeLimit(.minutes(3))) struct WebhookTests {
+    static let classicBody = #"{"eventNotifications":[{"realmId":"1269959970","dataChangeEvent":{"entities":[{"name":"Vendor","id":"40","operation":"Update","lastUpdated":"2016-10-05T03:09:04.000Z"},{"name":"Customer","id":"43","operation":"Create","lastUpdated":"2016-10-05T03:07:04.000Z"}]}}]}"#
+
+    static func sign(_ body: String) -> String {
+        Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(SimulatorProcess.verifierToken.utf8)))).base64EncodedString()
+    }
+
+    func listener(_ pair: Pair) async throws -> SimClient {
+        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        return SimClient(base: "http://\(listen)")
+    }
+
+    @Test func deliveriesAreVerifiedStoredAndAnswered() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        let hook = try await listener(pair)
+        // Intuit's own test vector (reference §3.4).
+        #expect(Self.sign(Self.classicBody) == "6q+xGyMirJupwKTh2/WBl2NcdxzxqdIbk3sneKTxLWM=")
+        let path = "/api/webhooks/quickbooks"
+        let good = try await hook.send(.POST, path, headers: [("intuit-signature", Self.sign(Self.classicBody)), ("Content-Type", "application/json")], body: Data(Self.classicBody.utf8))
+        #expect(good.status == 200)
+        let forged = try await hook.send(.POST, path, headers: [("intuit-signature", Self.sign(Self.classicBody + " ")), ("Content-Type", "application/json")], body: Data(Self.classicBody.utf8))
+        #expect(forged.status == 401)
+        #expect(try await hook.send(.POST, path, body: Data(Self.classicBody.utf8)).status == 401, "no signature")
+        let huge = String(repeating: "x", count: (1 << 20) + 1)
+        #expect(try await hook.send(.POST, path, headers: [("intuit-signature", Self.sign(huge))], body: Data(huge.utf8)).status == 413)
+        #expect(try await hook.get(path).status == 405)
+        #expect(try await hook.get("/nowhere").status == 404)
+        #expect(try await hook.get("/healthz").json == ["status": "ok"])
+
+        // The two events are stored; their realm belongs to no org, so they are ignored with the reason.
+        let events = try await eventually("events listed") { () -> [JSONValue]? in
+            let events = try await pair.control.call("event.list")["events"]?.arrayValue ?? []
+            return events.count == 2 && events.allSatisfy({ $0["status"] != "pending" }) ? events : nil
+        }
+        #expect(events[0]["entityName"] == "Customer", "newest first")
+        #expect(events.allSatisfy { $0["status"] == "ignored" && $0["processError"]?.stringValue?.contains("1269959970") == true })
+        let status = try await pair.control.call("daemon.status")
+        #expect(status["webhook"]?["accepted"] == 1)
+        #expect(status["webhook"]?["rejected"] == 2)
+        let metrics = try await hook.get("/metrics").text
+        #expect(metrics.contains("qbsyncd_webhooks_accepted_total 1"))
+        #expect(metrics.contains(#"qbsyncd_webhooks_rejected_total{reason="signature"} 2"#))
+        #expect(metrics.contains("qbsyncd_control_requests_total"))
+        #expect(pair.daemon.log.contains("webhook refused: missing or wrong intuit-signature"))
+
+        // The delivery log is append-only: the database refuses changes.
+        let sql = try await runCommand("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            for statement in ["UPDATE qb_webhook_deliveries SET signature = 'x'", "DELETE FROM qb_webhook_deliveries", "UPDATE qb_webhook_events SET entity_id = '1'"]:
+                try:
+                    db.execute(statement); db.commit(); print("allowed")
+                except sqlite3.DatabaseError as error:
+                    print("refused:", error)
+            """, pair.daemon.stateDirectory + "/qbsyncd.sqlite"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(sql.stdout.split(separator: "\n").count == 3)
+        #expect(sql.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("refused:") }, "\(sql.stdout)\(sql.stderr)")
+    }
+
+    @Test func aPaymentInQuickBooksTurnsTheInvoicePaidByWebhook() async throws {
+        let pair = try await Pair.start(simEnvironment: ["QBOSIM_DUPLICATE_RATE": "1"])
+        defer { pair.cleanUp() }
+        let hook = try await listener(pair)
+        _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string(hook.base + "/api/webhooks/quickbooks"), "format": "cloudevents"])
+        _ = try await pair.connect("acme")
+        let subscriber = try await pair.daemon.connect()
+        _ = try await subscriber.call("subscribe", params: ["org": "acme", "topics": ["invoice.status_changed"]])
+        var notifications = subscriber.notifications.makeAsyncIterator()
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        let invoice = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        let qboID = try #require(invoice["qboId"]?.stringValue)
+
+        _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(qboID)/pay", json: [:])
+        _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
+        let change = try #require(await notifications.next())
+        #expect(change.params["demandId"] == "dem-1")
+        #expect(change.params["to"] == "Paid")
+        let mapping = try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first
+        #expect(mapping?["status"] == "Paid")
+
+        // Every delivery came twice: the copies are recognised and ignored.
+        let events = try await eventually("events processed") { () -> [JSONValue]? in
+            let events = try await pair.control.call("event.list", params: ["org": "acme"])["events"]?.arrayValue ?? []
+            return events.contains(where: { $0["status"] == "pending" }) || events.isEmpty ? nil : events
+        }
+        #expect(events.contains { $0["status"] == "ignored" && $0["processError"]?.stringValue?.hasPrefix("duplicate of event") == true })
+        #expect(events.contains { $0["type"] == "payment.created" && $0["status"] == "processed" })
+        await subscriber.close()
+    }
+
+    @Test func anAcknowledgedDeliverySurvivesKillNine() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        let hook = try await listener(pair)
+        var acknowledged = 0
+        for index in 0..<20 {
+            let body = #"{"eventNotifications":[{"realmId":"555","dataChangeEvent":{"entities":[{"name":"Invoice","id":"\#(index)","operation":"Update","lastUpdated":"2026-11-25T10:00:00.000Z"}]}}]}"#
+            if try await hook.send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", Self.sign(body))], body: Data(body.utf8)).status == 200 { acknowledged += 1 }
+        }
+        pair.daemon.signal(SIGKILL)
+        _ = try await pair.daemon.waitForExit()
+        try await pair.daemon.start()
+        let client = try await pair.daemon.connect()
+        let events = try await client.call("event.list", params: ["limit": 100])["events"]?.arrayValue ?? []
+        #expect(acknowledged == 20)
+        #expect(events.count == 20, "every 200-acknowledged delivery is in the log after kill -9")
+        await client.close()
+    }
+
+    @Test func theListenerAnswers503WhileTheIntegrationIsDisabled() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanUp() }
+        try await daemon.start()
+        let client = try await daemon.connect()
+        let listen = try #require(try await client.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let reply = try await SimClient(base: "http://\(listen)").send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", Self.sign("{}"))], body: Data("{}".utf8))
+        #expect(reply.status == 503)
+        await client.close()
+    }
+}
