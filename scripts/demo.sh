@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: build; start qbo-sim (the Intuit simulator) and qbsyncd pointed at it; connect an
 # organisation through the simulator's OAuth consent; push a development as a customer and a demand
-# as an invoice; pay the invoice in the simulator; see it Paid; stop both with SIGTERM. (Once
-# webhooks land, the payment reaches the daemon by itself instead of through invoice.refresh.)
+# as an invoice; pay the invoice in the simulator; Intuit's signed webhook reaches the daemon, which
+# turns the demand Paid; stop both with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -62,9 +62,16 @@ echo "$invoice" | python3 -c 'import json,sys; m=json.load(sys.stdin); print("de
 invoice_id=$(echo "$invoice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["qboId"])')
 echo; echo "== the invoice is paid in QuickBooks (the simulator)"
 curl -s -X POST -d '{}' "$sim_url/sim/companies/$realm/invoices/$invoice_id/pay" | python3 -c 'import json,sys; p=json.load(sys.stdin)["Payment"]; print("payment %s of %s" % (p["Id"], p["TotalAmt"]))'
-echo; echo "== invoice.refresh: the daemon reads it back"
-"$bin/qbctl" call invoice.refresh '{"org":"acme","demandId":"dem-1"}' \
-  | python3 -c 'import json,sys; m=json.load(sys.stdin); print("demand %s: %s, balance %s" % (m["localId"], m["status"], m["balance"]))'
+echo; echo "== Intuit's webhook reaches the daemon (signed, stored, processed): the demand turns Paid by itself"
+for _ in $(seq 100); do
+  status=$("$bin/qbctl" call entity.list '{"org":"acme","kind":"demand"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["entities"][0]["status"])')
+  [ "$status" = "Paid" ] && break
+  sleep 0.1
+done
+"$bin/qbctl" call entity.list '{"org":"acme","kind":"demand"}' \
+  | python3 -c 'import json,sys; m=json.load(sys.stdin)["entities"][0]; print("demand %s: %s, balance %s" % (m["localId"], m["status"], m["balance"]))'
+"$bin/qbctl" call event.list '{"org":"acme"}' \
+  | python3 -c 'import json,sys; [print("event %s %s %s -> %s" % (e["id"], e["type"], e["entityId"], e["status"])) for e in json.load(sys.stdin)["events"]]'
 echo; echo "== sync.summary"; "$bin/qbctl" call sync.summary '{"org":"acme"}'
 
 echo; echo "== SIGTERM"; kill -TERM $daemon $sim; wait $daemon && echo "qbsyncd exited 0"; wait $sim && echo "qbo-sim exited 0"

@@ -68,10 +68,20 @@ final class NotificationHub: Sendable {
         guard let line = try? RPCWire.notification(method: topic, params: params) else { return }
         let targets = subscribers.withLock { $0.filter { $0.value.filter.matches(topic: topic, org: org) } }
         for (connectionID, subscriber) in targets {
-            if case .dropped = subscriber.continuation.yield(line) {
+            // The queue holds bufferLimit notifications plus one slot kept for telling the
+            // subscriber that it fell behind, just before it is disconnected.
+            switch subscriber.continuation.yield(line) {
+            case .enqueued(let remaining) where remaining <= 1:
                 logger.warning("subscriber fell behind and is disconnected", metadata: [LogKey.connection: "\(connectionID)"])
                 unregister(connectionID: connectionID)
+                if let notice = try? RPCWire.notification(method: "subscription.overflow", params: ["reason": "the subscriber fell more than \(Self.bufferLimit) notifications behind; reconnect and resubscribe"]) {
+                    subscriber.continuation.yield(notice)
+                }
                 subscriber.continuation.finish()
+            case .dropped, .terminated:
+                unregister(connectionID: connectionID)
+            default:
+                break
             }
         }
     }

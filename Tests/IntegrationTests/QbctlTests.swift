@@ -39,4 +39,27 @@ import Testing
         #expect(unreachable.stderr.split(separator: "\n").count == 1)
         #expect(unreachable.stderr.contains("is the daemon running?"))
     }
+
+    @Test func watchStreamsNotifications() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        let output = pair.daemon.directory.file("watch.out")
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: Binaries.qbctl)
+        watch.arguments = ["watch", "--json", "--topic", "connection.status_changed", "--socket", pair.daemon.socketPath]
+        watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        try watch.run()
+        defer { watch.terminate() }
+        _ = try await eventually("watch subscribed") { try await pair.control.call("daemon.status")["subscribers"] == 1 ? true : nil }
+        _ = try await pair.connect("watched")
+        let line = try await eventually("a notification printed") { () -> String? in
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            return text.contains("\n") ? text : nil
+        }
+        let notification = try JSONDecoder().decode(JSONValue.self, from: Data(line.split(separator: "\n")[0].utf8))
+        #expect(notification["method"] == "connection.status_changed")
+        #expect(notification["params"]?["org"] == "watched")
+        #expect(notification["params"]?["to"] == "connected")
+    }
 }

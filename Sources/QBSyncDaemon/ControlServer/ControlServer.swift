@@ -87,7 +87,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
             logger[metadataKey: LogKey.connection] = "\(id)"
             logger[metadataKey: LogKey.peerUID] = "\(peer.uid)"
             let (notifications, continuation) = AsyncStream.makeStream(
-                of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(NotificationHub.bufferLimit)
+                of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(NotificationHub.bufferLimit + 1)
             )
             let connection = ConnectionContext(
                 id: id, logger: logger, notifications: NotificationSink(connectionID: id, continuation: continuation, hub: hub)
