@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import QBSyncCore
 
 /// Customers, invoices, items and accounts.
@@ -23,6 +23,24 @@ extension AccountingClient {
 
     public func readPayment(id: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOPayment {
         try decode(try await get("/v3/company/\(realmID)/payment/\(id)", accessToken: accessToken), entity: "Payment")
+    }
+
+    /// Intuit's change feed: invoices changed since a time (deleted ones as stubs).
+    public func changedInvoices(since: Date, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> [CDCInvoice] {
+        let changedSince = since.formatted(Date.ISO8601FormatStyle(timeZone: .gmt))
+        let data = try await get("/v3/company/\(realmID)/cdc", query: [URLQueryItem(name: "entities", value: "Invoice"), URLQueryItem(name: "changedSince", value: changedSince)], accessToken: accessToken)
+        struct Answer: Decodable {
+            struct Page: Decodable {
+                struct Rows: Decodable { let Invoice: [CDCInvoice]? }
+                let QueryResponse: [Rows]?
+            }
+            let CDCResponse: [Page]
+        }
+        do {
+            return try JSONDecoder().decode(Answer.self, from: data).CDCResponse.flatMap { $0.QueryResponse ?? [] }.flatMap { $0.Invoice ?? [] }
+        } catch {
+            throw .unavailable("QuickBooks answered CDC with an unexpected body")
+        }
     }
 
     /// Runs a query and decodes the rows of `entity` (empty when none match).

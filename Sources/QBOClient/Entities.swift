@@ -142,3 +142,25 @@ public struct QBOPayment: Decodable, Sendable {
         return ids
     }
 }
+
+/// One invoice row of a CDC answer: a full invoice, or a stub for a deleted one.
+public struct CDCInvoice: Decodable, Sendable {
+    public struct Meta: Decodable, Sendable { public var LastUpdatedTime: String? }
+    public var Id: String
+    public var status: String?
+    public var SyncToken: String?
+    public var DocNumber: String?
+    public var TotalAmt: Decimal?
+    public var Balance: Decimal?
+    public var DueDate: String?
+    public var PrivateNote: String?
+    public var MetaData: Meta?
+
+    public var isDeleted: Bool { status == "Deleted" }
+
+    /// The full invoice (nil for a deleted stub).
+    public var invoice: QBOInvoice? {
+        guard !isDeleted, let SyncToken, let TotalAmt, let Balance else { return nil }
+        return QBOInvoice(Id: Id, SyncToken: SyncToken, DocNumber: DocNumber, TotalAmt: TotalAmt, Balance: Balance, DueDate: DueDate, PrivateNote: PrivateNote, CustomerRef: QBORef(""))
+    }
+}

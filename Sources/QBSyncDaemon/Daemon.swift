@@ -97,6 +97,7 @@ public enum Daemon {
                 .init(service: scheduler),
                 .init(service: OverdueService(sync: sync, logger: logger)),
                 .init(service: processor),
+                .init(service: Reconciler(sync: sync, webhooks: webhooks, logger: logger)),
                 .init(service: control),
                 .init(service: webhookServer),
                 .init(service: reloader),
@@ -123,6 +124,10 @@ public enum Daemon {
         let eventGauge = DaemonMetrics.name("webhook_events", unit: "", help: "Webhook events by processing status")
         metrics.setGauge(eventGauge, labels: [("status", "pending")], value: Double(events.pending))
         metrics.setGauge(eventGauge, labels: [("status", "failed")], value: Double(events.failed))
+        let reconciled = state.reconciled
+        let loss = DaemonMetrics.name("reconciled_changes", unit: "", help: "Invoice changes found in the CDC feed, and those no webhook reported")
+        metrics.setGauge(loss, labels: [("reported", "all")], value: Double(reconciled.changes))
+        metrics.setGauge(loss, labels: [("reported", "missed_by_webhook")], value: Double(reconciled.missed))
         metrics.setGauge(DaemonMetrics.name("limiter_waits", unit: "", help: "QuickBooks calls that waited for the per-company budget"), value: Double(limiter.waits))
         let month = SyncService.month()
         let reads = DaemonMetrics.name("qbo_metered_reads", unit: "", help: "Metered QuickBooks read calls this month, per company")

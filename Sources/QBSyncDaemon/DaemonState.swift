@@ -25,6 +25,7 @@ final class DaemonState: Sendable {
         var eventsPending = 0
         var eventsFailed = 0
         var webhookListen: String?
+        var reconciled = (changes: 0, missed: 0)
     }
 
     let startedAt: Date
@@ -77,6 +78,11 @@ final class DaemonState: Sendable {
     var webhookListen: String? {
         get { storage.withLock { $0.webhookListen } }
         set { storage.withLock { $0.webhookListen = newValue } }
+    }
+
+    var reconciled: (changes: Int, missed: Int) {
+        get { storage.withLock { $0.reconciled } }
+        set { storage.withLock { $0.reconciled = newValue } }
     }
 
     func webhookAccepted() { storage.withLock { $0.webhooksAccepted += 1 } }

@@ -23,7 +23,9 @@ enum NotificationTopic {
     static let webhookEvent = "webhook.event"
     /// Added: an org's grant ends within `QBSYNCD_RECONNECT_WARNING_DAYS`.
     static let connectionReconnectDue = "connection.reconnect_due"
-    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent, connectionReconnectDue]
+    /// Added: the share of changes that reached the daemon only through the CDC feed passed the threshold.
+    static let webhookLoss = "webhook.loss"
+    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent, connectionReconnectDue, webhookLoss]
 }
 
 /// A connection's side of the hub: a bounded queue of notification lines that the connection's

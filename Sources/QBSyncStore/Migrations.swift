@@ -136,6 +136,21 @@ enum Migrations {
                     """
             )
         }
+        migrator.registerMigration("v5-reconciler") { db in
+            // Per company: how far the CDC feed has been read, and how many changes it found that no
+            // webhook had reported (the webhook channel's measured loss).
+            try db.execute(
+                sql: """
+                    CREATE TABLE qb_reconcile_state (
+                        realm_id TEXT PRIMARY KEY NOT NULL,
+                        checkpoint INTEGER NOT NULL,
+                        changes INTEGER NOT NULL DEFAULT 0,
+                        missed INTEGER NOT NULL DEFAULT 0,
+                        last_run_at INTEGER
+                    ) STRICT
+                    """
+            )
+        }
         return migrator
     }
 }

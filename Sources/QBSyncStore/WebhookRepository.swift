@@ -164,6 +164,46 @@ public struct WebhookRepository: Sendable {
         }
     }
 
+    /// Whether a webhook reported a change of this entity received at or after `since`.
+    public func reported(realmID: String, entityName: String, entityID: String, since: Date) async throws -> Bool {
+        try await writer.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM qb_webhook_events WHERE realm_id = ? AND entity_name = ? AND entity_id = ? AND received_at >= ?)",
+                arguments: [realmID, entityName, entityID, Int64(since.timeIntervalSince1970 * 1000)]
+            ) ?? false
+        }
+    }
+
+    /// The reconciler's checkpoint (seconds) and loss counts for a company.
+    public func reconcileState(realmID: String) async throws -> (checkpoint: Int64, changes: Int, missed: Int)? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT checkpoint, changes, missed FROM qb_reconcile_state WHERE realm_id = ?", arguments: [realmID]).map {
+                ($0["checkpoint"], $0["changes"], $0["missed"])
+            }
+        }
+    }
+
+    public func saveReconcileState(realmID: String, checkpoint: Int64, addChanges: Int, addMissed: Int, now: Date) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO qb_reconcile_state (realm_id, checkpoint, changes, missed, last_run_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (realm_id) DO UPDATE SET checkpoint = excluded.checkpoint, changes = changes + excluded.changes,
+                        missed = missed + excluded.missed, last_run_at = excluded.last_run_at
+                    """,
+                arguments: [realmID, checkpoint, addChanges, addMissed, Int64(now.timeIntervalSince1970)]
+            )
+        }
+    }
+
+    /// Totals over every company: changes the feed found, and those no webhook reported.
+    public func lossTotals() async throws -> (changes: Int, missed: Int) {
+        try await writer.read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(changes), 0) AS c, COALESCE(SUM(missed), 0) AS m FROM qb_reconcile_state")
+            return (row?["c"] ?? 0, row?["m"] ?? 0)
+        }
+    }
+
     static func record(_ row: Row) -> EventRecord? {
         EventRecord(
             id: row["id"], receivedAt: Date(timeIntervalSince1970: TimeInterval(row["received_at"] as Int64) / 1000), realmID: row["realm_id"],

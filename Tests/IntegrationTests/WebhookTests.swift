@@ -126,4 +126,32 @@ import Testing
         #expect(reply.status == 503)
         await client.close()
     }
+
+    @Test func withWebhooksLostTheChangeFeedStillTurnsTheInvoicePaidAndMeasuresTheLoss() async throws {
+        // The simulator sends no webhooks at all; the daemon reads the CDC feed every second.
+        let pair = try await Pair.start(daemonEnvironment: ["QBSYNCD_RECONCILE_INTERVAL": "1", "QBSYNCD_RECONCILE_GRACE": "0"])
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        let subscriber = try await pair.daemon.connect()
+        _ = try await subscriber.call("subscribe", params: ["topics": ["invoice.status_changed", "webhook.loss"]])
+        var notifications = subscriber.notifications.makeAsyncIterator()
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        let invoice = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(invoice["qboId"]!.stringValue!)/pay", json: [:])
+
+        var methods: [String] = []
+        while methods.count < 2, let next = await notifications.next() {
+            methods.append(next.method)
+            if next.method == "invoice.status_changed" { #expect(next.params["to"] == "Paid") }
+        }
+        #expect(Set(methods) == ["invoice.status_changed", "webhook.loss"])
+        #expect(try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first?["status"] == "Paid")
+        let webhook = try #require(try await pair.control.call("daemon.status")["webhook"])
+        #expect((webhook["missedByWebhooks"]?.intValue ?? 0) >= 1)
+        #expect(webhook["lossRate"] == 1, "every change was missed by webhooks here")
+        #expect(pair.daemon.log.contains("webhook loss above threshold"))
+        let listen = try #require(webhook["listen"]?.stringValue)
+        #expect(try await SimClient(base: "http://\(listen)").get("/metrics").text.contains(#"qbsyncd_reconciled_changes{reported="missed_by_webhook"}"#))
+        await subscriber.close()
+    }
 }

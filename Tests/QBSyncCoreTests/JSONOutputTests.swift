@@ -8,7 +8,7 @@ import Testing
             version: "0.1.0", startedAt: "2026-11-25T10:00:00Z", uptimeSeconds: 42,
             integration: .init(enabled: missing.isEmpty, missing: missing, environment: "sandbox"),
             orgs: .init(total: 3, connected: 2, needsReauthorization: 1),
-            webhook: .init(listen: "[::1]:8731", accepted: 7, rejected: 1), events: .init(pending: 4, failed: 5),
+            webhook: .init(listen: "[::1]:8731", accepted: 7, rejected: 1, reconciledChanges: 3, missedByWebhooks: 1), events: .init(pending: 4, failed: 5),
             config: .init(path: path, loadedAt: "2026-11-25T10:00:01Z", reloads: 2, lastReloadError: error),
             controlConnections: 9, subscribers: 8
         )

@@ -26,10 +26,18 @@ public struct DaemonStatus: Sendable, Equatable, Codable {
         public var listen: String
         public var accepted: Int
         public var rejected: Int
-        public init(listen: String, accepted: Int, rejected: Int) {
+        /// Added: changes the reconciler found in Intuit's CDC feed, those no webhook had reported,
+        /// and their ratio (the webhook channel's measured loss).
+        public var reconciledChanges: Int
+        public var missedByWebhooks: Int
+        public var lossRate: Double
+        public init(listen: String, accepted: Int, rejected: Int, reconciledChanges: Int = 0, missedByWebhooks: Int = 0) {
             self.listen = listen
             self.accepted = accepted
             self.rejected = rejected
+            self.reconciledChanges = reconciledChanges
+            self.missedByWebhooks = missedByWebhooks
+            lossRate = reconciledChanges == 0 ? 0 : (Double(missedByWebhooks) / Double(reconciledChanges) * 10_000).rounded() / 10_000
         }
     }
 

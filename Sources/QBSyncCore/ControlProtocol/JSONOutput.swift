@@ -55,6 +55,13 @@ public struct JSONOutput: Sendable {
         needsComma = true
     }
 
+    /// A finite number (non-finite values are written as 0, which JSON cannot otherwise carry).
+    public mutating func double(_ value: Double) {
+        separate()
+        bytes.append(contentsOf: (value.isFinite ? (value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)) : "0").utf8)
+        needsComma = true
+    }
+
     public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))

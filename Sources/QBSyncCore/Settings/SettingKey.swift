@@ -20,13 +20,16 @@ public enum SettingKey {
     public static let logLevel = "QBSYNCD_LOG_LEVEL"
     public static let reconnectWarningDays = "QBSYNCD_RECONNECT_WARNING_DAYS"
     public static let invoiceItem = "QBSYNCD_INVOICE_ITEM"
+    public static let reconcileInterval = "QBSYNCD_RECONCILE_INTERVAL"
+    public static let reconcileGrace = "QBSYNCD_RECONCILE_GRACE"
+    public static let webhookLossThreshold = "QBSYNCD_WEBHOOK_LOSS_THRESHOLD"
     public static let config = "QBSYNCD_CONFIG"
 
     /// Every key a settings file may hold.
     public static let all: [String] = [
         clientID, clientSecret, redirectURI, environment, verifierToken, authorizeURL, tokenURL, revokeURL,
         apiBaseURL, minorVersion, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
-        tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays, invoiceItem,
+        tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays, invoiceItem, reconcileInterval, reconcileGrace, webhookLossThreshold,
     ]
 
     /// Never printed or logged; may also come from `$CREDENTIALS_DIRECTORY/<lower-case name>`.

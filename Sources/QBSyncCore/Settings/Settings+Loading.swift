@@ -88,6 +88,9 @@ extension Settings {
             (SettingKey.logLevel, logLevel.rawValue),
             (SettingKey.reconnectWarningDays, String(reconnectWarningDays)),
             (SettingKey.invoiceItem, invoiceItemName),
+            (SettingKey.reconcileInterval, String(reconcileIntervalSeconds)),
+            (SettingKey.reconcileGrace, String(reconcileGraceSeconds)),
+            (SettingKey.webhookLossThreshold, String(webhookLossThresholdPercent)),
         ]
     }
 
@@ -194,6 +197,9 @@ private struct Builder {
             refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: 300),
             reconnectWarningDays: integer(SettingKey.reconnectWarningDays, value(SettingKey.reconnectWarningDays), range: 1...365, default: 30),
             invoiceItemName: itemName(value(SettingKey.invoiceItem)),
+            reconcileIntervalSeconds: integer(SettingKey.reconcileInterval, value(SettingKey.reconcileInterval), range: 1...86_400, default: 900),
+            reconcileGraceSeconds: integer(SettingKey.reconcileGrace, value(SettingKey.reconcileGrace), range: 0...3600, default: 120),
+            webhookLossThresholdPercent: integer(SettingKey.webhookLossThreshold, value(SettingKey.webhookLossThreshold), range: 0...100, default: 5),
             logLevel: level,
             configFilePath: configPath,
             integrationMissing: missing

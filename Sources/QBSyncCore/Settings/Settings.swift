@@ -31,6 +31,12 @@ public struct Settings: Sendable {
     public var reconnectWarningDays: Int
     /// The QuickBooks service item every invoice line names (found or created once per company).
     public var invoiceItemName: String
+    /// Seconds between reads of Intuit's CDC feed per company (the catch-up for lost webhooks).
+    public var reconcileIntervalSeconds: Int
+    /// Changes younger than this are left to their webhooks (and the next pass).
+    public var reconcileGraceSeconds: Int
+    /// Percentage of changes found only by the feed above which a warning is raised.
+    public var webhookLossThresholdPercent: Int
     public var logLevel: Logger.Level
     /// The settings file that was read (it may not exist when it is the default path).
     public var configFilePath: String

@@ -26,7 +26,10 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
                 environment: settings.quickBooks.environment.rawValue
             ),
             orgs: .init(total: counts.total, connected: counts.connected, needsReauthorization: counts.needsReauthorization),
-            webhook: .init(listen: state.webhookListen ?? settings.webhookListen.description, accepted: webhooks.accepted, rejected: webhooks.rejected),
+            webhook: .init(
+                listen: state.webhookListen ?? settings.webhookListen.description, accepted: webhooks.accepted, rejected: webhooks.rejected,
+                reconciledChanges: state.reconciled.changes, missedByWebhooks: state.reconciled.missed
+            ),
             events: .init(pending: events.pending, failed: events.failed),
             config: .init(
                 path: settings.configFilePath, loadedAt: reload.loadedAt, reloads: reload.reloads,

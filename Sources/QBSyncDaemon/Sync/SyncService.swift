@@ -162,6 +162,22 @@ final class SyncService: Sendable {
         }
     }
 
+    /// Invoices changed since a time, from Intuit's CDC feed (one metered read for all of them).
+    func changedInvoices(org: OrgID, since: Date) async throws -> [CDCInvoice] {
+        let client = try accounting()
+        return try await retrying(org: org) { connection, reads async throws(QBOClientError) -> [CDCInvoice] in
+            reads += 1
+            return try await client.changedInvoices(since: since, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+        }
+    }
+
+    /// Applies a change from the feed to its mapping, without reading the invoice again.
+    func apply(_ row: CDCInvoice, to mapping: MappingRecord) async throws -> Mapping {
+        if row.isDeleted { return try await markGone(mapping, state: .deleted) }
+        guard let invoice = row.invoice else { return mapping.mapping }
+        return try await record(invoice, org: mapping.org, demandID: mapping.localID, developmentID: nil, hash: nil)
+    }
+
     /// The invoices a payment pays (empty for a deleted payment).
     func invoicesLinked(toPayment paymentID: String, org: OrgID) async throws -> [String] {
         let client = try accounting()
