@@ -212,4 +212,21 @@ import Testing
         let other = try await pair.http.connect()
         return other.access
     }
+
+    @Test func aStaleSyncTokenIsReadAgainAndTheUpdateRetriedOnce() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": Self.development])
+        let created = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(amounts: ["300.00"])])
+        let qboID = try #require(created["qboId"]?.stringValue)
+        #expect(created["syncToken"] == "0")
+        // Someone changes the invoice in QuickBooks (a partial payment bumps its SyncToken).
+        _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(qboID)/pay", json: ["amount": "100.00"])
+        let updated = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(amounts: ["350.00"])])
+        #expect(updated["qboId"] == .string(qboID))
+        #expect(updated["syncToken"] == "2", "read again after 5010, then updated")
+        #expect(updated["totalAmount"] == "350.00")
+        #expect(updated["balance"] == "250.00", "QuickBooks' own balance, payment kept")
+    }
 }

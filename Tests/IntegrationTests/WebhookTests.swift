@@ -154,4 +154,32 @@ import Testing
         #expect(try await SimClient(base: "http://\(listen)").get("/metrics").text.contains(#"qbsyncd_reconciled_changes{reported="missed_by_webhook"}"#))
         await subscriber.close()
     }
+
+    @Test func aFailedEventIsVisibleAndRetriedOnRequest() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        let hook = try await listener(pair)
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        let invoice = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        // Intuit refuses the grant: processing the event fails, visibly.
+        _ = try await pair.http.post("/sim/faults", json: ["fault": "invalid_grant", "count": 1])
+        _ = try? await pair.control.call("token.refresh", params: ["org": "acme"])
+        let body = #"{"eventNotifications":[{"realmId":"\#(pair.sim.defaultRealmID)","dataChangeEvent":{"entities":[{"name":"Invoice","id":"\#(invoice["qboId"]!.stringValue!)","operation":"Update","lastUpdated":"2026-11-25T10:00:00.000Z"}]}}]}"#
+        #expect(try await hook.send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", Self.sign(body))], body: Data(body.utf8)).status == 200)
+        let failed = try await eventually("the event failed") { () -> JSONValue? in
+            try await pair.control.call("event.list", params: ["org": "acme", "status": "failed"])["events"]?.arrayValue?.first
+        }
+        #expect(failed["processError"]?.stringValue?.contains("must connect to QuickBooks again") == true)
+        #expect(failed["attempts"] == 1)
+        #expect(try await pair.control.call("daemon.status")["events"]?["failed"] == 1)
+
+        // Once the org is connected again, the operator retries it.
+        _ = try await pair.connect("acme")
+        let retried = try await pair.control.call("event.retry", params: ["id": failed["id"]!])
+        #expect(retried["status"] == "processed")
+        #expect(retried["attempts"] == 2)
+        #expect(try await pair.control.call("daemon.status")["events"]?["failed"] == 0)
+        await #expect { _ = try await pair.control.call("event.retry", params: ["id": 999_999]) } throws: { rpcReason($0) == "not_found" }
+    }
 }
