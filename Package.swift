@@ -64,6 +64,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // libsystemd (sd_notify, sd_listen_fds_with_names, sd_journal_sendv).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // sd_notify, socket activation and the journald log handler.
+        .target(
+            name: "SystemdSupport",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // The daemon's services, the control server and the JSON-RPC handlers.
         .target(
             name: "QBSyncDaemon",
@@ -71,6 +79,7 @@ let package = Package(
                 "QBSyncCore",
                 "QBSyncStore",
                 "QBOClient",
+                "SystemdSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -127,6 +136,7 @@ let package = Package(
             name: "qbsyncd",
             dependencies: [
                 "QBSyncDaemon",
+                "SystemdSupport",
                 "QBSyncCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

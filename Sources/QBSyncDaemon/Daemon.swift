@@ -5,6 +5,7 @@ import NIOPosix
 import QBSyncCore
 import QBSyncStore
 import ServiceLifecycle
+public import SystemdSupport
 
 /// Builds and runs the daemon: settings, store, listeners, and the one `ServiceGroup`.
 public enum Daemon {
@@ -14,7 +15,8 @@ public enum Daemon {
     }
 
     /// Runs until SIGTERM or SIGINT; returns when every service has stopped and the store is closed.
-    public static func run(environment: [String: String], logLevel: LogLevelControl, logger: Logger) async throws {
+    public static func run(environment: [String: String], listenFDs: ListenFDs = ListenFDs(byName: [:]), logLevel: LogLevelControl, logger: Logger) async throws {
+        let notifier = SystemdNotifier()
         let settings: Settings
         switch await Settings.load(environment: environment) {
         case .success(let loaded): settings = loaded
@@ -59,7 +61,8 @@ public enum Daemon {
             repository: ConnectionRepository(store: store, vault: TokenVault(key: tokenKey)), orgs: OrgRepository(store: store), state: state,
             hub: hub, http: HTTPClient.shared, scheduleChanges: scheduleContinuation, logger: logger
         )
-        let scheduler = TokenScheduler(manager: connections, changes: scheduleChanges, logger: logger)
+        let (scheduleLoaded, scheduleLoadedContinuation) = AsyncStream.makeStream(of: Void.self)
+        let scheduler = TokenScheduler(manager: connections, changes: scheduleChanges, loaded: scheduleLoadedContinuation, logger: logger)
         let metrics = DaemonMetrics()
         connections.metrics = metrics
         let sync = SyncService(connections: connections, mappings: MappingRepository(store: store), logger: logger)
@@ -71,10 +74,14 @@ public enum Daemon {
         )
         let control: ControlServer
         do {
-            control = try await ControlServer.bind(
-                path: settings.controlSocketPath, settings: settings, dispatcher: dispatcher, state: state, hub: hub,
-                group: MultiThreadedEventLoopGroup.singleton, logger: logger
-            )
+            if let fd = listenFDs.byName["control"] {
+                control = try await ControlServer.adopt(fd: fd, dispatcher: dispatcher, state: state, hub: hub, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            } else {
+                control = try await ControlServer.bind(
+                    path: settings.controlSocketPath, settings: settings, dispatcher: dispatcher, state: state, hub: hub,
+                    group: MultiThreadedEventLoopGroup.singleton, logger: logger
+                )
+            }
         } catch let error as ControlSocketFile.Failure {
             throw StartupFailure(description: error.description)
         }
@@ -82,7 +89,7 @@ public enum Daemon {
         let webhookServer: WebhookServer
         do {
             webhookServer = try await WebhookServer.bind(
-                settings: settings, intake: intake, state: state, store: store, metrics: metrics,
+                settings: settings, inheritedFD: listenFDs.byName["webhook"], intake: intake, state: state, store: store, metrics: metrics,
                 scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.limiter) }, logger: logger
             )
         } catch {
@@ -91,7 +98,8 @@ public enum Daemon {
         state.webhookListen = webhookServer.boundAddress
         await processor.updateCounts()
 
-        let reloader = SettingsReloader(environment: environment, state: state, logLevel: logLevel, logger: logger)
+        let reloader = SettingsReloader(environment: environment, state: state, logLevel: logLevel, notifier: notifier, logger: logger)
+        let systemd = SystemdService(notifier: notifier, state: state, store: store, scheduleLoaded: scheduleLoaded, logger: logger)
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: scheduler),
@@ -101,6 +109,7 @@ public enum Daemon {
                 .init(service: control),
                 .init(service: webhookServer),
                 .init(service: reloader),
+                .init(service: systemd),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
@@ -108,7 +117,6 @@ public enum Daemon {
         // Below systemd's default TimeoutStopSec (90 s): a stuck shutdown becomes a cancellation.
         configuration.maximumGracefulShutdownDuration = .seconds(30)
         let group = ServiceGroup(configuration: configuration)
-        logger.info("qbsyncd ready", metadata: [LogKey.path: "\(settings.controlSocketPath)"])
         try await group.run()
         logger.info("qbsyncd stopped")
     }

@@ -2,6 +2,7 @@ import Logging
 import QBSyncCore
 import ServiceLifecycle
 import UnixSignals
+import SystemdSupport
 
 /// Re-reads the settings file on SIGHUP. A file that does not validate is refused with a logged
 /// error and the settings in force stay; settings that need a restart are reported, not applied.
@@ -12,6 +13,7 @@ struct SettingsReloader: Service, CustomStringConvertible {
     let environment: [String: String]
     let state: DaemonState
     let logLevel: LogLevelControl
+    let notifier: SystemdNotifier
     let logger: Logger
 
     func run() async throws {
@@ -23,6 +25,8 @@ struct SettingsReloader: Service, CustomStringConvertible {
 
     /// One reload, as SIGHUP runs it.
     func reload() async {
+        notifier.reloading()
+        defer { notifier.ready(status: SystemdService.status(state)) }
         logger.info("reloading settings")
         switch await Settings.load(environment: environment) {
         case .failure(let problems):

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import QBSyncCore
 import QBSyncDaemon
+import SystemdSupport
 
 /// `qbsyncd`: runs in the foreground as systemd expects; `--check-config` and `--version` exit at once.
 @main
@@ -41,12 +42,16 @@ struct QBSyncDCommand: AsyncParsableCommand {
         }
 
         let level = LogLevelControl(.info)
+        // Journald's native protocol when stderr is the journal; plain stderr otherwise.
+        let journal = JournalLogHandler.stderrIsJournal
         LoggingSystem.bootstrap { label in
-            DynamicLevelLogHandler(upstream: StreamLogHandler.standardError(label: label), control: level)
+            let upstream: any LogHandler = journal ? JournalLogHandler(identifier: "qbsyncd") : StreamLogHandler.standardError(label: label)
+            return DynamicLevelLogHandler(upstream: upstream, control: level)
         }
+        let listenFDs = ListenFDs.fromEnvironment()
         let logger = Logger(label: "qbsyncd")
         do {
-            try await Daemon.run(environment: environment, logLevel: level, logger: logger)
+            try await Daemon.run(environment: environment, listenFDs: listenFDs, logLevel: level, logger: logger)
         } catch let failure as Daemon.StartupFailure {
             logger.critical("cannot start: \(failure.description)")
             throw ExitCode(1)

@@ -41,15 +41,22 @@ public final class DaemonProcess: Sendable {
         return try DaemonProcess(extraEnvironment: environment, config: config)
     }
 
-    /// Starts the daemon and waits until its socket answers.
-    public func start() async throws {
+    /// Starts the daemon and waits until its socket answers. With `journalStream`, JOURNAL_STREAM
+    /// names the log file's device and inode, so the daemon logs in journald's native protocol.
+    public func start(journalStream: Bool = false, extraEnvironment: [String: String] = [:]) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.qbsyncd)
-        process.environment = environment
         // Appends across restarts, so a test sees the whole history.
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try log.seekToEnd()
+        var environment = self.environment.merging(extraEnvironment) { _, new in new }
+        if journalStream {
+            var info = stat()
+            stat(logPath, &info)
+            environment["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
+        }
+        process.environment = environment
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

@@ -38,9 +38,10 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
     }
 }
 
-/// Kills a child that still runs and reaps it, so nothing outlives the test.
+/// Kills a child that still runs, so nothing outlives the test. It does not wait: on Linux
+/// `Process.waitUntilExit()` spins its run loop, and on the two-thread cooperative pool that the
+/// tests run on, a few such waits starve every other test. Foundation reaps the child itself.
 func killAndWait(_ process: Process?) {
     guard let process, process.isRunning else { return }
     kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
 }

@@ -42,9 +42,13 @@ final class TokenScheduler: Service, Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(manager: ConnectionManager, changes: AsyncStream<ConnectionManager.ScheduleChange>, logger: Logger) {
+    /// Finished once the schedule is loaded from the store (systemd's READY waits for it).
+    private let loaded: AsyncStream<Void>.Continuation
+
+    init(manager: ConnectionManager, changes: AsyncStream<ConnectionManager.ScheduleChange>, loaded: AsyncStream<Void>.Continuation, logger: Logger) {
         self.manager = manager
         self.changes = changes
+        self.loaded = loaded
         self.logger = logger
     }
 
@@ -53,6 +57,7 @@ final class TokenScheduler: Service, Sendable {
 
     func run() async throws {
         try await rebuild()
+        loaded.finish()
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await change in self.changes.cancelOnGracefulShutdown() { self.apply(change) }

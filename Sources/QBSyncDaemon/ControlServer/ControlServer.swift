@@ -78,6 +78,20 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
         return ControlServer(serverChannel: channel, state: state, hub: hub, ownedPath: path, logger: logger)
     }
 
+    /// Adopts the `control` socket systemd passed (its mode and group come from the socket unit).
+    static func adopt(
+        fd: Int32, dispatcher: RPCDispatcher, state: DaemonState, hub: NotificationHub, group: any EventLoopGroup, logger: Logger
+    ) async throws -> ControlServer {
+        let ids = ConnectionIDs()
+        let channel: NIOAsyncChannel<Accepted, Never> = try await ServerBootstrap(group: group)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .bind(fd) { channel in
+                Self.initializeConnection(channel, id: ids.next(), dispatcher: dispatcher, hub: hub, logger: logger)
+            }
+        logger.info("control socket adopted from systemd", metadata: ["fd": "\(fd)"])
+        return ControlServer(serverChannel: channel, state: state, hub: hub, ownedPath: nil, logger: logger)
+    }
+
     /// Reads the peer, then installs framing and the request handler, all on the event loop.
     private static func initializeConnection(
         _ channel: any Channel, id: Int, dispatcher: RPCDispatcher, hub: NotificationHub, logger: Logger

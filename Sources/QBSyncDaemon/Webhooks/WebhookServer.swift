@@ -42,26 +42,37 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         self.metrics = metrics
         self.scrape = scrape
         self.logger = logger
-        let port = channel.channel.localAddress?.port ?? 0
-        let host = state.settings.webhookListen.host
-        boundAddress = ListenAddress(host: host, port: port).description
+        let local = channel.channel.localAddress
+        if let path = local?.pathname {
+            boundAddress = "unix:\(path)"
+        } else {
+            boundAddress = ListenAddress(host: local?.ipAddress ?? state.settings.webhookListen.host, port: local?.port ?? 0).description
+        }
     }
 
+    /// Binds `QBSYNCD_WEBHOOK_LISTEN`, or adopts the `webhook` socket systemd passed.
     static func bind(
-        settings: Settings, intake: WebhookIntake, state: DaemonState, store: Store, metrics: DaemonMetrics, scrape: @escaping @Sendable () async -> Void, logger: Logger
+        settings: Settings, inheritedFD: Int32? = nil, intake: WebhookIntake, state: DaemonState, store: Store, metrics: DaemonMetrics,
+        scrape: @escaping @Sendable () async -> Void, logger: Logger
     ) async throws -> WebhookServer {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .bind(host: settings.webhookListen.host, port: settings.webhookListen.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(IdleCloser())
-                    return try Connection(wrappingChannelSynchronously: channel)
-                }
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                try channel.pipeline.syncOperations.addHandler(IdleCloser())
+                return try Connection(wrappingChannelSynchronously: channel)
             }
+        }
+        let channel: NIOAsyncChannel<Connection, Never>
+        if let inheritedFD {
+            channel = try await bootstrap.bind(inheritedFD, childChannelInitializer: initializer)
+        } else {
+            channel = try await bootstrap.bind(host: settings.webhookListen.host, port: settings.webhookListen.port, childChannelInitializer: initializer)
+        }
         let server = WebhookServer(channel: channel, intake: intake, state: state, store: store, metrics: metrics, scrape: scrape, logger: logger)
         logger.info("webhook listener bound", metadata: ["address": "\(server.boundAddress)"])
         return server
