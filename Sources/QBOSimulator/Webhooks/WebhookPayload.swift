@@ -29,17 +29,7 @@ enum WebhookPayload {
         return encode(.array(array))
     }
 
-    static func verb(_ operation: String) -> String {
-        switch operation {
-        case "Create": return "created"
-        case "Update": return "updated"
-        case "Delete": return "deleted"
-        case "Void": return "voided"
-        case "Emailed": return "emailed"
-        case "Merge": return "merged"
-        default: return operation.lowercased()
-        }
-    }
+    static func verb(_ operation: String) -> String { QBSyncCore.WebhookPayload.verb(operation) }
 
     /// `base64(HMAC-SHA256(key: verifier token, message: the exact body bytes))`.
     static func signature(body: Data, verifierToken: String) -> String {

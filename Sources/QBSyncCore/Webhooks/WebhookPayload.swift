@@ -79,7 +79,8 @@ public enum WebhookPayload {
         return (.unknown, [])
     }
 
-    static func verb(_ operation: String) -> String {
+    /// `Create` → `created`, … (CloudEvents verbs and the event `type`).
+    public static func verb(_ operation: String) -> String {
         switch operation {
         case "Create": return "created"
         case "Update": return "updated"

@@ -25,20 +25,13 @@ struct EventListMethod: RPCMethod {
     let repository: WebhookRepository
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
-        let limit = params.limit ?? 100
-        guard (1...500).contains(limit) else { throw QBSyncError.invalidParams(field: "limit", detail: "must be from 1 to 500") }
+        let limit = try ListCursor.limit(params.limit)
         if let status = params.status, !["pending", "processed", "failed", "ignored"].contains(status) {
             throw QBSyncError.invalidParams(field: "status", detail: "must be pending, processed, failed or ignored")
         }
-        var before: Int64?
-        if let cursor = params.cursor {
-            guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8), text.hasPrefix("e:"), let id = Int64(text.dropFirst(2)) else {
-                throw QBSyncError.invalidParams(field: "cursor", detail: "is not a cursor this daemon gave")
-            }
-            before = id
-        }
+        let before = try params.cursor.map { cursor throws(QBSyncError) in try ListCursor.parse(cursor, prefix: "e") }
         let rows = try await repository.list(org: params.org, status: params.status, beforeID: before, limit: limit)
-        let next = rows.count == limit ? rows.last.map { Data("e:\($0.id)".utf8).base64EncodedString() } : nil
+        let next = rows.count == limit ? rows.last.map { ListCursor.make(prefix: "e", id: $0.id) } : nil
         return Result(events: rows.map(\.event), nextCursor: next)
     }
 }

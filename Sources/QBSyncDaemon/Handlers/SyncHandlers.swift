@@ -76,17 +76,10 @@ struct EntityListMethod: RPCMethod {
     let mappings: MappingRepository
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
-        let limit = params.limit ?? 100
-        guard (1...500).contains(limit) else { throw QBSyncError.invalidParams(field: "limit", detail: "must be from 1 to 500") }
-        var after: Int64 = 0
-        if let cursor = params.cursor {
-            guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8), text.hasPrefix("m:"), let id = Int64(text.dropFirst(2)) else {
-                throw QBSyncError.invalidParams(field: "cursor", detail: "is not a cursor this daemon gave")
-            }
-            after = id
-        }
+        let limit = try ListCursor.limit(params.limit)
+        let after = try params.cursor.map { cursor throws(QBSyncError) in try ListCursor.parse(cursor, prefix: "m") } ?? 0
         let rows = try await mappings.list(org: params.org, kind: params.kind, status: params.status, afterID: after, limit: limit)
-        let next = rows.count == limit ? rows.last.map { Data("m:\($0.id)".utf8).base64EncodedString() } : nil
+        let next = rows.count == limit ? rows.last.map { ListCursor.make(prefix: "m", id: $0.id) } : nil
         return Result(entities: rows.map(\.mapping), nextCursor: next)
     }
 }
