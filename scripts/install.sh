@@ -9,8 +9,8 @@ root=${DESTDIR:-}
 bash scripts/setup.sh
 for product in qbsyncd qbctl; do swift build -c release --static-swift-stdlib --product "$product"; done
 bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
-install -D -m 0755 "$bin/qbsyncd" "$root/usr/bin/qbsyncd"
-install -D -m 0755 "$bin/qbctl" "$root/usr/bin/qbctl"
+install -D -s -m 0755 "$bin/qbsyncd" "$root/usr/bin/qbsyncd"
+install -D -s -m 0755 "$bin/qbctl" "$root/usr/bin/qbctl"
 install -D -m 0644 systemd/qbsyncd.service "$root/lib/systemd/system/qbsyncd.service"
 install -D -m 0644 systemd/qbsyncd.socket "$root/lib/systemd/system/qbsyncd.socket"
 install -D -m 0644 systemd/qbsyncd.sysusers "$root/usr/lib/sysusers.d/qbsyncd.conf"
