@@ -59,15 +59,17 @@ import Testing
         #expect(gaps.allSatisfy { $0 >= .milliseconds(1500) && $0 <= .milliseconds(3500) }, "\(gaps)")
 
         // A store that does not answer (another process holds it exclusively): no keep-alive.
+        // Another process holds the database exclusively until its stdin closes.
         let lockedFlag = daemon.directory.file("locked")
-        let releaseFlag = daemon.directory.file("release")
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         holder.arguments = [
             "python3", "-c",
-            "import sqlite3, sys, os, time\ndb = sqlite3.connect(sys.argv[1], timeout=10)\ndb.execute('BEGIN EXCLUSIVE')\nopen(sys.argv[2], 'w').close()\nwhile not os.path.exists(sys.argv[3]): time.sleep(0.05)\n",
-            daemon.stateDirectory + "/qbsyncd.sqlite", lockedFlag, releaseFlag,
+            "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1], timeout=10)\ndb.execute('BEGIN EXCLUSIVE')\nopen(sys.argv[2], 'w').close()\nsys.stdin.read()\n",
+            daemon.stateDirectory + "/qbsyncd.sqlite", lockedFlag,
         ]
+        let release = Pipe()
+        holder.standardInput = release
         try holder.run()
         defer {
             if holder.isRunning { kill(holder.processIdentifier, SIGKILL) }
@@ -78,7 +80,7 @@ import Testing
         // A check that began before the lock may still pass; none after it may.
         let duringLock = notify.messages.filter { $0.text == "WATCHDOG=1" && $0.at > lockedAt + .milliseconds(1200) }
         #expect(duringLock.isEmpty, "no keep-alive while the store is held")
-        FileManager.default.createFile(atPath: releaseFlag, contents: nil)
+        try release.fileHandleForWriting.close()
         _ = try await eventually("the store released") { holder.isRunning ? nil : true }
         let released = ContinuousClock.now
         _ = try await eventually("keep-alives again") { notify.messages.contains { $0.text == "WATCHDOG=1" && $0.at > released } ? true : nil }
