@@ -98,7 +98,7 @@ final class SyncService: Sendable {
         if let existing, existing.qboState != .active {
             throw QBSyncError.conflict(detail: "the invoice of demand \(demand.id) is \(existing.qboState.rawValue) in QuickBooks and cannot be updated")
         }
-        let itemName = connections.state.settings.quickBooks.clientID == nil ? "Service Charge" : connections.state.settings.invoiceItemName
+        let itemName = connections.state.settings.invoiceItemName
         let hash = SyncValidation.contentHash(demand, extra: customerID + "|" + itemName)
         if let existing, existing.qboID != nil, existing.contentHash == hash { return existing.mapping }
         let itemID = try await serviceItem(org: org, name: itemName, client: client)
