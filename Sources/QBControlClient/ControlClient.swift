@@ -76,16 +76,6 @@ public final class ControlClient: Sendable {
         }
     }
 
-    /// Calls a method and decodes its result.
-    public func call<Result: Decodable>(_ method: String, params: JSONValue? = nil, as type: Result.Type) async throws(ControlClientError) -> Result {
-        let value = try await call(method, params: params)
-        do {
-            return try JSONDecoder().decode(Result.self, from: JSONEncoder().encode(value))
-        } catch {
-            throw ControlClientError(.connection, "unexpected result from \(method): \(error)")
-        }
-    }
-
     public func close() async {
         reader.withLock { $0?.cancel() }
         await connection.close()

@@ -1,6 +1,7 @@
 public import GRDB
 import Foundation
 public import Logging
+import QBSyncCore
 
 /// The daemon's SQLite database (`<state dir>/qbsyncd.sqlite`): WAL, a busy timeout, versioned
 /// migrations applied on open. One writer, concurrent readers (GRDB `DatabasePool`).
@@ -39,7 +40,7 @@ public struct Store: Sendable {
         } catch {
             throw StoreError(.migrationFailed, "cannot migrate \(path): \(Self.describe(error))")
         }
-        logger.debug("store opened", metadata: [LogKeyStore.path: "\(path)"])
+        logger.debug("store opened", metadata: [LogKey.path: "\(path)"])
         return Store(writer: pool, path: path)
     }
 
@@ -72,8 +73,4 @@ public struct Store: Sendable {
         }
         return String(describing: error)
     }
-}
-
-enum LogKeyStore {
-    static let path = "path"
 }

@@ -155,12 +155,11 @@ public struct WebhookRepository: Sendable {
         }
     }
 
-    public func counts() async throws -> (pending: Int, failed: Int, deliveries: Int) {
+    public func counts() async throws -> (pending: Int, failed: Int) {
         try await writer.read { db in
             let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM qb_webhook_events WHERE status = 'pending'") ?? 0
             let failed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM qb_webhook_events WHERE status = 'failed'") ?? 0
-            let deliveries = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM qb_webhook_deliveries") ?? 0
-            return (pending, failed, deliveries)
+            return (pending, failed)
         }
     }
 

@@ -62,20 +62,6 @@ public final class SimulatorProcess: Sendable {
         return try await eventually(timeout: .seconds(20), "qbo-sim exiting") { process.isRunning ? nil : process.terminationStatus }
     }
 
-    /// A TCP port that was free a moment ago (for a listener that must be named before it starts).
-    public static func freePort() async throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     public func cleanUp() {
         let process = self.process.withLock { $0 }
         killAndWait(process)

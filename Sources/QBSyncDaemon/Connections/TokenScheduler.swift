@@ -52,9 +52,6 @@ final class TokenScheduler: Service, Sendable {
         self.logger = logger
     }
 
-    /// How many orgs are scheduled (for tests and status).
-    var scheduledCount: Int { state.withLock { $0.due.count } }
-
     func run() async throws {
         try await rebuild()
         loaded.finish()

@@ -38,13 +38,6 @@ final class RealmLimiter: Sendable {
     /// Calls that had to wait for a slot (for metrics).
     var waits: Int { waitsCounter.load(ordering: .relaxed) }
 
-    /// Runs `body` inside the company's budget.
-    func run<T>(realmID: String, batch: Bool = false, _ body: () async throws -> T) async throws -> T {
-        try await acquire(realmID: realmID, batch: batch)
-        defer { release(realmID: realmID) }
-        return try await body()
-    }
-
     func acquire(realmID: String, batch: Bool = false) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int64(budget.maximumWait * 1000))
         var waited = false

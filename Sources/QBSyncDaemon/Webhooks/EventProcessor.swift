@@ -52,11 +52,14 @@ final class EventProcessor: Service, Sendable, CustomStringConvertible {
 
     /// Processes every due event.
     func drain() async {
+        var processed = false
         while !Task.isShuttingDownGracefully, let batch = try? await repository.due(now: Date(), limit: 100), !batch.isEmpty {
             for event in batch { await process(event) }
+            processed = true
             if batch.count < 100 { break }
         }
-        await updateCounts()
+        // The counts change only here, in event.retry and at start-up: an idle tick costs no COUNT.
+        if processed { await updateCounts() }
     }
 
     func updateCounts() async {
