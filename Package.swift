@@ -218,5 +218,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The campaigns of issue 9 (crash, faults, bad input, hostile environment, access, soak):
+        // short by default, long with QBSYNC_CAMPAIGN=long (scripts/reliability.sh).
+        .testTarget(
+            name: "ReliabilityTests",
+            dependencies: [
+                "QBTestSupport", "QBControlClient", "QBSyncCore", "qbsyncd", "qbctl", "qbo-sim",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

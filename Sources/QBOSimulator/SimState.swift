@@ -76,13 +76,53 @@ struct FaultRule: Sendable {
     var realmID: String?
     var pathContains: String?
     var kind: Kind
+    /// Faults left to inject; the rule goes when it reaches zero.
     var remaining: Int
+    /// With a rate, each matching request faults with this probability (drawn from `random`, seeded
+    /// so that a campaign can be replayed); without one, every matching request does.
+    var rate: Double?
+    var random: SplitMix64
+    var injected = 0
+
+    /// What `GET /sim/faults` shows of the rule.
+    var summary: JSONValue {
+        let kind: String = switch self.kind {
+        case .status(let code): "status \(code)"
+        case .delay(let milliseconds): "delay \(milliseconds) ms"
+        case .drop: "drop"
+        case .dropAfterProcessing: "drop_after"
+        case .invalidGrant: "invalid_grant"
+        }
+        return [
+            "realmId": realmID.map(JSONValue.string) ?? .null, "path": pathContains.map(JSONValue.string) ?? .null, "kind": .string(kind),
+            "remaining": .int(Int64(remaining)), "rate": rate.map(JSONValue.double) ?? .null, "injected": .int(Int64(injected)),
+        ]
+    }
+
+    /// Whether this matching request is one to fault.
+    mutating func draw() -> Bool {
+        guard let rate else { return true }
+        return Double(random.next() >> 11) / Double(1 << 53) < rate
+    }
 
     func matches(realmID: String?, path: String, isTokenEndpoint: Bool) -> Bool {
         if case .invalidGrant = kind, !isTokenEndpoint { return false }
         if let wanted = self.realmID, wanted != realmID { return false }
         if let pathContains, !path.contains(pathContains) { return false }
         return true
+    }
+}
+
+/// A small seeded generator (SplitMix64), so fault campaigns are reproducible from their seed.
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 
@@ -108,6 +148,8 @@ struct SimState: Sendable {
     var refreshTokens: [String: String] = [:]
     var accessTokens: [String: AccessToken] = [:]
     var faults: [FaultRule] = []
+    /// Every fault injected since start, for a campaign's accounting.
+    var faultsInjected = 0
     /// `requestid` → the first answer, per realm.
     var replies: [String: [String: SimResponse]] = [:]
     var pendingChanges: [ChangeEvent] = []

@@ -119,11 +119,16 @@ public final class Simulator: Sendable {
     /// Takes one use of the first matching fault rule.
     private func takeFault(realmID: String?, path: String, isTokenEndpoint: Bool) -> FaultRule.Kind? {
         state.withLock { state in
-            guard let index = state.faults.firstIndex(where: { $0.matches(realmID: realmID, path: path, isTokenEndpoint: isTokenEndpoint) }) else { return nil }
-            let kind = state.faults[index].kind
-            state.faults[index].remaining -= 1
-            if state.faults[index].remaining == 0 { state.faults.remove(at: index) }
-            return kind
+            for index in state.faults.indices where state.faults[index].matches(realmID: realmID, path: path, isTokenEndpoint: isTokenEndpoint) {
+                guard state.faults[index].draw() else { continue }
+                let kind = state.faults[index].kind
+                state.faults[index].remaining -= 1
+                state.faults[index].injected += 1
+                state.faultsInjected += 1
+                if state.faults[index].remaining == 0 { state.faults.remove(at: index) }
+                return kind
+            }
+            return nil
         }
     }
 

@@ -4,6 +4,7 @@ import Foundation
 /// A condition that did not become true before its deadline.
 public struct DeadlineExceeded: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Polls `condition` until it returns a value or `timeout` passes; the poll interval is a pause

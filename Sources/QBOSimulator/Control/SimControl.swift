@@ -51,8 +51,28 @@ extension SimState {
             } else {
                 return .json(.badRequest, ["error": "one of status, delayMs or fault (invalid_grant, drop, drop_after) is required"] as JSONValue)
             }
-            faults.append(FaultRule(realmID: input.string("realmId"), pathContains: input.string("path"), kind: kind, remaining: Int(count)))
+            var rate: Double?
+            switch input["rate"] {
+            case nil, .null?: rate = nil
+            case .double(let value)? where value > 0 && value <= 1: rate = value
+            case .int(1)?: rate = 1
+            default: return .json(.badRequest, ["error": "rate must be a number in (0, 1]"] as JSONValue)
+            }
+            let seed = input["seed"]?.intValue.map { UInt64(bitPattern: $0) } ?? UInt64.random(in: 0...UInt64.max)
+            faults.append(
+                FaultRule(
+                    realmID: input.string("realmId"), pathContains: input.string("path"), kind: kind, remaining: Int(count), rate: rate,
+                    random: SplitMix64(seed: seed)
+                )
+            )
             return .json(.ok, ["queued": .int(count)] as JSONValue)
+        case (.GET, 1, "faults"):
+            return .json(.ok, ["faults": .array(faults.map(\.summary)), "injected": .int(Int64(faultsInjected))] as JSONValue)
+        case (.DELETE, 1, "faults"):
+            // Ends a campaign: every rule goes, whatever it had left.
+            let cleared = faults.count
+            faults.removeAll()
+            return .json(.ok, ["cleared": .int(Int64(cleared)), "injected": .int(Int64(faultsInjected))] as JSONValue)
         case (.GET, 2, "tokens"):
             // Inspection for tests: the live tokens of a company (never part of Intuit).
             let live = grants.filter { $0.value.realmID == path[1] && !$0.value.revoked }

@@ -1,0 +1,68 @@
+import Foundation
+import QBTestSupport
+
+/// How big a campaign runs: short in CI (`swift test`), long behind `scripts/reliability.sh`
+/// (`QBSYNC_CAMPAIGN=long`). Every campaign draws from one seed, printed, so a failure replays
+/// with `QBSYNC_SEED`.
+enum Campaign {
+    static let environment = ProcessInfo.processInfo.environment
+    static let isLong = environment["QBSYNC_CAMPAIGN"] == "long"
+    static let seed: UInt64 = environment["QBSYNC_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...999_999)
+
+    static func scale(short: Int, long: Int) -> Int { isLong ? long : short }
+
+    /// A generator for one campaign, seeded from the campaign seed and its name.
+    static func random(_ name: String) -> SeededRandom {
+        SeededRandom(seed: seed ^ name.utf8.reduce(UInt64(1_469_598_103_934_665_603)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 })
+    }
+
+    /// Prints a campaign's figures and appends them to `QBSYNC_CAMPAIGN_REPORT` when it is set.
+    static func report(_ title: String, _ lines: [String]) {
+        let text = "### \(title) (\(isLong ? "long" : "short"), seed \(seed))\n" + lines.map { "- \($0)\n" }.joined() + "\n"
+        print(text, terminator: "")
+        if let path = environment["QBSYNC_CAMPAIGN_REPORT"], let handle = FileHandle(forWritingAtPath: path) ?? {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            return FileHandle(forWritingAtPath: path)
+        }() {
+            handle.seekToEndOfFile()
+            handle.write(Data(text.utf8))
+            try? handle.close()
+        }
+    }
+}
+
+/// SplitMix64: small, fast and reproducible from its seed.
+struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A TCP port free at the time of asking, for a daemon whose webhook address must survive restarts.
+func freeTCPPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw DeadlineExceeded(description: "no free port: \(String(cString: strerror(errno)))") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+}
+
+/// The median of figures (the upper one of an even count).
+func median<T: Comparable>(_ values: [T]) -> T? { values.isEmpty ? nil : values.sorted()[values.count / 2] }
