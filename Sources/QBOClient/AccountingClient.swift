@@ -14,7 +14,6 @@ public struct CompanyInfo: Sendable {
 public struct AccountingClient: Sendable {
     let http: HTTPClient
     public let endpoints: QBOEndpoints
-    static let timeout: TimeAmount = .seconds(30)
 
     public init(http: HTTPClient, endpoints: QBOEndpoints) {
         self.http = http
@@ -57,7 +56,7 @@ public struct AccountingClient: Sendable {
         let headers: HTTPHeaders
         let bytes: ByteBuffer
         do {
-            let response = try await http.execute(request, timeout: Self.timeout)
+            let response = try await http.execute(request, timeout: endpoints.timeout)
             status = response.status
             headers = response.headers
             bytes = try await response.body.collect(upTo: 16 << 20)

@@ -1,3 +1,4 @@
+public import NIOCore
 public import QBSyncCore
 
 /// Where Intuit is and who the app is: from `Settings.QuickBooks`.
@@ -11,6 +12,8 @@ public struct QBOEndpoints: Sendable {
     public var apiBaseURL: String
     public var minorVersion: Int
     public var environment: String
+    /// How long one Accounting API call may take.
+    public var timeout: TimeAmount
 
     /// nil while the integration is disabled.
     public init?(_ settings: Settings.QuickBooks) {
@@ -24,5 +27,6 @@ public struct QBOEndpoints: Sendable {
         apiBaseURL = settings.apiBaseURL
         minorVersion = settings.minorVersion
         environment = settings.environment.rawValue
+        timeout = .seconds(Int64(settings.timeoutSeconds))
     }
 }

@@ -66,6 +66,8 @@ struct AccessToken: Sendable, Codable {
 struct FaultRule: Sendable {
     enum Kind: Sendable {
         case status(Int)
+        /// A 429 with a Retry-After header (Intuit's own carries none).
+        case throttled(retryAfterSeconds: Int)
         case delay(milliseconds: Int)
         case drop
         /// Processes the request, then drops the connection: the answer is lost on the way back.
@@ -88,6 +90,7 @@ struct FaultRule: Sendable {
     var summary: JSONValue {
         let kind: String = switch self.kind {
         case .status(let code): "status \(code)"
+        case .throttled(let seconds): "status 429, Retry-After \(seconds)"
         case .delay(let milliseconds): "delay \(milliseconds) ms"
         case .drop: "drop"
         case .dropAfterProcessing: "drop_after"

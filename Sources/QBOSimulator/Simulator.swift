@@ -145,6 +145,10 @@ public final class Simulator: Sendable {
             case 502...504: return .respond(IntuitFault.gatewayError(status))
             default: return .respond(SimResponse(status: status))
             }
+        case .throttled(let seconds)?:
+            var response = IntuitFault.throttled()
+            response.headers.append(("Retry-After", String(seconds)))
+            return .respond(response)
         case .drop?:
             return .dropConnection
         case .delay(let milliseconds)?:

@@ -36,7 +36,16 @@ struct Fleet: Sendable {
         return Fleet(pair: pair, webhookBase: webhookBase, orgs: orgs)
     }
 
-    func cleanUp() { pair.cleanUp() }
+    /// With `QBSYNC_KEEP_LOGS=DIR`, the daemon's and simulator's logs are kept there for a post-mortem.
+    func cleanUp() {
+        if let keep = Campaign.environment["QBSYNC_KEEP_LOGS"] {
+            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+            let stamp = Int(Date().timeIntervalSince1970)
+            try? FileManager.default.copyItem(atPath: daemon.logPath, toPath: "\(keep)/qbsyncd-\(stamp).log")
+            try? FileManager.default.copyItem(atPath: sim.logPath, toPath: "\(keep)/qbo-sim-\(stamp).log")
+        }
+        pair.cleanUp()
+    }
 
     func control() async throws -> ControlClient { try await daemon.connect() }
 

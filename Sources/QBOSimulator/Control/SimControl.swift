@@ -44,6 +44,8 @@ extension SimState {
                 kind = .drop
             } else if input.string("fault") == "drop_after" {
                 kind = .dropAfterProcessing
+            } else if input["status"]?.intValue == 429, let retryAfter = input["retryAfter"]?.intValue {
+                kind = .throttled(retryAfterSeconds: Int(retryAfter))
             } else if let status = input["status"]?.intValue {
                 kind = .status(Int(status))
             } else if let delay = input["delayMs"]?.intValue {

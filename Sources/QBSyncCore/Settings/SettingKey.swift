@@ -10,6 +10,7 @@ public enum SettingKey {
     public static let revokeURL = "QUICKBOOKS_REVOKE_URL"
     public static let apiBaseURL = "QUICKBOOKS_API_BASE_URL"
     public static let minorVersion = "QUICKBOOKS_MINOR_VERSION"
+    public static let timeout = "QUICKBOOKS_TIMEOUT"
     public static let stateDirectory = "QBSYNCD_STATE_DIR"
     public static let controlSocket = "QBSYNCD_CONTROL_SOCKET"
     public static let controlGroup = "QBSYNCD_CONTROL_GROUP"
@@ -28,7 +29,7 @@ public enum SettingKey {
     /// Every key a settings file may hold.
     public static let all: [String] = [
         clientID, clientSecret, redirectURI, environment, verifierToken, authorizeURL, tokenURL, revokeURL,
-        apiBaseURL, minorVersion, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
+        apiBaseURL, minorVersion, timeout, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
         tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays, invoiceItem, reconcileInterval, reconcileGrace, webhookLossThreshold,
     ]
 

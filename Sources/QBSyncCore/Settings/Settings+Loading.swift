@@ -78,6 +78,7 @@ extension Settings {
             (SettingKey.revokeURL, quickBooks.revokeURL),
             (SettingKey.apiBaseURL, quickBooks.apiBaseURL),
             (SettingKey.minorVersion, String(quickBooks.minorVersion)),
+            (SettingKey.timeout, String(quickBooks.timeoutSeconds)),
             (SettingKey.stateDirectory, stateDirectory),
             (SettingKey.controlSocket, controlSocketPath),
             (SettingKey.controlGroup, controlGroup),
@@ -154,7 +155,8 @@ private struct Builder {
                 ?? "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
             apiBaseURL: url(SettingKey.apiBaseURL, value(SettingKey.apiBaseURL)).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
                 ?? qboEnvironment.defaultAPIBaseURL,
-            minorVersion: integer(SettingKey.minorVersion, value(SettingKey.minorVersion), range: 75...999, default: 75)
+            minorVersion: integer(SettingKey.minorVersion, value(SettingKey.minorVersion), range: 75...999, default: 75),
+            timeoutSeconds: integer(SettingKey.timeout, value(SettingKey.timeout), range: 1...300, default: 30)
         )
 
         let systemdState = Settings.nonEmpty(environment["STATE_DIRECTORY"]).map { String($0.split(separator: ":")[0]) }

@@ -16,6 +16,9 @@ public struct Settings: Sendable {
         public var revokeURL: String
         public var apiBaseURL: String
         public var minorVersion: Int
+        /// Seconds an Accounting API call may take before it counts as a timeout (the token
+        /// endpoint gets two thirds of it).
+        public var timeoutSeconds: Int
     }
 
     public var quickBooks: QuickBooks

@@ -168,27 +168,28 @@ final class ConnectionManager: Sendable {
         var connection = try await usableConnection(org)
         do {
             return try await limited(connection, call)
-        } catch .unauthorized {
+        } catch let error as QBOClientError {
+            guard case .unauthorized = error else { throw try await failure(error, org: org, realmID: connection.realmID) }
             logger(for: org).info("QuickBooks answered 401; refreshing once and retrying")
             connection = try await refresh(org: org, reason: "401")
             do {
                 return try await limited(connection, call)
-            } catch {
+            } catch let error as QBOClientError {
                 throw try await failure(error, org: org, realmID: connection.realmID)
             }
-        } catch {
-            throw try await failure(error, org: org, realmID: connection.realmID)
         }
     }
 
-    /// The call inside the company's budget; limiter refusals come out as `rate_limited`.
-    private func limited<T: Sendable>(_ connection: Connection, _ call: (Connection) async throws(QBOClientError) -> T) async throws(QBOClientError) -> T {
+    /// The call inside the company's budget. The daemon's own refusal comes out as `rate_limited`
+    /// directly: only Intuit's 429 blocks the company, or a client retrying a refusal would keep
+    /// the company blocked for ever (the fault campaign found this).
+    private func limited<T: Sendable>(_ connection: Connection, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
         do {
             try await limiter.acquire(realmID: connection.realmID)
-        } catch QBSyncError.rateLimited(let seconds) {
-            throw .throttled(retryAfterSeconds: seconds)
+        } catch let refusal as QBSyncError {
+            throw refusal
         } catch {
-            throw .unavailable("cancelled while waiting for the request budget")
+            throw QBOClientError.unavailable("cancelled while waiting for the request budget")
         }
         defer { limiter.release(realmID: connection.realmID) }
         do {
