@@ -12,6 +12,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "qbsyncd", targets: ["qbsyncd"]),
+        // For the libFuzzer package in Fuzz/ (its parsers are what untrusted bytes reach first).
+        .library(name: "QBSyncCore", targets: ["QBSyncCore"]),
         .executable(name: "qbctl", targets: ["qbctl"]),
         .executable(name: "qbsync-bench", targets: ["qbsync-bench"]),
         .executable(name: "qbo-sim", targets: ["qbo-sim"]),
