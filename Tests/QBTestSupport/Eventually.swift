@@ -26,7 +26,7 @@ public func eventually<T>(
 }
 
 /// Yields the thread for a poll interval without blocking it.
-func pause(milliseconds: Int) async {
+public func pause(milliseconds: Int) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { continuation.resume() }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import QBTestSupport
 
 /// How big a campaign runs: short in CI (`swift test`), long behind `scripts/reliability.sh`
@@ -66,3 +67,10 @@ func milliseconds(_ duration: Duration) -> Double {
 
 /// The median of figures (the upper one of an even count).
 func median<T: Comparable>(_ values: [T]) -> T? { values.isEmpty ? nil : values.sorted()[values.count / 2] }
+
+/// A value shared by the tasks of a campaign.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+}

@@ -62,7 +62,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
         let channel: NIOAsyncChannel<Accepted, Never>
         do {
             channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.backlog, value: 4096)
                 // A client may send its requests and shut down its write side: answer them all first.
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in

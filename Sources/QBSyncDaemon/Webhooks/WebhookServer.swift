@@ -56,7 +56,7 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         scrape: @escaping @Sendable () async -> Void, logger: Logger
     ) async throws -> WebhookServer {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
@@ -85,7 +85,10 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
                     for try await connection in inbound {
                         guard open.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
                             open.subtract(1, ordering: .relaxed)
-                            connection.channel.close(promise: nil)
+                            // Through executeThenClose, which finishes the writer: a bare close
+                            // left it to deinit unfinished, which traps (the bad-input campaign
+                            // crashed the daemon with its 513th idle connection).
+                            try? await connection.executeThenClose { _, _ in }
                             continue
                         }
                         group.addTask {
