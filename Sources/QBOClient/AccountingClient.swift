@@ -61,7 +61,7 @@ public struct AccountingClient: Sendable {
             headers = response.headers
             bytes = try await response.body.collect(upTo: 16 << 20)
         } catch {
-            throw .unavailable("QuickBooks could not be reached: \(QBOHTTP.describe(error))")
+            throw .unavailable(QBOHTTP.describe(error))
         }
         // Classify by status before parsing: throttling and gateway errors are not JSON (pitfall 9).
         switch status.code {

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
 public import QBSyncCore
 
 /// A token endpoint answer (reference §1.3).
@@ -126,6 +127,13 @@ enum QBOHTTP {
             case .remoteConnectionClosed: return "the connection was closed"
             default: return String(describing: error)
             }
+        }
+        if let error = error as? IOError {
+            // Connection refused, no route, reset: errno's words, never an address with a token.
+            return "\(error.errnoCode == ECONNREFUSED ? "connection refused" : String(cString: strerror(error.errnoCode)))"
+        }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return describe(first.error)
         }
         return String(describing: type(of: error))
     }

@@ -54,11 +54,20 @@ public enum Daemon {
         } catch {
             throw StartupFailure(description: error.description)
         }
+        let vault = TokenVault(key: tokenKey)
+        let keyCheck = try await ConnectionRepository(store: store, vault: vault).tokensNotOpening()
+        if !keyCheck.failing.isEmpty {
+            throw StartupFailure(
+                description: "the token key does not open the stored tokens of \(keyCheck.failing.count) of \(keyCheck.checked) orgs "
+                    + "(\(keyCheck.failing.prefix(3).joined(separator: ", "))\(keyCheck.failing.count > 3 ? ", …" : "")): is \(SettingKey.tokenKeyFile) the key they were sealed with? "
+                    + "Nothing was changed; start again with the right key (or `qbsyncd --rotate-token-key` from it)"
+            )
+        }
         let state = DaemonState(settings: settings, orgCounts: try await OrgRepository(store: store).statusCounts())
         let hub = NotificationHub(logger: logger)
         let (scheduleChanges, scheduleContinuation) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
         let connections = ConnectionManager(
-            repository: ConnectionRepository(store: store, vault: TokenVault(key: tokenKey)), orgs: OrgRepository(store: store), state: state,
+            repository: ConnectionRepository(store: store, vault: vault), orgs: OrgRepository(store: store), state: state,
             hub: hub, http: HTTPClient.shared, scheduleChanges: scheduleContinuation, logger: logger
         )
         let (scheduleLoaded, scheduleLoadedContinuation) = AsyncStream.makeStream(of: Void.self)

@@ -265,6 +265,20 @@ public struct ConnectionRepository: Sendable {
         }
     }
 
+    /// The orgs whose stored refresh token does not open with this vault's key: at start-up, a
+    /// wrong key file must stop the daemon, not turn every org into "reconnect" one by one.
+    public func tokensNotOpening() async throws -> (checked: Int, failing: [String]) {
+        let rows = try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT org, realm_id, refresh_token FROM qb_configs WHERE refresh_token IS NOT NULL")
+        }
+        var failing: [String] = []
+        for row in rows {
+            guard let org = OrgID(row["org"] as String), let realm: String = row["realm_id"], let refresh: Data = row["refresh_token"] else { continue }
+            if (try? vault.open(refresh, org: org, realm: realm, column: .refreshToken)) == nil { failing.append(org.rawValue) }
+        }
+        return (rows.count, failing)
+    }
+
     /// Re-seals every token under a new key, in one transaction (`qbsyncd rotate-token-key`).
     public func reseal(with newVault: TokenVault) async throws -> Int {
         try await writer.write { db in

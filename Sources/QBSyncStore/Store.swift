@@ -18,7 +18,7 @@ public struct Store: Sendable {
             throw StoreError(.stateDirectoryMissing, "the state directory \(stateDirectory) does not exist or is not a directory")
         }
         guard access(stateDirectory, W_OK | X_OK) == 0 else {
-            throw StoreError(.stateDirectoryNotWritable, "the state directory \(stateDirectory) is not writable by this user")
+            throw StoreError(.stateDirectoryNotWritable, "the state directory \(stateDirectory) is not writable by this user (\(String(cString: strerror(errno))))")
         }
         let path = stateDirectory + "/qbsyncd.sqlite"
         var configuration = Configuration()
@@ -29,6 +29,7 @@ public struct Store: Sendable {
             // WAL with synchronous=FULL: an acknowledged commit survives power loss, not only a crash.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        if FileManager.default.fileExists(atPath: path) { try checkIntact(path) }
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -42,6 +43,27 @@ public struct Store: Sendable {
         }
         logger.debug("store opened", metadata: [LogKey.path: "\(path)"])
         return Store(writer: pool, path: path)
+    }
+
+    /// Refuses a damaged file through a read-only connection, before anything writes to it: the
+    /// delivery log and the tokens cannot be rebuilt, and a migration over bad pages could spread
+    /// the damage.
+    static func checkIntact(_ path: String) throws(StoreError) {
+        let advice = "nothing was changed: restore it from a backup, or salvage it with `sqlite3 \(path) .recover`"
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        let problems: [String]
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            problems = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+            try queue.close()
+        } catch {
+            throw StoreError(.damaged, "\(path) is not a readable SQLite database (\(describe(error))); \(advice)")
+        }
+        guard problems == ["ok"] else {
+            throw StoreError(.damaged, "\(path) is damaged (quick_check: \(problems.joined(separator: "; ").prefix(300))); \(advice)")
+        }
     }
 
     /// Whether a write transaction can commit now (for health checks).

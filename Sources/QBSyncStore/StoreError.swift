@@ -2,12 +2,13 @@
 /// arguments.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
-        private enum Base: String { case stateDirectoryMissing, stateDirectoryNotWritable, openFailed, migrationFailed }
+        private enum Base: String { case stateDirectoryMissing, stateDirectoryNotWritable, openFailed, damaged, migrationFailed }
         private let base: Base
         public static let stateDirectoryMissing = Code(base: .stateDirectoryMissing)
         public static let stateDirectoryNotWritable = Code(base: .stateDirectoryNotWritable)
         public static let openFailed = Code(base: .openFailed)
         public static let migrationFailed = Code(base: .migrationFailed)
+        public static let damaged = Code(base: .damaged)
         public var description: String { base.rawValue }
     }
 

@@ -20,12 +20,13 @@ public final class SimulatorProcess: Sendable {
 
     /// Starts the simulator and waits for its "listening" line.
     public func start(
-        webhookURL: String? = nil, webhookFormat: String = "cloudevents", extraEnvironment: [String: String] = [:], statePath: String? = nil
+        webhookURL: String? = nil, webhookFormat: String = "cloudevents", extraEnvironment: [String: String] = [:], statePath: String? = nil,
+        listen: String = "127.0.0.1:0"
     ) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.directory + "/qbo-sim")
         var arguments = [
-            "--listen", "127.0.0.1:0", "--client-id", Self.clientID, "--client-secret", Self.clientSecret, "--redirect-uri", Self.redirectURI,
+            "--listen", listen, "--client-id", Self.clientID, "--client-secret", Self.clientSecret, "--redirect-uri", Self.redirectURI,
             "--verifier-token", Self.verifierToken, "--webhook-format", webhookFormat,
         ]
         if let webhookURL { arguments += ["--webhook-url", webhookURL] }
@@ -33,6 +34,7 @@ public final class SimulatorProcess: Sendable {
         process.arguments = arguments
         process.environment = ["PATH": "/usr/bin:/bin"].merging(extraEnvironment) { _, new in new }
         let stdout = directory.file("stdout")
+        // A restart starts with an empty stdout, so the new "listening" line is the one read.
         _ = FileManager.default.createFile(atPath: stdout, contents: nil)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
