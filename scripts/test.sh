@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the build and tests need, builds, and runs the whole test suite.
+# Installs what the build and tests need, builds, and runs the whole test suite: unit and
+# integration tests, then the short reliability campaigns (kept apart so their load does not
+# disturb the timing-sensitive systemd tests), then a short libFuzzer run.
+# QBSYNC_FUZZ_SECONDS (default 10 per target; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,4 +13,9 @@ if ! PYTHONPATH="$pydeps" python3 -c 'import intuitlib' 2>/dev/null; then
 fi
 export QBSYNC_PYDEPS="$pydeps"
 swift build --build-tests
-swift test --skip-build --disable-xctest
+swift test --skip-build --disable-xctest --skip ReliabilityTests
+swift test --skip-build --disable-xctest --filter ReliabilityTests
+fuzz_seconds="${QBSYNC_FUZZ_SECONDS:-10}"
+if [ "$fuzz_seconds" != 0 ]; then
+  bash scripts/fuzz.sh "$fuzz_seconds"
+fi
