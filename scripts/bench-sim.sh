@@ -21,5 +21,6 @@ token=$(curl -s -u c:s -d "grant_type=authorization_code&code=$code&redirect_uri
 echo "machine: $(nproc) cores, $(date -u +%F); GET /v3/company/{realm}/companyinfo, wrk -t2 -c8, ${seconds}s"
 for run in $(seq "$runs"); do
   wrk -t2 -c8 -d"${seconds}s" -H "Authorization: Bearer $token" -H "Accept: application/json" "$base/v3/company/$realm/companyinfo/$realm" \
-    | grep -E 'Requests/sec|Non-2xx|Latency' | tr -s ' ' | sed "s/^/run $run: /"
+    | grep -E 'Requests/sec|Non-2xx|Latency' | tr -s ' ' | sed "s/^/run $run: /" | tee -a "$work/runs"
 done
+echo "median requests/s: $(awk '/Requests\/sec/ {print $NF}' "$work/runs" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"

@@ -52,6 +52,7 @@ echo "QBSYNCD_REFRESH_MARGIN=3000" >> "$work/qbsyncd.conf"
 restart=$(date +%s)
 start=$(date +%s.%N)
 start_daemon
+echo "restart to answering with $orgs orgs: $(awk -v a=$start -v b=$(date +%s.%N) 'BEGIN {printf "%.2f", b - a}') s (qbctl polled every 50 ms)"
 while true; do
   # Read the store directly (a read-only WAL reader): polling org.list would itself load the daemon.
   pending=$(python3 - "$QBSYNCD_STATE_DIR/qbsyncd.sqlite" "$restart" <<'PY'
