@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build -c release --product qbsyncd --product qbo-sim --product qbsync-bench --product qbctl 2>/dev/null \
   || { swift build -c release --product qbsyncd; swift build -c release --product qbo-sim; swift build -c release --product qbsync-bench; swift build -c release --product qbctl; }
+# Let the machine settle after the build: a VM's first seconds after minutes of compiling run slow.
+sleep 20
 out=$(mktemp -d /tmp/qbsyncd-benchmarks.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 section() {  # name, command...: runs it, keeps its output
   local name=$1; shift
   echo "== $name: $*" >&2
-  "$@" 2>"$out/$name.err" | grep -v '^\[\|^Building\|^Build complete\|^Compiling\|^Planning\|^Write' > "$out/$name" || { cat "$out/$name.err" >&2; exit 1; }
+  # Only the benchmark's own report: everything from its "machine:" line on (not the build's output).
+  "$@" 2>"$out/$name.err" | sed -n '/^machine:/,$p' > "$out/$name" || { cat "$out/$name.err" >&2; exit 1; }
   cat "$out/$name" >&2
 }
 section control bash scripts/bench-control.sh 5 3

@@ -24,6 +24,26 @@ import Testing
         try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["counters"]?["requestsServed"]?.intValue ?? -1
     }
 
+    @Test func concurrentFirstInvoicesShareOneServiceItem() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": Self.development])
+        // Four first invoices at once on a new company: each needs the service item that does not exist yet.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<4 {
+                group.addTask {
+                    let client = try await pair.daemon.connect()
+                    let mapping = try await client.call("invoice.sync", params: ["org": "acme", "demand": Self.demand(id: "dem-\(n)", docNumber: "SC-\(n)")])
+                    #expect(mapping["qboId"]?.stringValue != nil)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let items = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["items"]?.arrayValue ?? []
+        #expect(items.filter { $0["Name"] == "Service Charge" }.count == 1)
+    }
+
     @Test func customersAreCreatedOnceAndUpdatedInPlace() async throws {
         let pair = try await Pair.start()
         defer { pair.cleanUp() }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import QBOClient
 import QBSyncCore
@@ -18,6 +19,8 @@ final class SyncService: Sendable {
     let connections: ConnectionManager
     let mappings: MappingRepository
     let logger: Logger
+    /// Service-item lookups in flight, by `realm|name`.
+    private let itemLookups = Mutex<[String: Task<String, any Error>]>([:])
 
     init(connections: ConnectionManager, mappings: MappingRepository, logger: Logger) {
         self.connections = connections
@@ -249,17 +252,39 @@ final class SyncService: Sendable {
     }
 
     /// The service item invoice lines name: cached per company, else found by name, else created.
+    /// One lookup per company at a time: concurrent first invoices of a new company each creating
+    /// the item met Intuit's duplicate-name refusal (the sync benchmark found this).
     private func serviceItem(org: OrgID, name: String, client: AccountingClient) async throws -> String {
         guard let realm = try await connections.repository.connection(org)?.realmID else { throw QBSyncError.orgNotConnected(org) }
         if let cached = try await mappings.itemID(realmID: realm, name: name) { return cached }
+        let key = realm + "|" + name
+        let lookup = itemLookups.withLock { lookups in
+            if let running = lookups[key] { return running }
+            let lookup = Task { try await self.findOrCreateItem(org: org, realm: realm, name: name, client: client) }
+            lookups[key] = lookup
+            return lookup
+        }
+        defer { itemLookups.withLock { if $0[key] == lookup { $0[key] = nil } } }
+        return try await lookup.value
+    }
+
+    private func findOrCreateItem(org: OrgID, realm: String, name: String, client: AccountingClient) async throws -> String {
+        let sql = "SELECT * FROM Item WHERE Name = \(AccountingClient.quoted(name))"
         let item = try await retrying(org: org) { connection, reads async throws(QBOClientError) -> QBONamed in
             reads += 1
-            let sql = "SELECT * FROM Item WHERE Name = \(AccountingClient.quoted(name))"
             if let found = try await client.query(sql, entity: "Item", as: QBONamed.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
                 return found
             }
-            reads += 1
-            return try await client.createServiceItem(name: name, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+            do throws(QBOClientError) {
+                return try await client.createServiceItem(name: name, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+            } catch .rejected(let fault) where fault.code == "6240" {
+                // Made meanwhile by someone else (a user, another app): adopt it.
+                reads += 1
+                if let found = try await client.query(sql, entity: "Item", as: QBONamed.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
+                    return found
+                }
+                throw .rejected(fault)
+            }
         }
         try await mappings.storeItem(realmID: realm, name: name, itemID: item.Id)
         return item.Id
