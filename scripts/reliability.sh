@@ -16,6 +16,8 @@ report="$PWD/reports/reliability.md"
   echo
 } >"$report"
 swift build --build-tests
+# One seed for the whole run, printed in every section, so a failure replays with QBSYNC_SEED.
+export QBSYNC_SEED="${QBSYNC_SEED:-$((RANDOM * 32768 + RANDOM))}"
 # The soak runs alone afterwards, so that its latency figures are not the other campaigns' load.
 QBSYNC_CAMPAIGN=long QBSYNC_CAMPAIGN_REPORT="$report" swift test --skip-build --disable-xctest --filter ReliabilityTests --skip SoakTests
 QBSYNC_CAMPAIGN=long QBSYNC_CAMPAIGN_REPORT="$report" swift test --skip-build --disable-xctest --filter SoakTests

@@ -1,6 +1,7 @@
 import Foundation
-import Synchronization
+import QBSyncCore
 import QBTestSupport
+import Synchronization
 
 /// How big a campaign runs: short in CI (`swift test`), long behind `scripts/reliability.sh`
 /// (`QBSYNC_CAMPAIGN=long`). Every campaign draws from one seed, printed, so a failure replays
@@ -73,4 +74,22 @@ final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<T>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+}
+
+/// Calls again while the daemon answers `rate_limited` or `qbo_unavailable`, as a client would.
+func retrying(_ call: () async throws -> JSONValue) async throws -> JSONValue {
+    var last = "no answer"
+    do {
+        return try await eventually(timeout: .seconds(90), "a call that succeeds") { () -> JSONValue? in
+            do {
+                return try await call()
+            } catch {
+                last = "\(error)"
+                if let reason = rpcReason(error), ["rate_limited", "qbo_unavailable"].contains(reason) { return nil }
+                throw error
+            }
+        }
+    } catch {
+        throw DeadlineExceeded(description: "\(error); the last answer: \(last)")
+    }
 }

@@ -196,21 +196,3 @@ import Testing
         }
     }
 }
-
-/// Calls again while the daemon answers `rate_limited` or `qbo_unavailable`, as a client would.
-func retrying(_ call: () async throws -> JSONValue) async throws -> JSONValue {
-    var last = "no answer"
-    do {
-        return try await eventually(timeout: .seconds(90), "a call that succeeds") { () -> JSONValue? in
-            do {
-                return try await call()
-            } catch {
-                last = "\(error)"
-                if let reason = rpcReason(error), ["rate_limited", "qbo_unavailable"].contains(reason) { return nil }
-                throw error
-            }
-        }
-    } catch {
-        throw DeadlineExceeded(description: "\(error); the last answer: \(last)")
-    }
-}

@@ -177,11 +177,11 @@ import Testing
         let missing = try await start(["QBSYNCD_TOKEN_KEY_FILE": pair.daemon.directory.file("nowhere.key")])
         #expect(missing.status == 1 && missing.stderr.contains("nowhere.key") && missing.stderr.contains("cannot be read"), "\(missing.stderr.suffix(300))")
         let short = pair.daemon.directory.file("short.key")
-        FileManager.default.createFile(atPath: short, contents: Data(repeating: 7, count: 16), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: short, contents: Data(repeating: 7, count: 16), attributes: [.posixPermissions: 0o600])
         let wrongSize = try await start(["QBSYNCD_TOKEN_KEY_FILE": short])
         #expect(wrongSize.status == 1 && wrongSize.stderr.contains("not 32 bytes"), "\(wrongSize.stderr.suffix(300))")
         let other = pair.daemon.directory.file("other.key")
-        FileManager.default.createFile(atPath: other, contents: Data((0..<32).map { UInt8($0) }), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: other, contents: Data((0..<32).map { UInt8($0) }), attributes: [.posixPermissions: 0o600])
         let wrongKey = try await start(["QBSYNCD_TOKEN_KEY_FILE": other])
         #expect(wrongKey.status == 1 && wrongKey.stderr.contains("does not open the stored tokens of 1 of 1 orgs (acme)"), "\(wrongKey.stderr.suffix(400))")
         reasons = [missing, wrongSize, wrongKey].map { $0.stderr.split(separator: "\n").last.map(String.init) ?? "" }
@@ -214,7 +214,7 @@ import Testing
                 Issue.record("\(method) succeeded with Intuit unreachable")
             } catch {
                 #expect(rpcReason(error) == "qbo_unavailable", "\(method): \(error)")
-                answers.append("\(method): \((error as? ControlClientError)?.rpcError?.message ?? "\(error)")")
+                answers.append("\(method): \(error.rpcError?.message ?? "\(error)")")
             }
         }
         await #expect(throws: ControlClientError.self) { try await pair.control.call("token.refresh", params: ["org": "acme"]) }
