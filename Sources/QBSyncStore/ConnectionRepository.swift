@@ -268,18 +268,24 @@ public struct ConnectionRepository: Sendable {
     /// The orgs whose stored refresh token does not open with this vault's key: at start-up, a
     /// wrong key file must stop the daemon, not turn every org into "reconnect" one by one.
     public func tokensNotOpening() async throws -> (checked: Int, failing: [String]) {
-        let rows: [(org: String, realm: String, refresh: Data)] = try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT org, realm_id, refresh_token FROM qb_configs WHERE refresh_token IS NOT NULL AND realm_id IS NOT NULL")
-                .map { ($0["org"], $0["realm_id"], $0["refresh_token"]) }
-        }
-        var failing: [String] = []
-        for row in rows {
-            guard let org = OrgID(row.org), (try? vault.open(row.refresh, org: org, realm: row.realm, column: .refreshToken)) != nil else {
-                failing.append(row.org)
-                continue
+        let vault = self.vault
+        // One row at a time from a cursor: 10,000 sealed tokens are never all in memory at once.
+        return try await writer.read { db in
+            var checked = 0
+            var failing: [String] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT org, realm_id, refresh_token FROM qb_configs WHERE refresh_token IS NOT NULL AND realm_id IS NOT NULL")
+            while let row = try rows.next() {
+                checked += 1
+                let name: String = row["org"]
+                guard let org = OrgID(name), let realm: String = row["realm_id"], let refresh: Data = row["refresh_token"],
+                    (try? vault.open(refresh, org: org, realm: realm, column: .refreshToken)) != nil
+                else {
+                    failing.append(name)
+                    continue
+                }
             }
+            return (checked, failing)
         }
-        return (rows.count, failing)
     }
 
     /// Re-seals every token under a new key, in one transaction (`qbsyncd rotate-token-key`).
