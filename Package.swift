@@ -226,7 +226,7 @@ let package = Package(
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
-                "QBTestSupport", "QBControlClient", "QBSyncCore", "qbsyncd", "qbctl", "qbo-sim",
+                "QBTestSupport", "QBControlClient", "QBSyncCore", "QBOSimulator", "qbsyncd", "qbctl", "qbo-sim",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

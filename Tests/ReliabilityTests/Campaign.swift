@@ -1,4 +1,5 @@
 import Foundation
+import QBOSimulator
 import QBSyncCore
 import QBTestSupport
 import Synchronization
@@ -14,8 +15,8 @@ enum Campaign {
     static func scale(short: Int, long: Int) -> Int { isLong ? long : short }
 
     /// A generator for one campaign, seeded from the campaign seed and its name.
-    static func random(_ name: String) -> SeededRandom {
-        SeededRandom(seed: seed ^ name.utf8.reduce(UInt64(1_469_598_103_934_665_603)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 })
+    static func random(_ name: String) -> SplitMix64 {
+        SplitMix64(seed: seed ^ name.utf8.reduce(UInt64(1_469_598_103_934_665_603)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 })
     }
 
     /// Prints a campaign's figures and appends them to `QBSYNC_CAMPAIGN_REPORT` when it is set.
@@ -30,19 +31,6 @@ enum Campaign {
             handle.write(Data(text.utf8))
             try? handle.close()
         }
-    }
-}
-
-/// SplitMix64: small, fast and reproducible from its seed.
-struct SeededRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

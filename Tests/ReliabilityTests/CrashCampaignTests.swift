@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import QBControlClient
+import QBOSimulator
 import QBSyncCore
 import QBTestSupport
 import Synchronization
@@ -168,7 +169,7 @@ import Testing
             }
             group.addTask {
                 guard let control = try? await fleet.control() else { return }
-                var random = SeededRandom(seed: seed)
+                var random = SplitMix64(seed: seed)
                 while !Task.isCancelled {
                     let org = fleet.orgs.pick(&random).org
                     guard (try? await control.call("token.refresh", params: ["org": .string(org)])) != nil else { return }
@@ -176,7 +177,7 @@ import Testing
                 }
             }
             group.addTask {
-                var random = SeededRandom(seed: seed &+ 1)
+                var random = SplitMix64(seed: seed &+ 1)
                 while !Task.isCancelled {
                     let (org, realmID) = fleet.orgs.pick(&random)
                     guard let invoice = ledger.state.withLock({ $0.synced[org]?.randomElement(using: &random) }) else {

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GRDB
 import QBControlClient
+import QBOSimulator
 import QBSyncCore
 import QBTestSupport
 
@@ -90,5 +91,5 @@ struct Fleet: Sendable {
 
 extension Array {
     /// A random element drawn from a seeded generator.
-    func pick(_ random: inout SeededRandom) -> Element { self[Int(random.next() % UInt64(count))] }
+    func pick(_ random: inout SplitMix64) -> Element { self[Int(random.next() % UInt64(count))] }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import QBOSimulator
 
 /// Seeded generators of hostile input: random bytes, mutations of valid requests, deep nesting,
 /// broken UTF-8, odd numbers. Never a `\n` inside a control line (the framing is tested apart).
 struct InputGenerator {
-    var random: SeededRandom
+    var random: SplitMix64
 
     static let methods = [
         "daemon.status", "org.list", "org.show", "oauth.begin", "oauth.complete", "org.test", "org.disconnect", "token.refresh",
