@@ -12,24 +12,9 @@ swift build -c release --product qbo-sim
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d /tmp/qbsyncd-sync.XXXXXX)
 mkdir -p "$work/state"
-"$bin/qbo-sim" --listen 127.0.0.1:0 --port-file "$work/sim.port" --client-id c --client-secret s \
-  --redirect-uri https://app.example.com/cb --verifier-token v > "$work/sim.out" 2> "$work/sim.log" &
-sim=$!
-trap 'kill $sim ${daemon:-} 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q realmId "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
-sim_url="http://127.0.0.1:$(cat "$work/sim.port")"
-cat > "$work/qbsyncd.conf" <<CONF
-QUICKBOOKS_CLIENT_ID=c
-QUICKBOOKS_CLIENT_SECRET=s
-QUICKBOOKS_REDIRECT_URI=https://app.example.com/cb
-QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN=v
-QUICKBOOKS_AUTHORIZE_URL=$sim_url/connect/oauth2
-QUICKBOOKS_TOKEN_URL=$sim_url/oauth2/v1/tokens/bearer
-QUICKBOOKS_REVOKE_URL=$sim_url/v2/oauth2/tokens/revoke
-QUICKBOOKS_API_BASE_URL=$sim_url
-QBSYNCD_WEBHOOK_LISTEN=127.0.0.1:0
-QBSYNCD_LOG_LEVEL=warning
-CONF
+trap 'kill ${sim:-} ${daemon:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+. scripts/bench/sim-daemon.sh
+start_sim
 export QBSYNCD_STATE_DIR="$work/state" QBSYNCD_CONTROL_SOCKET="$work/control.sock" QBSYNCD_CONFIG="$work/qbsyncd.conf"
 "$bin/qbsyncd" 2>> "$work/qbsyncd.log" &
 daemon=$!
