@@ -138,6 +138,8 @@ struct ChangeEvent: Sendable, Codable {
     /// Create, Update, Delete, Void, Emailed, Merge.
     var operation: String
     var at: Date
+    /// The CloudEvent `id`, given once when the change is recorded and kept across retries and duplicates.
+    var id = UUID().uuidString.lowercased()
 }
 
 /// Everything the simulator knows, behind one lock.
@@ -160,9 +162,16 @@ struct SimState: Sendable {
     /// Real-time request stamps per realm (the last minute) and requests in flight.
     var recentRequests: [String: CircularBuffer<Double>] = [:]
     var inFlight: [String: Int] = [:]
+    /// The app's CorePlus meter for the current month of the simulator's clock.
+    var usage: UsageMeter
+    /// Draws for webhook loss, and the changes lost so far.
+    var webhookLoss: SplitMix64
+    var webhooksLost = 0
 
     init(configuration: SimulatorConfiguration, now: Date) {
         self.configuration = configuration
+        usage = UsageMeter(month: UsageMeter.month(of: now))
+        webhookLoss = SplitMix64(seed: configuration.webhookLossSeed ?? UInt64.random(in: 0...UInt64.max))
         let realmID = Opaque.realmID()
         defaultRealmID = realmID
         companies[realmID] = Company.seeded(realmID: realmID, name: "Sandbox Company_US_1", at: now)
@@ -213,7 +222,7 @@ extension Company {
     }
 }
 
-/// What `--state` keeps across restarts: companies, grants and tokens, and the clock.
+/// What `--state` keeps across restarts: companies, grants and tokens, the clock and the usage meter.
 struct PersistedState: Codable, Equatable {
     var clockOffset: TimeInterval
     var defaultRealmID: String
@@ -222,6 +231,8 @@ struct PersistedState: Codable, Equatable {
     var grants: [String: Grant]
     var refreshTokens: [String: String]
     var accessTokens: [String: AccessToken]
+    /// Absent in files written before 0.2: the meter starts from zero.
+    var usage: UsageMeter?
 
     static func == (lhs: PersistedState, rhs: PersistedState) -> Bool {
         let encoder = JSONEncoder()
@@ -234,7 +245,7 @@ extension SimState {
     var persisted: PersistedState {
         PersistedState(
             clockOffset: clockOffset, defaultRealmID: defaultRealmID, companies: companies, codes: codes, grants: grants,
-            refreshTokens: refreshTokens, accessTokens: accessTokens
+            refreshTokens: refreshTokens, accessTokens: accessTokens, usage: usage
         )
     }
 
@@ -246,5 +257,6 @@ extension SimState {
         grants = saved.grants
         refreshTokens = saved.refreshTokens
         accessTokens = saved.accessTokens
+        if let saved = saved.usage { usage = saved }
     }
 }

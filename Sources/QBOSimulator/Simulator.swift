@@ -102,6 +102,8 @@ public final class Simulator: Sendable {
         let requestID = request.method == .POST ? request.query["requestid"] : nil
         let response: SimResponse = state.withLock { state in
             state.companies[realmID]?.requestsServed += 1
+            // The monthly quota is counted only for admitted calls (after authentication and throttling).
+            if let refusal = state.meter(request, realmID: realmID, rest: rest) { return refusal }
             if let requestID, let first = state.replies[realmID]?[requestID] {
                 // Intuit replays the first answer to a repeated requestid and does the work once.
                 state.companies[realmID]?.createsDeduplicated += 1

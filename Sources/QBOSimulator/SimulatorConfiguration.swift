@@ -13,6 +13,10 @@ public struct SimulatorConfiguration: Sendable {
     public var duplicateRate: Double = 0
     /// Seconds of simulated time before queued webhooks are sent (Intuit batches; sandbox is near live).
     public var webhookDelay: Double = 0.05
+    /// Share of changes never delivered by webhook (0…1), for benchmarks of a client's catch-up.
+    public var webhookLossRate: Double = 0
+    /// Seed of the loss draws (random when nil), so a benchmark replays with its seed.
+    public var webhookLossSeed: UInt64?
 
     public var accessTokenTTL = 3600
     /// A refresh token value's validity (the rolling 100 days).
@@ -28,6 +32,10 @@ public struct SimulatorConfiguration: Sendable {
     public var requestsPerMinute = 500
     public var concurrentRequests = 10
     public var batchItemsLimit = 30
+    /// Objects in one CDC answer, across the entities asked for (Intuit: 1,000).
+    public var cdcLimit = 1000
+    /// CorePlus (metered) calls per calendar month for the whole app; 0 is no quota.
+    public var readQuota = 0
 
     public init(clientID: String, clientSecret: String, redirectURI: String, verifierToken: String) {
         self.clientID = clientID

@@ -22,6 +22,7 @@ struct QBOSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("access-token-ttl"), help: "Seconds. Env QBOSIM_ACCESS_TTL.") var accessTTL: Int?
     @Option(name: .customLong("refresh-token-ttl"), help: "Seconds. Env QBOSIM_REFRESH_TTL.") var refreshTTL: Int?
     @Option(name: .customLong("state"), help: "A JSON file that keeps companies, grants and tokens across restarts. Env QBOSIM_STATE.") var statePath: String?
+    @Option(name: .customLong("read-quota"), help: "CorePlus (metered) calls per month for the app; 0 is none. Env QBOSIM_READ_QUOTA.") var readQuota: Int?
 
     func run() async throws {
         let env = ProcessInfo.processInfo.environment
@@ -51,6 +52,17 @@ struct QBOSimCommand: AsyncParsableCommand {
         if let ttl = accessTTL ?? setting(nil, "QBOSIM_ACCESS_TTL").flatMap(Int.init) { configuration.accessTokenTTL = ttl }
         if let ttl = refreshTTL ?? setting(nil, "QBOSIM_REFRESH_TTL").flatMap(Int.init) { configuration.refreshTokenTTL = ttl }
         if let rate = setting(nil, "QBOSIM_DUPLICATE_RATE").flatMap(Double.init) { configuration.duplicateRate = rate }
+        if let quota = readQuota ?? setting(nil, "QBOSIM_READ_QUOTA").flatMap(Int.init) {
+            guard quota >= 0 else { throw ValidationError("--read-quota is 0 (none) or more") }
+            configuration.readQuota = quota
+        }
+        if let rate = setting(nil, "QBOSIM_WEBHOOK_LOSS_RATE").flatMap(Double.init) {
+            guard (0...1).contains(rate) else { throw ValidationError("QBOSIM_WEBHOOK_LOSS_RATE is from 0 to 1") }
+            configuration.webhookLossRate = rate
+        }
+        configuration.webhookLossSeed = setting(nil, "QBOSIM_WEBHOOK_LOSS_SEED").flatMap(UInt64.init)
+        // For tests of a client's catch-up only: Intuit's cap is 1,000.
+        if let limit = setting(nil, "QBOSIM_CDC_LIMIT").flatMap(Int.init), limit > 0 { configuration.cdcLimit = limit }
         // Intuit's limits are the defaults; benchmarks of the simulator itself raise them.
         if let limit = setting(nil, "QBOSIM_REQUESTS_PER_MINUTE").flatMap(Int.init) { configuration.requestsPerMinute = limit }
         if let limit = setting(nil, "QBOSIM_CONCURRENT_REQUESTS").flatMap(Int.init) { configuration.concurrentRequests = limit }

@@ -40,7 +40,7 @@ extension SimState {
             case "Customer": return saveCustomer(object, realmID: realmID)
             case "Invoice": return saveInvoice(object, realmID: realmID, operation: operation)
             case "Item": return saveItem(object, realmID: realmID)
-            case "Payment": return savePayment(object, realmID: realmID)
+            case "Payment": return savePayment(object, realmID: realmID, operation: operation, include: request.query["include"])
             default: return IntuitFault.requestValidation("Account writes are not supported", now: current)
             }
         case (.GET, "query", 1):

@@ -98,11 +98,17 @@ enum IntuitFault {
     }
 
     /// Throttling comes back as XML even to a JSON client (pitfall 9).
-    static func throttled() -> SimResponse {
+    static func throttled(detail: String = "The request limit was reached.  Try again later") -> SimResponse {
         let xml = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="\(IntuitTime.pacific(Date()))"><Fault type="SERVICE"><Error code="3001" element=""><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message><Detail>The request limit was reached.  Try again later</Detail></Error></Fault></IntuitResponse>
+            <?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="\(IntuitTime.pacific(Date()))"><Fault type="SERVICE"><Error code="3001" element=""><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message><Detail>\(detail)</Detail></Error></Fault></IntuitResponse>
             """
         return .text(.tooManyRequests, xml, contentType: "application/xml")
+    }
+
+    /// The app's CorePlus calls for the month are spent: the throttle's shape, with wording a client
+    /// can tell from the per-minute limit (Intuit's exact text unconfirmed).
+    static func monthlyLimitReached() -> SimResponse {
+        throttled(detail: "CorePlus monthly limit reached for this app. Try again next month")
     }
 
     /// Gateway errors carry an HTML page or nothing.

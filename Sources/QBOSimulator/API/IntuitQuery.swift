@@ -302,32 +302,6 @@ extension SimState {
         return .json(.ok, JSONValue.object(["QueryResponse": .object(response), "time": .string(IntuitTime.pacific(current))]))
     }
 
-    /// `GET /cdc?entities=Invoice,Customer&changedSince=…`: everything changed since then, deleted
-    /// rows as stubs; Intuit looks back 30 days at most.
-    func changeDataCapture(entities: String?, changedSince: String?, realmID: String) -> SimResponse {
-        let current = now()
-        guard let entities, !entities.isEmpty else { return IntuitFault.requiredMissing("entities", now: current) }
-        guard let changedSince, let since = IntuitTime.parse(changedSince) else { return IntuitFault.requiredMissing("changedSince", now: current) }
-        guard current.timeIntervalSince(since) <= 30 * 86_400 else {
-            return IntuitFault.requestValidation("changedSince must be within the last 30 days", now: current)
-        }
-        var responses: [JSONValue] = []
-        for name in entities.split(separator: ",") {
-            guard let entity = IntuitQuery.entities.first(where: { $0.lowercased() == name.trimmingCharacters(in: .whitespaces).lowercased() }) else {
-                return IntuitFault.requestValidation("Unsupported entity \(name) for CDC", now: current)
-            }
-            let changed = (companies[realmID]!.entities[entity] ?? [:]).values.filter { $0.updatedAt > since }.sorted { $0.updatedAt < $1.updatedAt }
-            let rows: [JSONValue] = changed.map { row in
-                if row.deleted {
-                    return ["Id": row.body["Id"] ?? .null, "status": "Deleted", "domain": "QBO", "MetaData": ["LastUpdatedTime": .string(IntuitTime.pacific(row.updatedAt))]]
-                }
-                return .object(row.body)
-            }
-            responses.append(rows.isEmpty ? [:] : [.init(stringLiteral: entity): .array(rows), "startPosition": 1, "maxResults": .int(Int64(rows.count))])
-        }
-        return .json(.ok, JSONValue.object(["CDCResponse": [["QueryResponse": .array(responses)]], "time": .string(IntuitTime.pacific(current))]))
-    }
-
     /// `POST /batch`: up to 30 items, each a create/update/delete of an entity or a query.
     mutating func batch(_ body: Data, realmID: String) -> SimResponse {
         let current = now()
@@ -351,7 +325,7 @@ extension SimState {
                 case "Customer": reply = saveCustomer(entity, realmID: realmID)
                 case "Invoice": reply = saveInvoice(entity, realmID: realmID, operation: operation == "create" ? nil : operation)
                 case "Item": reply = saveItem(entity, realmID: realmID)
-                default: reply = savePayment(entity, realmID: realmID)
+                default: reply = savePayment(entity, realmID: realmID, operation: operation)
                 }
             } else {
                 reply = IntuitFault.requiredMissing("BatchItemRequest entity", now: current)

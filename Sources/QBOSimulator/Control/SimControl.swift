@@ -35,6 +35,10 @@ extension SimState {
             )
         case (.POST, 5, "companies") where path[2] == "invoices":
             return invoiceAction(realmID: path[1], invoiceID: path[3], action: path[4], input: input)
+        case (.POST, 5, "companies") where path[2] == "payments":
+            return paymentAction(realmID: path[1], paymentID: path[3], action: path[4])
+        case (.GET, 1, "usage"):
+            return .json(.ok, usageReport())
         case (.POST, 1, "faults"):
             guard let count = input["count"]?.intValue, count > 0 else { return .json(.badRequest, ["error": "count is required"] as JSONValue) }
             let kind: FaultRule.Kind
@@ -87,7 +91,20 @@ extension SimState {
             // Points webhooks somewhere else at run time (a receiver whose port is known only later).
             if let url = input.string("url") { configuration.webhookURL = url }
             if let format = input.string("format").flatMap(WebhookFormat.init(rawValue:)) { configuration.webhookFormat = format }
-            return .json(.ok, ["url": configuration.webhookURL.map(JSONValue.string) ?? .null, "format": .string(configuration.webhookFormat.rawValue)] as JSONValue)
+            switch input["lossRate"] {
+            case nil, .null?: break
+            case .int(let value)? where value == 0 || value == 1: configuration.webhookLossRate = Double(value)
+            case .double(let value)? where value >= 0 && value <= 1: configuration.webhookLossRate = value
+            default: return .json(.badRequest, ["error": "lossRate must be a number in [0, 1]"] as JSONValue)
+            }
+            if let seed = input["seed"]?.intValue { webhookLoss = SplitMix64(seed: UInt64(bitPattern: seed)) }
+            return .json(
+                .ok,
+                [
+                    "url": configuration.webhookURL.map(JSONValue.string) ?? .null, "format": .string(configuration.webhookFormat.rawValue),
+                    "lossRate": .double(configuration.webhookLossRate),
+                ] as JSONValue
+            )
         case (.POST, 1, "clock"):
             guard let seconds = input["advanceSeconds"]?.intValue ?? input["advanceSeconds"].flatMap({ if case .double(let d) = $0 { Int64(d) } else { nil } }) else {
                 return .json(.badRequest, ["error": "advanceSeconds is required"] as JSONValue)
@@ -119,5 +136,16 @@ extension SimState {
         case "delete": return saveInvoice(reference, realmID: realmID, operation: "delete")
         default: return .json(.notFound, ["error": "unknown action"] as JSONValue)
         }
+    }
+
+    /// void or delete a payment as a QuickBooks user would in the UI.
+    private mutating func paymentAction(realmID: String, paymentID: String, action: String) -> SimResponse {
+        guard companies[realmID] != nil else { return .json(.notFound, ["error": "unknown company"] as JSONValue) }
+        guard let payment = companies[realmID]!.entities["Payment"]?[paymentID], !payment.deleted else {
+            return IntuitFault.objectNotFound("Payment", id: paymentID, now: now())
+        }
+        guard ["void", "delete"].contains(action) else { return .json(.notFound, ["error": "unknown action"] as JSONValue) }
+        let reference: [String: JSONValue] = ["Id": .string(paymentID), "SyncToken": payment.body["SyncToken"] ?? "0"]
+        return savePayment(reference, realmID: realmID, operation: action)
     }
 }

@@ -4,26 +4,32 @@ import QBSyncCore
 
 /// Builds and signs webhook bodies in Intuit's two formats (reference §3.2–3.4).
 enum WebhookPayload {
-    /// Classic: one `eventNotifications` element for the realm, its entities in order.
-    static func classic(realmID: String, events: [ChangeEvent]) -> Data {
-        let entities: [JSONValue] = events.map { event in
-            [
-                "name": .string(event.entityName), "id": .string(event.entityID), "operation": .string(event.operation),
-                "lastUpdated": .string(Timestamp.fractional(event.at)),
-            ]
+    /// Classic: one `eventNotifications` element per realm (the sender puts one realm in a POST),
+    /// its entities in order.
+    static func classic(events: [ChangeEvent]) -> Data {
+        var realms: [String] = []
+        for event in events where !realms.contains(event.realmID) { realms.append(event.realmID) }
+        let notifications: [JSONValue] = realms.map { realmID in
+            let entities: [JSONValue] = events.filter { $0.realmID == realmID }.map { event in
+                [
+                    "name": .string(event.entityName), "id": .string(event.entityID), "operation": .string(event.operation),
+                    "lastUpdated": .string(Timestamp.fractional(event.at)),
+                ]
+            }
+            return ["realmId": .string(realmID), "dataChangeEvent": ["entities": .array(entities)]]
         }
-        let body: JSONValue = ["eventNotifications": [["realmId": .string(realmID), "dataChangeEvent": ["entities": .array(entities)]]]]
-        return encode(body)
+        return encode(["eventNotifications": .array(notifications)])
     }
 
-    /// CloudEvents 1.0: a JSON array, one event per change, at most 100 per POST.
-    static func cloudEvents(realmID: String, events: [ChangeEvent]) -> Data {
+    /// CloudEvents 1.0: a JSON array, one event per change (of any company), each with the `id` it
+    /// was given when the change was recorded.
+    static func cloudEvents(events: [ChangeEvent]) -> Data {
         let array: [JSONValue] = events.map { event in
             [
-                "specversion": "1.0", "id": .string("\(UUID().uuidString.lowercased())-\(event.entityName)-\(event.entityID)"),
-                "source": "intuit.qbo-sim", "type": .string("qbo.\(event.entityName.lowercased()).\(verb(event.operation)).v1"),
+                "specversion": "1.0", "id": .string(event.id), "source": "intuit.qbo-sim",
+                "type": .string("qbo.\(event.entityName.lowercased()).\(verb(event.operation)).v1"),
                 "datacontenttype": "application/json", "time": .string(Timestamp.fractional(event.at)),
-                "intuitentityid": .string(event.entityID), "intuitaccountid": .string(realmID), "data": [:],
+                "intuitentityid": .string(event.entityID), "intuitaccountid": .string(event.realmID), "data": [:],
             ]
         }
         return encode(.array(array))

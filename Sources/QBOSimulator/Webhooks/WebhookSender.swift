@@ -7,18 +7,24 @@ import QBSyncCore
 public import ServiceLifecycle
 import Synchronization
 
-/// One POST waiting to be delivered (or re-delivered).
+/// One POST waiting to be delivered (or re-delivered): its events never change once it was tried.
 struct DeliveryBatch: Sendable {
-    var realmID: String
     var events: [ChangeEvent]
     var attempts = 0
     /// Simulated time of the next attempt.
     var nextAttemptAt: Date
+
+    /// The companies it carries, in the order they first appear.
+    var realmIDs: [String] {
+        events.reduce(into: [String]()) { realms, event in if !realms.contains(event.realmID) { realms.append(event.realmID) } }
+    }
 }
 
 /// What one delivery attempt did; `/sim/webhooks/flush` answers a list of these.
 struct DeliveryReport: Sendable, Encodable {
+    /// The first company of the POST; `realmIds` lists them all (CloudEvents POSTs may mix them).
     var realmId: String
+    var realmIds: [String]
     var events: Int
     var attempt: Int
     var status: Int?
@@ -26,9 +32,10 @@ struct DeliveryReport: Sendable, Encodable {
     var duplicate: Bool
 }
 
-/// Delivers webhooks as Intuit does: per realm, in order, batched, signed, retried with backoff
-/// (10 s, 20 s, 30 s, 5 min, 20 min, 2 h, 4 h, 6 h, then every 6 h, in simulated time), later
-/// batches held behind a failing one; answers slower than 3 s count as failures.
+/// Delivers webhooks as Intuit does: in order, batched, signed, retried with backoff (10 s, 20 s,
+/// 30 s, 5 min, 20 min, 2 h, 4 h, 6 h, then every 6 h, in simulated time), later POSTs held behind a
+/// failing one; answers slower than 3 s count as failures. CloudEvents POSTs carry up to 100 events
+/// of any connected companies, in one queue; classic ones one company each, in a queue per company.
 final class WebhookSender: Service, Sendable {
     static let retrySchedule: [Double] = [10, 20, 30, 300, 1200, 7200, 14400, 21600]
 
@@ -70,40 +77,52 @@ final class WebhookSender: Service, Sendable {
         }
     }
 
-    /// Moves new changes into per-realm batches and sends what is due (everything, when forced).
+    /// Moves new changes into batches and sends what is due (everything, when forced).
     private func cycle(force: Bool) async -> [DeliveryReport] {
-        let (changes, configuration, now, liveRealms) = simulator.state.withLock { state in
+        let (changes, configuration, now) = simulator.state.withLock { state in
             let changes = state.pendingChanges
             state.pendingChanges.removeAll()
+            guard state.configuration.webhookURL != nil else { return ([ChangeEvent](), state.configuration, state.now()) }
+            // Only companies connected to the app get webhooks; the loss rate drops some for good.
             let live = Set(state.grants.values.filter { !$0.revoked }.map(\.realmID))
-            return (changes, state.configuration, state.now(), live)
+            var kept: [ChangeEvent] = []
+            for change in changes where live.contains(change.realmID) {
+                if state.configuration.webhookLossRate > 0, Double(state.webhookLoss.next() >> 11) / Double(1 << 53) < state.configuration.webhookLossRate {
+                    state.webhooksLost += 1
+                    continue
+                }
+                kept.append(change)
+            }
+            return (kept, state.configuration, state.now())
         }
         guard let url = configuration.webhookURL else { return [] }
-        // Only companies connected to the app get webhooks.
-        let grouped = Dictionary(grouping: changes.filter { liveRealms.contains($0.realmID) }, by: \.realmID)
+        let cloudEvents = configuration.webhookFormat == .cloudEvents
         queue.withLock { queue in
-            for (realmID, events) in grouped {
-                let size = configuration.webhookFormat == .cloudEvents ? 100 : events.count
-                for start in stride(from: 0, to: events.count, by: max(size, 1)) {
-                    queue[realmID, default: []].append(DeliveryBatch(realmID: realmID, events: Array(events[start..<min(start + size, events.count)]), nextAttemptAt: now))
+            for change in changes {
+                let lane = cloudEvents ? "" : change.realmID
+                // A batch not tried yet takes more events; one that was tried is resent as it was.
+                if let last = queue[lane]?.indices.last, queue[lane]![last].attempts == 0, !cloudEvents || queue[lane]![last].events.count < 100 {
+                    queue[lane]![last].events.append(change)
+                } else {
+                    queue[lane, default: []].append(DeliveryBatch(events: [change], nextAttemptAt: now))
                 }
             }
         }
         var reports: [DeliveryReport] = []
-        for realmID in queue.withLock({ Array($0.keys) }) {
-            while let batch = queue.withLock({ $0[realmID]?.first }), force || batch.nextAttemptAt <= now {
+        for lane in queue.withLock({ $0.keys.sorted() }) {
+            while let batch = queue.withLock({ $0[lane]?.first }), force || batch.nextAttemptAt <= now {
                 let (report, delivered) = await deliver(batch, to: url, configuration: configuration)
                 reports += report
                 let held = queue.withLock { queue -> Bool in
                     if delivered {
-                        queue[realmID]?.removeFirst()
-                        if queue[realmID]?.isEmpty == true { queue.removeValue(forKey: realmID) }
+                        queue[lane]?.removeFirst()
+                        if queue[lane]?.isEmpty == true { queue.removeValue(forKey: lane) }
                         return false
                     }
                     var failed = batch
                     failed.attempts += 1
                     failed.nextAttemptAt = now.addingTimeInterval(Self.retrySchedule[min(failed.attempts - 1, Self.retrySchedule.count - 1)])
-                    queue[realmID]?[0] = failed
+                    queue[lane]?[0] = failed
                     return true
                 }
                 if held { break }
@@ -113,9 +132,7 @@ final class WebhookSender: Service, Sendable {
     }
 
     private func deliver(_ batch: DeliveryBatch, to url: String, configuration: SimulatorConfiguration) async -> ([DeliveryReport], Bool) {
-        let body = configuration.webhookFormat == .classic
-            ? WebhookPayload.classic(realmID: batch.realmID, events: batch.events)
-            : WebhookPayload.cloudEvents(realmID: batch.realmID, events: batch.events)
+        let body = configuration.webhookFormat == .classic ? WebhookPayload.classic(events: batch.events) : WebhookPayload.cloudEvents(events: batch.events)
         let duplicate = configuration.duplicateRate > 0 && Double.random(in: 0..<1) < configuration.duplicateRate
         var reports: [DeliveryReport] = []
         var delivered = false
@@ -126,7 +143,10 @@ final class WebhookSender: Service, Sendable {
             request.headers.add(name: "intuit-signature", value: WebhookPayload.signature(body: body, verifierToken: configuration.verifierToken))
             request.headers.add(name: "User-Agent", value: "Intuit-Webhooks-qbo-sim")
             request.body = .bytes(ByteBuffer(bytes: body))
-            var report = DeliveryReport(realmId: batch.realmID, events: batch.events.count, attempt: batch.attempts + 1, status: nil, error: nil, duplicate: copy == 1)
+            let realms = batch.realmIDs
+            var report = DeliveryReport(
+                realmId: realms.first ?? "", realmIds: realms, events: batch.events.count, attempt: batch.attempts + 1, status: nil, error: nil, duplicate: copy == 1
+            )
             do {
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(3))
                 _ = try? await response.body.collect(upTo: 1 << 20)
@@ -135,7 +155,7 @@ final class WebhookSender: Service, Sendable {
             } catch {
                 report.error = "\(error)"
             }
-            simulator.logger.debug("webhook delivered", metadata: ["realm": "\(batch.realmID)", "status": "\(report.status.map(String.init) ?? report.error ?? "?")"])
+            simulator.logger.debug("webhook delivered", metadata: ["realms": "\(batch.realmIDs.joined(separator: ","))", "status": "\(report.status.map(String.init) ?? report.error ?? "?")"])
             reports.append(report)
         }
         return (reports, delivered)
@@ -143,14 +163,15 @@ final class WebhookSender: Service, Sendable {
 }
 
 extension Simulator {
-    /// Asks the sender to deliver everything queued now; answers the attempts made.
+    /// Asks the sender to deliver everything queued now; answers the attempts made and the changes
+    /// lost to the loss rate since start.
     func flushWebhooks() async -> JSONValue {
-        guard let sender = sender.withLock({ $0 }) else { return ["deliveries": []] }
+        guard let sender = sender.withLock({ $0 }) else { return ["deliveries": [], "webhooksLost": .int(Int64(state.withLock { $0.webhooksLost }))] }
         let reports = await withCheckedContinuation { continuation in
             sender.commandContinuation.yield(.flush(continuation))
         }
         let data = (try? JSONEncoder().encode(reports)) ?? Data("[]".utf8)
-        return ["deliveries": (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? []]
+        return ["deliveries": (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? [], "webhooksLost": .int(Int64(state.withLock { $0.webhooksLost }))]
     }
 
     /// The webhook sender service for this simulator (one per simulator).
