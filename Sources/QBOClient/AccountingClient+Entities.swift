@@ -14,30 +14,38 @@ extension AccountingClient {
     }
 
     public func readCustomer(id: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOCustomer {
-        try decode(try await get("/v3/company/\(realmID)/customer/\(id)", accessToken: accessToken), entity: "Customer")
+        try decode(try await get("/v3/company/\(realmID)/customer/\(id)", realmID: realmID, accessToken: accessToken), entity: "Customer")
     }
 
     public func readInvoice(id: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOInvoice {
-        try decode(try await get("/v3/company/\(realmID)/invoice/\(id)", accessToken: accessToken), entity: "Invoice")
+        try decode(try await get("/v3/company/\(realmID)/invoice/\(id)", realmID: realmID, accessToken: accessToken), entity: "Invoice")
     }
 
     public func readPayment(id: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOPayment {
-        try decode(try await get("/v3/company/\(realmID)/payment/\(id)", accessToken: accessToken), entity: "Payment")
+        try decode(try await get("/v3/company/\(realmID)/payment/\(id)", realmID: realmID, accessToken: accessToken), entity: "Payment")
     }
 
-    /// Intuit's change feed: invoices changed since a time (deleted ones as stubs).
-    public func changedInvoices(since: Date, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> [CDCInvoice] {
+    /// Intuit's change feed: invoices and payments changed since a time (deleted ones as stubs),
+    /// in one metered read. Intuit caps an answer at 1,000 objects and has no paging.
+    public func changes(since: Date, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> ChangeFeed {
         let changedSince = since.formatted(Date.ISO8601FormatStyle(timeZone: .gmt))
-        let data = try await get("/v3/company/\(realmID)/cdc", query: [URLQueryItem(name: "entities", value: "Invoice"), URLQueryItem(name: "changedSince", value: changedSince)], accessToken: accessToken)
+        let data = try await get(
+            "/v3/company/\(realmID)/cdc", realmID: realmID,
+            query: [URLQueryItem(name: "entities", value: "Invoice,Payment"), URLQueryItem(name: "changedSince", value: changedSince)], accessToken: accessToken
+        )
         struct Answer: Decodable {
             struct Page: Decodable {
-                struct Rows: Decodable { let Invoice: [CDCInvoice]? }
+                struct Rows: Decodable {
+                    let Invoice: [CDCInvoice]?
+                    let Payment: [CDCPayment]?
+                }
                 let QueryResponse: [Rows]?
             }
             let CDCResponse: [Page]
         }
         do {
-            return try JSONDecoder().decode(Answer.self, from: data).CDCResponse.flatMap { $0.QueryResponse ?? [] }.flatMap { $0.Invoice ?? [] }
+            let rows = try JSONDecoder().decode(Answer.self, from: data).CDCResponse.flatMap { $0.QueryResponse ?? [] }
+            return ChangeFeed(invoices: rows.flatMap { $0.Invoice ?? [] }, payments: rows.flatMap { $0.Payment ?? [] })
         } catch {
             throw .unavailable("QuickBooks answered CDC with an unexpected body")
         }
@@ -45,7 +53,7 @@ extension AccountingClient {
 
     /// Runs a query and decodes the rows of `entity` (empty when none match).
     public func query<Row: Decodable & Sendable>(_ sql: String, entity: String, as type: Row.Type, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> [Row] {
-        let data = try await get("/v3/company/\(realmID)/query", query: [URLQueryItem(name: "query", value: sql)], accessToken: accessToken)
+        let data = try await get("/v3/company/\(realmID)/query", realmID: realmID, query: [URLQueryItem(name: "query", value: sql)], accessToken: accessToken)
         let decoder = JSONDecoder()
         decoder.userInfo[AnyKey.entityInfo] = entity
         do {

@@ -10,25 +10,36 @@ public struct CompanyInfo: Sendable {
     public var companyName: String
 }
 
+/// Told before every metered read (Intuit's "CorePlus" calls: entity reads, queries, the change
+/// feed); it counts the read and may refuse it. Writes and OAuth never pass through it.
+public protocol ReadMeter: Sendable {
+    func willRead(realmID: String) async throws(QBOClientError)
+}
+
 /// The QuickBooks Online Accounting API v3, as far as the daemon uses it.
 public struct AccountingClient: Sendable {
     let http: HTTPClient
     public let endpoints: QBOEndpoints
+    /// Every GET is a metered read and passes through this first.
+    public let meter: (any ReadMeter)?
 
-    public init(http: HTTPClient, endpoints: QBOEndpoints) {
+    public init(http: HTTPClient, endpoints: QBOEndpoints, meter: (any ReadMeter)? = nil) {
         self.http = http
         self.endpoints = endpoints
+        self.meter = meter
     }
 
     public func companyInfo(realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> CompanyInfo {
-        let data = try await get("/v3/company/\(realmID)/companyinfo/\(realmID)", accessToken: accessToken)
+        let data = try await get("/v3/company/\(realmID)/companyinfo/\(realmID)", realmID: realmID, accessToken: accessToken)
         guard let json = try? JSONDecoder().decode(JSONValue.self, from: data), let name = json["CompanyInfo"]?["CompanyName"]?.stringValue else {
             throw .unavailable("CompanyInfo without CompanyName")
         }
         return CompanyInfo(companyName: name)
     }
 
-    func get(_ path: String, query: [URLQueryItem] = [], accessToken: Secret<String>) async throws(QBOClientError) -> Data {
+    /// A metered read: the meter counts it (and may refuse it) before it is sent.
+    func get(_ path: String, realmID: String, query: [URLQueryItem] = [], accessToken: Secret<String>) async throws(QBOClientError) -> Data {
+        try await meter?.willRead(realmID: realmID)
         var components = URLComponents(string: endpoints.apiBaseURL + path)!
         components.queryItems = query + [URLQueryItem(name: "minorversion", value: String(endpoints.minorVersion))]
         var request = HTTPClientRequest(url: components.url!.absoluteString)
@@ -69,7 +80,10 @@ public struct AccountingClient: Sendable {
             return Data(buffer: bytes)
         case 401: throw .unauthorized
         case 403: throw .forbidden
-        case 429: throw .throttled(retryAfterSeconds: headers.first(name: "Retry-After").flatMap(Int.init) ?? 60)
+        case 429:
+            // The monthly CorePlus limit is a 429 too; its body says so.
+            if String(buffer: bytes).contains("CorePlus monthly limit") { throw .readQuotaExhausted(nil) }
+            throw .throttled(retryAfterSeconds: headers.first(name: "Retry-After").flatMap(Int.init) ?? 60)
         case 500...599:
             throw .unavailable("QuickBooks answered \(status.code)")
         default:

@@ -110,6 +110,7 @@ public struct QBOInvoice: Decodable, Sendable {
     public var DueDate: String?
     public var PrivateNote: String?
     public var CustomerRef: QBORef
+    public var MetaData: QBOMeta? = nil
 
     /// Intuit has no void flag: a voided invoice has zero amounts and "Voided" before its note.
     public var isVoided: Bool { TotalAmt == 0 && (PrivateNote?.hasPrefix("Voided") ?? false) }
@@ -143,9 +144,45 @@ public struct QBOPayment: Decodable, Sendable {
     }
 }
 
+/// `MetaData`: when QuickBooks last changed the record (company time zone, whole seconds).
+public struct QBOMeta: Decodable, Sendable {
+    public var LastUpdatedTime: String?
+
+    /// `LastUpdatedTime` as a date.
+    public var lastUpdated: Date? { LastUpdatedTime.flatMap(IntuitTime.parse) }
+}
+
+/// Intuit's timestamps: RFC 3339 with an offset, with or without fractions.
+public enum IntuitTime {
+    public static func parse(_ text: String) -> Date? {
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+    }
+}
+
+/// What one change-feed read answered.
+public struct ChangeFeed: Sendable {
+    public var invoices: [CDCInvoice]
+    public var payments: [CDCPayment]
+    public var count: Int { invoices.count + payments.count }
+}
+
+/// One payment row of a CDC answer: the invoices it pays, or a stub for a deleted one.
+public struct CDCPayment: Decodable, Sendable {
+    public var Id: String
+    public var status: String?
+    public var TotalAmt: Decimal?
+    public var PrivateNote: String?
+    public var Line: [QBOPayment.Line]?
+    public var MetaData: QBOMeta?
+
+    public var isDeleted: Bool { status == "Deleted" }
+    public var isVoided: Bool { !isDeleted && TotalAmt == 0 && (PrivateNote?.hasPrefix("Voided") ?? false) }
+    public var invoiceIDs: [String] { QBOPayment(Id: Id, Line: Line).invoiceIDs }
+}
+
 /// One invoice row of a CDC answer: a full invoice, or a stub for a deleted one.
 public struct CDCInvoice: Decodable, Sendable {
-    public struct Meta: Decodable, Sendable { public var LastUpdatedTime: String? }
+    public typealias Meta = QBOMeta
     public var Id: String
     public var status: String?
     public var SyncToken: String?
@@ -161,6 +198,9 @@ public struct CDCInvoice: Decodable, Sendable {
     /// The full invoice (nil for a deleted stub).
     public var invoice: QBOInvoice? {
         guard !isDeleted, let SyncToken, let TotalAmt, let Balance else { return nil }
-        return QBOInvoice(Id: Id, SyncToken: SyncToken, DocNumber: DocNumber, TotalAmt: TotalAmt, Balance: Balance, DueDate: DueDate, PrivateNote: PrivateNote, CustomerRef: QBORef(""))
+        return QBOInvoice(
+            Id: Id, SyncToken: SyncToken, DocNumber: DocNumber, TotalAmt: TotalAmt, Balance: Balance, DueDate: DueDate, PrivateNote: PrivateNote,
+            CustomerRef: QBORef(""), MetaData: MetaData
+        )
     }
 }

@@ -15,6 +15,9 @@ public enum QBOClientError: Error, Sendable, Equatable {
     case rejected(QBOFault)
     /// 429: the company's request budget is spent.
     case throttled(retryAfterSeconds: Int)
+    /// A metered read refused for the app's monthly budget: by the daemon's governor before the
+    /// call (with its counts), or by Intuit (nil: Intuit gives no counts).
+    case readQuotaExhausted(QuotaRefusal?)
     /// 5xx, a timeout, a dropped connection, or an answer that is not Intuit's.
     case unavailable(String)
 }

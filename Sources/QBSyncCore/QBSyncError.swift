@@ -41,4 +41,6 @@ public enum QBSyncError: Error, Sendable, Equatable {
     case rateLimited(retryAfterSeconds: Int)
     case forbidden(method: String)
     case conflict(detail: String)
+    /// The app-wide monthly budget of Intuit's metered reads is spent for this caller's class.
+    case readQuotaExhausted(QuotaRefusal)
 }

@@ -65,10 +65,11 @@ public enum Daemon {
         }
         let state = DaemonState(settings: settings, orgCounts: try await OrgRepository(store: store).statusCounts())
         let hub = NotificationHub(logger: logger)
+        let governor = try await ReadGovernor.load(repository: ReadQuotaRepository(store: store), state: state, hub: hub, logger: logger)
         let (scheduleChanges, scheduleContinuation) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
         let connections = ConnectionManager(
             repository: ConnectionRepository(store: store, vault: vault), orgs: OrgRepository(store: store), state: state,
-            hub: hub, http: HTTPClient.shared, scheduleChanges: scheduleContinuation, logger: logger
+            hub: hub, http: HTTPClient.shared, governor: governor, scheduleChanges: scheduleContinuation, logger: logger
         )
         let (scheduleLoaded, scheduleLoadedContinuation) = AsyncStream.makeStream(of: Void.self)
         let scheduler = TokenScheduler(manager: connections, changes: scheduleChanges, loaded: scheduleLoadedContinuation, logger: logger)
@@ -76,10 +77,13 @@ public enum Daemon {
         connections.metrics = metrics
         let sync = SyncService(connections: connections, mappings: MappingRepository(store: store), logger: logger)
         let webhooks = WebhookRepository(store: store)
-        let processor = EventProcessor(repository: webhooks, sync: sync, state: state, logger: logger)
-        let intake = WebhookIntake(repository: webhooks) { processor.wakeup.yield() }
+        let feeds = FeedStateRepository(store: store)
+        let pipeline = FeedPipeline(worker: FeedWorker(webhooks: webhooks, feeds: feeds, sync: sync, logger: logger), state: state)
+        let intake = WebhookIntake(repository: webhooks) { deliveries in
+            pipeline.eventsArrived(realmIDs: Set(deliveries.flatMap { $0.events.map(\.realmID) }))
+        }
         let dispatcher = RPCDispatcher(
-            methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync, processor: processor), state: state, metrics: metrics
+            methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync, pipeline: pipeline), state: state, metrics: metrics
         )
         let control: ControlServer
         do {
@@ -99,13 +103,13 @@ public enum Daemon {
         do {
             webhookServer = try await WebhookServer.bind(
                 settings: settings, inheritedFD: listenFDs.byName["webhook"], intake: intake, state: state, store: store, metrics: metrics,
-                scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.limiter) }, logger: logger
+                scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.limiter, governor: governor) }, logger: logger
             )
         } catch {
             throw StartupFailure(description: "cannot bind the webhook listener \(settings.webhookListen): \(error)")
         }
         state.webhookListen = webhookServer.boundAddress
-        await processor.updateCounts()
+        await pipeline.updateCounts()
 
         let reloader = SettingsReloader(environment: environment, state: state, logLevel: logLevel, notifier: notifier, logger: logger)
         let systemd = SystemdService(notifier: notifier, state: state, store: store, scheduleLoaded: scheduleLoaded, logger: logger)
@@ -113,8 +117,8 @@ public enum Daemon {
             services: [
                 .init(service: scheduler),
                 .init(service: OverdueService(sync: sync, logger: logger)),
-                .init(service: processor),
-                .init(service: Reconciler(sync: sync, webhooks: webhooks, logger: logger)),
+                .init(service: pipeline),
+                .init(service: SweepService(pipeline: pipeline, feeds: feeds, governor: governor, state: state, hub: hub, logger: logger)),
                 .init(service: control),
                 .init(service: webhookServer),
                 .init(service: reloader),
@@ -131,7 +135,7 @@ public enum Daemon {
     }
 
     /// Gauges read at scrape time: orgs, events, limiter waits, this month's metered reads.
-    static func scrape(metrics: DaemonMetrics, state: DaemonState, store: Store, limiter: RealmLimiter) async {
+    static func scrape(metrics: DaemonMetrics, state: DaemonState, store: Store, limiter: RealmLimiter, governor: ReadGovernor) async {
         let orgs = state.orgCounts
         let orgGauge = DaemonMetrics.name("orgs", unit: "", help: "Organisations by connection status")
         metrics.setGauge(orgGauge, labels: [("status", "connected")], value: Double(orgs.connected))
@@ -146,10 +150,23 @@ public enum Daemon {
         metrics.setGauge(loss, labels: [("reported", "all")], value: Double(reconciled.changes))
         metrics.setGauge(loss, labels: [("reported", "missed_by_webhook")], value: Double(reconciled.missed))
         metrics.setGauge(DaemonMetrics.name("limiter_waits", unit: "", help: "QuickBooks calls that waited for the per-company budget"), value: Double(limiter.waits))
-        let month = SyncService.month()
+        let quota = governor.status()
         let reads = DaemonMetrics.name("qbo_metered_reads", unit: "", help: "Metered QuickBooks read calls this month, per company")
-        for (realm, count) in (try? await MappingRepository(store: store).readsThisMonth(month: month)) ?? [] {
-            metrics.setGauge(reads, labels: [("realm", realm), ("month", month)], value: Double(count))
+        for (realm, _, count) in (try? await ReadQuotaRepository(store: store).byRealm(month: quota.month, limit: 100_000)) ?? [] {  // try?: a scrape shows what it can
+            metrics.setGauge(reads, labels: [("realm", realm), ("month", quota.month)], value: Double(count))
         }
+        let budget = DaemonMetrics.name("read_quota", unit: "", help: "The app-wide monthly budget of metered reads: used (by class), budget, reserve, forecast")
+        metrics.setGauge(budget, labels: [("kind", "budget")], value: Double(quota.budget))
+        metrics.setGauge(budget, labels: [("kind", "reserve")], value: Double(quota.reserve))
+        metrics.setGauge(budget, labels: [("kind", "forecast")], value: Double(quota.forecast))
+        metrics.setGauge(budget, labels: [("kind", "used")], value: Double(quota.used))
+        metrics.setGauge(budget, labels: [("kind", "used_sweep")], value: Double(quota.byClass.sweep))
+        metrics.setGauge(budget, labels: [("kind", "used_event")], value: Double(quota.byClass.event))
+        metrics.setGauge(budget, labels: [("kind", "used_operator")], value: Double(quota.byClass.operator))
+        let stateGauge = DaemonMetrics.name("read_quota_state", unit: "", help: "1 for the read budget's current state (ok, warning, critical, exhausted)")
+        for name in [QuotaState.ok, .warning, .critical, .exhausted] {
+            metrics.setGauge(stateGauge, labels: [("state", name.rawValue)], value: quota.state == name.rawValue ? 1 : 0)
+        }
+        metrics.setGauge(DaemonMetrics.name("sweep_period_seconds", unit: "", help: "The sweep period in force after fitting the read budget (0: sweeps shed)"), value: Double(quota.sweepPeriodSeconds ?? 0))
     }
 }

@@ -26,6 +26,8 @@ final class DaemonState: Sendable {
         var eventsFailed = 0
         var webhookListen: String?
         var reconciled = (changes: 0, missed: 0)
+        var oldestPendingEvent: Date?
+        var webhookEventsUnparsed = 0
     }
 
     let startedAt: Date
@@ -84,6 +86,16 @@ final class DaemonState: Sendable {
         get { storage.withLock { $0.reconciled } }
         set { storage.withLock { $0.reconciled = newValue } }
     }
+
+    /// When the oldest pending webhook event arrived (nil: none pending).
+    var oldestPendingEvent: Date? {
+        get { storage.withLock { $0.oldestPendingEvent } }
+        set { storage.withLock { $0.oldestPendingEvent = newValue } }
+    }
+
+    /// Events of signed deliveries that could not be parsed (stored as failed), since start.
+    var webhookEventsUnparsed: Int { storage.withLock { $0.webhookEventsUnparsed } }
+    func webhookEventsUnparsed(add count: Int) { storage.withLock { $0.webhookEventsUnparsed += count } }
 
     func webhookAccepted() { storage.withLock { $0.webhooksAccepted += 1 } }
     func webhookRejected() { storage.withLock { $0.webhooksRejected += 1 } }

@@ -8,6 +8,7 @@ final class DaemonMetrics: Sendable {
     let webhooksAccepted: Counter
     let webhooksRejectedSignature: Counter
     let webhooksRejectedTooLarge: Counter
+    let webhookEventsUnparsed: Counter
     private let controlRequests = Mutex<[String: Counter]>([:])
     private let qboCalls = Mutex<[String: Counter]>([:])
     private let refreshes = Mutex<[String: Counter]>([:])
@@ -17,6 +18,9 @@ final class DaemonMetrics: Sendable {
         let rejected = Self.name("webhooks_rejected", unit: "total", help: "Webhook deliveries refused")
         webhooksRejectedSignature = registry.makeCounter(descriptor: rejected, labels: [("reason", "signature")])
         webhooksRejectedTooLarge = registry.makeCounter(descriptor: rejected, labels: [("reason", "too_large")])
+        webhookEventsUnparsed = registry.makeCounter(
+            descriptor: Self.name("webhook_events_unparsed", unit: "total", help: "Events in signed deliveries that could not be parsed (stored as failed)")
+        )
     }
 
     /// `qbsyncd_<metric>_<unit>`.

@@ -25,7 +25,9 @@ enum NotificationTopic {
     static let connectionReconnectDue = "connection.reconnect_due"
     /// Added: the share of changes that reached the daemon only through the CDC feed passed the threshold.
     static let webhookLoss = "webhook.loss"
-    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent, connectionReconnectDue, webhookLoss]
+    /// 0.2: the app-wide read budget changed state (ok, warning, critical, exhausted).
+    static let quotaStatusChanged = "quota.status_changed"
+    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent, connectionReconnectDue, webhookLoss, quotaStatusChanged]
 }
 
 /// A connection's side of the hub: a bounded queue of notification lines that the connection's

@@ -29,6 +29,8 @@ public struct MappingRecord: Sendable {
     public var pendingRequestID: String?
     public var developmentID: String?
     public var qboState: QBOState
+    /// QuickBooks' `LastUpdatedTime` of the record as last stored (from a write's answer, a read or the change feed).
+    public var qboUpdatedAt: Date?
 
     public var mapping: Mapping {
         Mapping(
@@ -49,8 +51,14 @@ public struct SyncedState: Sendable {
     public var dueDate: String?
     public var qboState: QBOState
     public var contentHash: Data?
+    /// QuickBooks' `LastUpdatedTime` of this state, when known.
+    public var qboUpdatedAt: Date?
 
-    public init(qboID: String, syncToken: String, status: EntityStatus, docNumber: String?, total: Money?, balance: Money?, dueDate: String?, qboState: QBOState, contentHash: Data?) {
+    public init(
+        qboID: String, syncToken: String, status: EntityStatus, docNumber: String?, total: Money?, balance: Money?, dueDate: String?, qboState: QBOState,
+        contentHash: Data?, qboUpdatedAt: Date? = nil
+    ) {
+        self.qboUpdatedAt = qboUpdatedAt
         self.qboID = qboID
         self.syncToken = syncToken
         self.status = status
@@ -116,10 +124,17 @@ public struct MappingRepository: Sendable {
     }
 
     /// Stores what QBO now holds for the entity; returns the record and the status it had before.
+    /// A state older than the one stored (a lower SyncToken of the same record: a read that
+    /// crossed a newer write) is not stored; the stored record comes back with `previous` nil.
     @discardableResult
     public func recordSynced(org: OrgID, kind: MappingKind, localID: String, state: SyncedState, developmentID: String? = nil, now: Date) async throws -> (record: MappingRecord, previous: EntityStatus?) {
         try await writer.write { db in
             let key: StatementArguments = [org.rawValue, kind.rawValue, localID]
+            if let stored = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: key).flatMap(Self.record),
+                stored.qboID == state.qboID, let old = stored.syncToken.flatMap(Int.init), let new = Int(state.syncToken), new < old
+            {
+                return (stored, nil)
+            }
             let previous = try String.fetchOne(db, sql: "SELECT status FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ? AND qbo_id IS NOT NULL", arguments: key)
                 .flatMap(EntityStatus.init)
             let n = Int64(now.timeIntervalSince1970)
@@ -134,12 +149,14 @@ public struct MappingRepository: Sendable {
                 sql: """
                     UPDATE qb_entity_mappings SET qbo_id = ?, sync_token = ?, status = ?, doc_number = ?, total_minor = ?, balance_minor = ?,
                         due_date = ?, qbo_state = ?, content_hash = COALESCE(?, content_hash), pending_request_id = NULL, last_error = NULL,
-                        last_synced_at = ?, development_id = COALESCE(?, development_id), updated_at = ?
+                        last_synced_at = ?, development_id = COALESCE(?, development_id), updated_at = ?,
+                        qbo_updated_at = COALESCE(?, qbo_updated_at)
                     WHERE org = ? AND kind = ? AND local_id = ?
                     """,
                 arguments: [
                     state.qboID, state.syncToken, state.status.rawValue, state.docNumber, state.total?.minorUnits, state.balance?.minorUnits, state.dueDate,
-                    state.qboState.rawValue, state.contentHash, n, developmentID, n, org.rawValue, kind.rawValue, localID,
+                    state.qboState.rawValue, state.contentHash, n, developmentID, n, state.qboUpdatedAt.map { Int64($0.timeIntervalSince1970) },
+                    org.rawValue, kind.rawValue, localID,
                 ]
             )
             let row = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: key)
@@ -218,16 +235,6 @@ public struct MappingRepository: Sendable {
         }
     }
 
-    /// Counts metered read calls (Intuit's monthly quota counts reads per company).
-    public func countReads(realmID: String, month: String, count: Int = 1) async throws {
-        try await writer.write { db in
-            try db.execute(
-                sql: "INSERT INTO qb_read_meter (realm_id, month, reads) VALUES (?, ?, ?) ON CONFLICT (realm_id, month) DO UPDATE SET reads = reads + excluded.reads",
-                arguments: [realmID, month, count]
-            )
-        }
-    }
-
     public func reads(realmID: String, month: String) async throws -> Int {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT reads FROM qb_read_meter WHERE realm_id = ? AND month = ?", arguments: [realmID, month]) ?? 0 }
     }
@@ -247,7 +254,8 @@ public struct MappingRepository: Sendable {
             balance: (row["balance_minor"] as Int64?).map(Money.init(minorUnits:)), dueDate: row["due_date"],
             lastSyncedAt: (row["last_synced_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) }, lastError: row["last_error"],
             contentHash: row["content_hash"], pendingRequestID: row["pending_request_id"], developmentID: row["development_id"],
-            qboState: QBOState(rawValue: row["qbo_state"]) ?? .active
+            qboState: QBOState(rawValue: row["qbo_state"]) ?? .active,
+            qboUpdatedAt: (row["qbo_updated_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) }
         )
     }
 }

@@ -151,6 +151,37 @@ enum Migrations {
                     """
             )
         }
+        migrator.registerMigration("v6-read-budget") { db in
+            // The app-wide read budget: metered reads per month and class, counted before each call
+            // so that a crash loses no count; and whether Intuit itself refused for the month.
+            // The change-feed state per company gains what the sweep plan needs; mappings keep the
+            // QuickBooks time of the last record stored (a webhook about it needs no read); payments'
+            // links survive their void or delete; events record what resolved them.
+            try db.execute(
+                sql: """
+                    CREATE TABLE qb_read_months (
+                        month TEXT PRIMARY KEY NOT NULL,
+                        sweep INTEGER NOT NULL DEFAULT 0,
+                        event INTEGER NOT NULL DEFAULT 0,
+                        operator INTEGER NOT NULL DEFAULT 0,
+                        refused_by_intuit INTEGER NOT NULL DEFAULT 0
+                    ) STRICT;
+                    INSERT INTO qb_read_months (month, event)
+                        SELECT month, SUM(reads) FROM qb_read_meter GROUP BY month;
+                    ALTER TABLE qb_reconcile_state ADD COLUMN suspected_loss INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE qb_reconcile_state ADD COLUMN reads INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE qb_entity_mappings ADD COLUMN qbo_updated_at INTEGER;
+                    CREATE TABLE qb_payment_links (
+                        realm_id TEXT NOT NULL,
+                        payment_id TEXT NOT NULL,
+                        invoice_id TEXT NOT NULL,
+                        PRIMARY KEY (realm_id, payment_id, invoice_id)
+                    ) STRICT;
+                    ALTER TABLE qb_webhook_events ADD COLUMN resolution TEXT;
+                    CREATE INDEX qb_webhook_events_realm_work ON qb_webhook_events(realm_id, status, id);
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -10,8 +10,13 @@ public struct IncomingDelivery: Sendable {
     public var remoteAddress: String?
     public var format: WebhookPayload.Format
     public var events: [WebhookEventFact]
+    /// Why each event that could not be parsed was not: stored as `failed` events, never dropped.
+    public var unparsed: [String]
 
-    public init(receivedAt: Date, body: Data, signature: String, remoteAddress: String?, format: WebhookPayload.Format, events: [WebhookEventFact]) {
+    public init(
+        receivedAt: Date, body: Data, signature: String, remoteAddress: String?, format: WebhookPayload.Format, events: [WebhookEventFact], unparsed: [String] = []
+    ) {
+        self.unparsed = unparsed
         self.receivedAt = receivedAt
         self.body = body
         self.signature = signature
@@ -30,6 +35,8 @@ public struct EventRecord: Sendable {
     public var fact: WebhookEventFact
     public var status: String
     public var processError: String?
+    /// What settled it: the change-feed read, qbsyncd's own write, …
+    public var resolution: String?
     public var attempts: Int
     public var processedAt: Date?
 
@@ -40,6 +47,7 @@ public struct EventRecord: Sendable {
             "type": .string(fact.type), "entityName": .string(fact.entityName), "entityId": .string(fact.entityID), "operation": .string(fact.operation),
             "status": .string(status), "processError": processError.map(JSONValue.string) ?? .null,
             "processedAt": processedAt.map { .string(Timestamp.string($0)) } ?? .null, "attempts": .int(Int64(attempts)),
+            "resolvedBy": resolution.map(JSONValue.string) ?? .null,
         ]
     }
 }
@@ -74,6 +82,15 @@ public struct WebhookRepository: Sendable {
                             deliveryID, millis, fact.realmID, org, fact.entityName, fact.entityID, fact.operation, fact.lastUpdated, fact.type,
                             fact.cloudEventID, fact.dedupeKey, ignoredBecause == nil ? "pending" : "ignored", ignoredBecause,
                         ]
+                    )
+                }
+                for (index, reason) in delivery.unparsed.enumerated() {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO qb_webhook_events (delivery_id, received_at, realm_id, entity_name, entity_id, operation, type, dedupe_key, status, process_error)
+                            VALUES (?, ?, '', '', '', '', 'unparsed', ?, 'failed', ?)
+                            """,
+                        arguments: [deliveryID, millis, "unparsed:\(deliveryID):\(index)", "could not be parsed: " + reason]
                     )
                 }
             }
@@ -173,33 +190,76 @@ public struct WebhookRepository: Sendable {
         }
     }
 
-    /// The reconciler's checkpoint (seconds) and loss counts for a company.
-    public func reconcileState(realmID: String) async throws -> (checkpoint: Int64, changes: Int, missed: Int)? {
+    // MARK: The per-company pipeline
+
+    /// Companies with pending events, and when the oldest of each arrived (to resume after a restart).
+    public func pendingRealms() async throws -> [(realmID: String, since: Date)] {
         try await writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT checkpoint, changes, missed FROM qb_reconcile_state WHERE realm_id = ?", arguments: [realmID]).map {
-                ($0["checkpoint"], $0["changes"], $0["missed"])
+            try Row.fetchAll(db, sql: "SELECT realm_id, MIN(received_at) AS since FROM qb_webhook_events WHERE status = 'pending' GROUP BY realm_id").map {
+                ($0["realm_id"], Date(timeIntervalSince1970: TimeInterval($0["since"] as Int64) / 1000))
             }
         }
     }
 
-    public func saveReconcileState(realmID: String, checkpoint: Int64, addChanges: Int, addMissed: Int, now: Date) async throws {
-        try await writer.write { db in
-            try db.execute(
+    /// One company's pending events due for an attempt, in arrival order.
+    public func due(realmID: String, now: Date, limit: Int) async throws -> [EventRecord] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
                 sql: """
-                    INSERT INTO qb_reconcile_state (realm_id, checkpoint, changes, missed, last_run_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (realm_id) DO UPDATE SET checkpoint = excluded.checkpoint, changes = changes + excluded.changes,
-                        missed = missed + excluded.missed, last_run_at = excluded.last_run_at
+                    SELECT * FROM qb_webhook_events WHERE realm_id = ? AND status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                    ORDER BY id LIMIT ?
                     """,
-                arguments: [realmID, checkpoint, addChanges, addMissed, Int64(now.timeIntervalSince1970)]
-            )
+                arguments: [realmID, Int64(now.timeIntervalSince1970 * 1000), limit]
+            ).compactMap(Self.record)
         }
     }
 
-    /// Totals over every company: changes the feed found, and those no webhook reported.
-    public func lossTotals() async throws -> (changes: Int, missed: Int) {
+    /// When the company's next pending event is due (nil: none is pending).
+    public func nextDue(realmID: String) async throws -> Date? {
         try await writer.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT COALESCE(SUM(changes), 0) AS c, COALESCE(SUM(missed), 0) AS m FROM qb_reconcile_state")
-            return (row?["c"] ?? 0, row?["m"] ?? 0)
+            try Int64.fetchOne(
+                db, sql: "SELECT MIN(COALESCE(next_attempt_at, received_at)) FROM qb_webhook_events WHERE realm_id = ? AND status = 'pending'", arguments: [realmID]
+            ).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        }
+    }
+
+    /// When the oldest pending event arrived.
+    public func oldestPending() async throws -> Date? {
+        try await writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(received_at) FROM qb_webhook_events WHERE status = 'pending'").map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        }
+    }
+
+    /// Settles events in one transaction: each with its status, what resolved it, and an error.
+    public func settle(_ outcomes: [(id: Int64, status: String, resolution: String?, error: String?)], now: Date) async throws -> [EventRecord] {
+        guard !outcomes.isEmpty else { return [] }
+        return try await writer.write { db in
+            var settled: [EventRecord] = []
+            for outcome in outcomes {
+                try db.execute(
+                    sql: """
+                        UPDATE qb_webhook_events SET status = ?, resolution = ?, process_error = ?, attempts = attempts + 1, processed_at = ?, next_attempt_at = NULL
+                        WHERE id = ?
+                        """,
+                    arguments: [outcome.status, outcome.resolution, outcome.error, Int64(now.timeIntervalSince1970 * 1000), outcome.id]
+                )
+                if let row = try Row.fetchOne(db, sql: "SELECT * FROM qb_webhook_events WHERE id = ?", arguments: [outcome.id]).flatMap(Self.record) { settled.append(row) }
+            }
+            return settled
+        }
+    }
+
+    /// Leaves events pending until `at`, with an attempt counted unless they only wait (for the read budget).
+    public func postpone(ids: [Int64], error: String, at: Date, countAttempt: Bool = true) async throws {
+        guard !ids.isEmpty else { return }
+        try await writer.write { db in
+            for id in ids {
+                try db.execute(
+                    sql: "UPDATE qb_webhook_events SET process_error = ?, attempts = attempts + ?, next_attempt_at = ? WHERE id = ?",
+                    arguments: [error, countAttempt ? 1 : 0, Int64(at.timeIntervalSince1970 * 1000), id]
+                )
+            }
         }
     }
 
@@ -211,7 +271,7 @@ public struct WebhookRepository: Sendable {
                 realmID: row["realm_id"], entityName: row["entity_name"], entityID: row["entity_id"], operation: row["operation"],
                 lastUpdated: row["last_updated"], type: row["type"], cloudEventID: row["cloud_event_id"]
             ),
-            status: row["status"], processError: row["process_error"], attempts: row["attempts"],
+            status: row["status"], processError: row["process_error"], resolution: row["resolution"], attempts: row["attempts"],
             processedAt: (row["processed_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
         )
     }

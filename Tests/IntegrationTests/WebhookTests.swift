@@ -165,7 +165,9 @@ import Testing
         // Intuit refuses the grant: processing the event fails, visibly.
         _ = try await pair.http.post("/sim/faults", json: ["fault": "invalid_grant", "count": 1])
         _ = try? await pair.control.call("token.refresh", params: ["org": "acme"])
-        let body = #"{"eventNotifications":[{"realmId":"\#(pair.sim.defaultRealmID)","dataChangeEvent":{"entities":[{"name":"Invoice","id":"\#(invoice["qboId"]!.stringValue!)","operation":"Update","lastUpdated":"2026-11-25T10:00:00.000Z"}]}}]}"#
+        // A change made in QuickBooks after the push (an earlier one would need no read at all).
+        let changedAt = Timestamp.string(Date().addingTimeInterval(120))
+        let body = #"{"eventNotifications":[{"realmId":"\#(pair.sim.defaultRealmID)","dataChangeEvent":{"entities":[{"name":"Invoice","id":"\#(invoice["qboId"]!.stringValue!)","operation":"Update","lastUpdated":"\#(changedAt)"}]}}]}"#
         #expect(try await hook.send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", Self.sign(body))], body: Data(body.utf8)).status == 200)
         let failed = try await eventually("the event failed") { () -> JSONValue? in
             try await pair.control.call("event.list", params: ["org": "acme", "status": "failed"])["events"]?.arrayValue?.first

@@ -10,7 +10,12 @@ import Testing
             orgs: .init(total: 3, connected: 2, needsReauthorization: 1),
             webhook: .init(listen: "[::1]:8731", accepted: 7, rejected: 1, reconciledChanges: 3, missedByWebhooks: 1), events: .init(pending: 4, failed: 5),
             config: .init(path: path, loadedAt: "2026-11-25T10:00:01Z", reloads: 2, lastReloadError: error),
-            controlConnections: 9, subscribers: 8
+            controlConnections: 9, subscribers: 8,
+            quota: QuotaStatus(
+                month: "2026-11", used: 400_123, budget: 500_000, reserve: 25_000, forecast: 512_000, state: "warning", resetsAt: "2026-12-01T00:00:00Z",
+                byClass: .init(sweep: 100_000, event: 300_000, operator: 123), sweepPeriodSeconds: error == nil ? 86_400 : nil, sweepStretch: 1.25
+            ),
+            pipeline: PipelineStatus(realmsActive: 3, eventsQueued: 17, oldestPendingSeconds: 4, realmsWaiting: 2)
         )
     }
 

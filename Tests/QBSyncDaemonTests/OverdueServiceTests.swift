@@ -21,7 +21,9 @@ import Testing
         let (_, changes) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
         let connections = ConnectionManager(
             repository: ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate())), orgs: OrgRepository(store: store), state: state,
-            hub: hub, http: HTTPClient.shared, scheduleChanges: changes, logger: Logger(label: "test")
+            hub: hub, http: HTTPClient.shared,
+            governor: try await ReadGovernor.load(repository: ReadQuotaRepository(store: store), state: state, hub: hub, logger: Logger(label: "test")),
+            scheduleChanges: changes, logger: Logger(label: "test")
         )
         let mappings = MappingRepository(store: store)
         let sync = SyncService(connections: connections, mappings: mappings, logger: Logger(label: "test"))

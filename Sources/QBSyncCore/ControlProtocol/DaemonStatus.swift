@@ -31,7 +31,10 @@ public struct DaemonStatus: Sendable, Equatable, Codable {
         public var reconciledChanges: Int
         public var missedByWebhooks: Int
         public var lossRate: Double
-        public init(listen: String, accepted: Int, rejected: Int, reconciledChanges: Int = 0, missedByWebhooks: Int = 0) {
+        /// Added in 0.2: events in signed deliveries that could not be parsed (stored, shown as failed).
+        public var unparsed: Int
+        public init(listen: String, accepted: Int, rejected: Int, reconciledChanges: Int = 0, missedByWebhooks: Int = 0, unparsed: Int = 0) {
+            self.unparsed = unparsed
             self.listen = listen
             self.accepted = accepted
             self.rejected = rejected
@@ -83,11 +86,16 @@ public struct DaemonStatus: Sendable, Equatable, Codable {
     /// Added: control connections open now, and how many of them subscribed.
     public var controlConnections: Int
     public var subscribers: Int
+    /// 0.2: the app-wide read budget, and the per-company pipeline.
+    public var quota: QuotaStatus
+    public var pipeline: PipelineStatus
 
     public init(
         version: String, startedAt: String, uptimeSeconds: Int, integration: Integration, orgs: Orgs,
-        webhook: Webhook, events: Events, config: Config, controlConnections: Int, subscribers: Int
+        webhook: Webhook, events: Events, config: Config, controlConnections: Int, subscribers: Int, quota: QuotaStatus, pipeline: PipelineStatus
     ) {
+        self.quota = quota
+        self.pipeline = pipeline
         self.version = version
         self.startedAt = startedAt
         self.uptimeSeconds = uptimeSeconds

@@ -34,6 +34,7 @@ public enum RPCErrorCode {
     public static let rateLimited = 1010
     public static let forbidden = 1011
     public static let conflict = 1012
+    public static let readQuotaExhausted = 1013
 }
 
 extension QBSyncError {
@@ -108,6 +109,15 @@ extension QBSyncError {
             return make(RPCErrorCode.forbidden, "forbidden", "this caller may not call \(method)", ["method": .string(method)])
         case .conflict(let detail):
             return make(RPCErrorCode.conflict, "conflict", detail)
+        case .readQuotaExhausted(let refusal):
+            return make(
+                RPCErrorCode.readQuotaExhausted, "read_quota_exhausted",
+                "the app's monthly budget of QuickBooks reads is spent (\(refusal.used) of \(refusal.budget) in \(refusal.month)); it resets at \(Timestamp.string(refusal.resetsAt))",
+                [
+                    "used": .int(Int64(refusal.used)), "budget": .int(Int64(refusal.budget)), "month": .string(refusal.month),
+                    "resetsAt": .string(Timestamp.string(refusal.resetsAt)),
+                ]
+            )
         }
     }
 }

@@ -21,9 +21,15 @@ public enum SettingKey {
     public static let logLevel = "QBSYNCD_LOG_LEVEL"
     public static let reconnectWarningDays = "QBSYNCD_RECONNECT_WARNING_DAYS"
     public static let invoiceItem = "QBSYNCD_INVOICE_ITEM"
+    /// 0.1's name for ``sweepPeriod``, still read when that is unset.
     public static let reconcileInterval = "QBSYNCD_RECONCILE_INTERVAL"
     public static let reconcileGrace = "QBSYNCD_RECONCILE_GRACE"
     public static let webhookLossThreshold = "QBSYNCD_WEBHOOK_LOSS_THRESHOLD"
+    public static let readQuota = "QUICKBOOKS_READ_QUOTA"
+    public static let readReserve = "QBSYNCD_READ_RESERVE"
+    public static let sweepPeriod = "QBSYNCD_SWEEP_PERIOD"
+    public static let coalesceWindow = "QBSYNCD_COALESCE_WINDOW"
+    public static let pipelineConcurrency = "QBSYNCD_PIPELINE_CONCURRENCY"
     public static let config = "QBSYNCD_CONFIG"
 
     /// Every key a settings file may hold.
@@ -31,6 +37,7 @@ public enum SettingKey {
         clientID, clientSecret, redirectURI, environment, verifierToken, authorizeURL, tokenURL, revokeURL,
         apiBaseURL, minorVersion, timeout, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
         tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays, invoiceItem, reconcileInterval, reconcileGrace, webhookLossThreshold,
+        readQuota, readReserve, sweepPeriod, coalesceWindow, pipelineConcurrency,
     ]
 
     /// Never printed or logged; may also come from `$CREDENTIALS_DIRECTORY/<lower-case name>`.

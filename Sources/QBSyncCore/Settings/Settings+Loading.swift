@@ -89,8 +89,12 @@ extension Settings {
             (SettingKey.logLevel, logLevel.rawValue),
             (SettingKey.reconnectWarningDays, String(reconnectWarningDays)),
             (SettingKey.invoiceItem, invoiceItemName),
-            (SettingKey.reconcileInterval, String(reconcileIntervalSeconds)),
+            (SettingKey.sweepPeriod, String(sweepPeriodSeconds)),
             (SettingKey.reconcileGrace, String(reconcileGraceSeconds)),
+            (SettingKey.readQuota, String(readQuota)),
+            (SettingKey.readReserve, String(readReservePercent)),
+            (SettingKey.coalesceWindow, String(coalesceWindowSeconds)),
+            (SettingKey.pipelineConcurrency, String(pipelineConcurrency)),
             (SettingKey.webhookLossThreshold, String(webhookLossThresholdPercent)),
         ]
     }
@@ -199,8 +203,14 @@ private struct Builder {
             refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: 300),
             reconnectWarningDays: integer(SettingKey.reconnectWarningDays, value(SettingKey.reconnectWarningDays), range: 1...365, default: 30),
             invoiceItemName: itemName(value(SettingKey.invoiceItem)),
-            reconcileIntervalSeconds: integer(SettingKey.reconcileInterval, value(SettingKey.reconcileInterval), range: 1...86_400, default: 900),
+            sweepPeriodSeconds: value(SettingKey.sweepPeriod) != nil || value(SettingKey.reconcileInterval) == nil
+                ? integer(SettingKey.sweepPeriod, value(SettingKey.sweepPeriod), range: 1...(30 * 86_400), default: 86_400)
+                : integer(SettingKey.reconcileInterval, value(SettingKey.reconcileInterval), range: 1...(30 * 86_400), default: 86_400),
             reconcileGraceSeconds: integer(SettingKey.reconcileGrace, value(SettingKey.reconcileGrace), range: 0...3600, default: 120),
+            readQuota: integer(SettingKey.readQuota, value(SettingKey.readQuota), range: 0...1_000_000_000, default: 500_000),
+            readReservePercent: integer(SettingKey.readReserve, value(SettingKey.readReserve), range: 0...50, default: 5),
+            coalesceWindowSeconds: decimalSeconds(SettingKey.coalesceWindow, value(SettingKey.coalesceWindow), range: 0...60, default: 3),
+            pipelineConcurrency: integer(SettingKey.pipelineConcurrency, value(SettingKey.pipelineConcurrency), range: 1...256, default: 16),
             webhookLossThresholdPercent: integer(SettingKey.webhookLossThreshold, value(SettingKey.webhookLossThreshold), range: 0...100, default: 5),
             logLevel: level,
             configFilePath: configPath,
@@ -235,6 +245,16 @@ private struct Builder {
             return nil
         }
         return text.count > 1 && text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// Seconds with an optional fraction (`2.5`).
+    mutating func decimalSeconds(_ name: String, _ text: String?, range: ClosedRange<Double>, default defaultValue: Double) -> Double {
+        guard let text else { return defaultValue }
+        guard let number = Double(text), number.isFinite, range.contains(number) else {
+            problems.append("\(name): '\(text)' is not a number of seconds from \(Int(range.lowerBound)) to \(Int(range.upperBound))")
+            return defaultValue
+        }
+        return number
     }
 
     mutating func integer(_ name: String, _ text: String?, range: ClosedRange<Int>, default defaultValue: Int) -> Int {

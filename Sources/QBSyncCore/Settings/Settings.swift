@@ -34,10 +34,19 @@ public struct Settings: Sendable {
     public var reconnectWarningDays: Int
     /// The QuickBooks service item every invoice line names (found or created once per company).
     public var invoiceItemName: String
-    /// Seconds between reads of Intuit's CDC feed per company (the catch-up for lost webhooks).
-    public var reconcileIntervalSeconds: Int
-    /// Changes younger than this are left to their webhooks (and the next pass).
+    /// Every company's change feed is read at least once in this many seconds (the sweep that
+    /// catches up lost webhooks); stretched when the read budget cannot afford it.
+    public var sweepPeriodSeconds: Int
+    /// A change younger than this is not yet counted as missed by webhooks (its webhook may be on the way).
     public var reconcileGraceSeconds: Int
+    /// The app's monthly budget of Intuit's metered reads (0: none).
+    public var readQuota: Int
+    /// Percent of ``readQuota`` kept for operator reads.
+    public var readReservePercent: Int
+    /// Seconds a company's webhook events wait for more before one change-feed read serves them all.
+    public var coalesceWindowSeconds: Double
+    /// Companies whose events are processed at once.
+    public var pipelineConcurrency: Int
     /// Percentage of changes found only by the feed above which a warning is raised.
     public var webhookLossThresholdPercent: Int
     public var logLevel: Logger.Level

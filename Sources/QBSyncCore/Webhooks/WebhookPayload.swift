@@ -12,8 +12,16 @@ public struct WebhookEventFact: Sendable, Equatable {
     /// `invoice.updated`, `payment.created`, …
     public var type: String
     public var cloudEventID: String?
+    /// Classic deliveries carry no event id: the delivery's digest and the event's place in it
+    /// identify it, so Intuit's retry of the same body is recognised while two changes of one
+    /// entity in the same second (whole-second `lastUpdated`) stay two.
+    public var classicKey: String?
 
-    public init(realmID: String, entityName: String, entityID: String, operation: String, lastUpdated: String?, type: String, cloudEventID: String?) {
+    public init(
+        realmID: String, entityName: String, entityID: String, operation: String, lastUpdated: String?, type: String, cloudEventID: String?,
+        classicKey: String? = nil
+    ) {
+        self.classicKey = classicKey
         self.realmID = realmID
         self.entityName = entityName
         self.entityID = entityID
@@ -25,7 +33,8 @@ public struct WebhookEventFact: Sendable, Equatable {
 
     /// Two deliveries of the same change share this (CloudEvents: its id; classic: the change itself).
     public var dedupeKey: String {
-        cloudEventID.map { "ce:" + $0 } ?? "cl:\(realmID)|\(entityName)|\(entityID)|\(operation)|\(lastUpdated ?? "")"
+        if let cloudEventID { return "ce:" + cloudEventID }
+        return "cl:\(realmID)|\(entityName)|\(entityID)|\(operation)|\(lastUpdated ?? "")" + (classicKey.map { "|" + $0 } ?? "")
     }
 }
 
@@ -36,47 +45,112 @@ public enum WebhookPayload {
         case classic, cloudevents, unknown
     }
 
-    public static func parse(_ body: Data) -> (Format, [WebhookEventFact]) {
-        guard let json = try? JSONDecoder().decode(JSONValue.self, from: body) else { return (.unknown, []) }
-        if let notifications = json["eventNotifications"]?.arrayValue {
-            var facts: [WebhookEventFact] = []
-            for notification in notifications {
-                guard let realm = notification["realmId"]?.stringValue ?? notification["realmId"]?.intValue.map(String.init) else { continue }
-                for entity in notification["dataChangeEvent"]?["entities"]?.arrayValue ?? [] {
-                    guard let name = entity["name"]?.stringValue, let id = entity["id"]?.stringValue ?? entity["id"]?.intValue.map(String.init),
-                        let operation = entity["operation"]?.stringValue
-                    else { continue }
-                    facts.append(
-                        WebhookEventFact(
-                            realmID: realm, entityName: name, entityID: id, operation: operation, lastUpdated: entity["lastUpdated"]?.stringValue,
-                            type: "\(name.lowercased()).\(verb(operation))", cloudEventID: nil
-                        )
-                    )
-                }
-            }
-            return (.classic, facts)
+    /// A delivery as parsed: its format, the events understood, and for each event that was not
+    /// understood the reason (those are stored and shown as failed, never dropped in silence).
+    public struct Parsed: Sendable, Equatable {
+        public var format: Format
+        public var events: [WebhookEventFact]
+        public var unparsed: [String]
+        public init(format: Format, events: [WebhookEventFact], unparsed: [String]) {
+            self.format = format
+            self.events = events
+            self.unparsed = unparsed
         }
-        if let events = json.arrayValue {
-            var facts: [WebhookEventFact] = []
-            for event in events {
-                guard let type = event["type"]?.stringValue, let realm = event["intuitaccountid"]?.stringValue,
-                    let id = event["intuitentityid"]?.stringValue
-                else { continue }
-                // qbo.<entity>.<verb>.v1
-                let parts = type.split(separator: ".")
-                guard parts.count >= 3, parts[0] == "qbo" else { continue }
-                let entity = String(parts[1])
-                let verbText = String(parts[2])
+    }
+
+    public static func parse(_ body: Data) -> (Format, [WebhookEventFact]) {
+        let parsed = parseDelivery(body)
+        return (parsed.format, parsed.events)
+    }
+
+    /// CloudEvents first (a JSON array, possibly of several companies), then the classic
+    /// `eventNotifications` object.
+    public static func parseDelivery(_ body: Data) -> Parsed {
+        guard let json = try? JSONDecoder().decode(JSONValue.self, from: body) else {
+            return Parsed(format: .unknown, events: [], unparsed: ["the body is not JSON"])
+        }
+        if let events = json.arrayValue { return cloudEvents(events) }
+        if let notifications = json["eventNotifications"]?.arrayValue { return classic(notifications, digest: digest(body)) }
+        return Parsed(format: .unknown, events: [], unparsed: ["the body is neither a CloudEvents array nor eventNotifications"])
+    }
+
+    static func cloudEvents(_ events: [JSONValue]) -> Parsed {
+        var facts: [WebhookEventFact] = []
+        var unparsed: [String] = []
+        for (index, event) in events.enumerated() {
+            let id = text(event["id"])
+            let name = "event \(index)" + (id.map { " (id \($0.prefix(64)))" } ?? "")
+            guard let type = event["type"]?.stringValue else { unparsed.append("\(name): no type"); continue }
+            guard let realm = text(event["intuitaccountid"]) else { unparsed.append("\(name): no intuitaccountid"); continue }
+            guard let entityID = text(event["intuitentityid"]) else { unparsed.append("\(name): no intuitentityid"); continue }
+            // qbo.<entity>.<verb>.v1
+            let parts = type.split(separator: ".")
+            guard parts.count >= 3, parts[0] == "qbo" else { unparsed.append("\(name): type '\(type.prefix(64))' is not qbo.<entity>.<verb>"); continue }
+            let entity = String(parts[1])
+            let verbText = String(parts[2])
+            facts.append(
+                WebhookEventFact(
+                    realmID: realm, entityName: entityName(entity), entityID: entityID, operation: operation(verbText), lastUpdated: event["time"]?.stringValue,
+                    type: "\(entity).\(verbText == "void" ? "voided" : verbText)", cloudEventID: id
+                )
+            )
+        }
+        return Parsed(format: .cloudevents, events: facts, unparsed: unparsed)
+    }
+
+    static func classic(_ notifications: [JSONValue], digest: String) -> Parsed {
+        var facts: [WebhookEventFact] = []
+        var unparsed: [String] = []
+        for (n, notification) in notifications.enumerated() {
+            guard let realm = text(notification["realmId"]) else { unparsed.append("notification \(n): no realmId"); continue }
+            for (index, entity) in (notification["dataChangeEvent"]?["entities"]?.arrayValue ?? []).enumerated() {
+                guard let name = entity["name"]?.stringValue, let id = text(entity["id"]), let operation = entity["operation"]?.stringValue else {
+                    unparsed.append("notification \(n) entity \(index): no name, id or operation")
+                    continue
+                }
                 facts.append(
                     WebhookEventFact(
-                        realmID: realm, entityName: entityName(entity), entityID: id, operation: operation(verbText), lastUpdated: event["time"]?.stringValue,
-                        type: "\(entity).\(verbText == "void" ? "voided" : verbText)", cloudEventID: event["id"]?.stringValue
+                        realmID: realm, entityName: name, entityID: id, operation: operation, lastUpdated: classicTime(entity["lastUpdated"]),
+                        type: "\(name.lowercased()).\(verb(operation))", cloudEventID: nil, classicKey: "\(digest):\(n).\(index)"
                     )
                 )
             }
-            return (.cloudevents, facts)
         }
-        return (.unknown, [])
+        return Parsed(format: .classic, events: facts, unparsed: unparsed)
+    }
+
+    /// A string, or a whole number given as a JSON number (ids arrive both ways).
+    static func text(_ value: JSONValue?) -> String? {
+        if let string = value?.stringValue, !string.isEmpty { return string }
+        if let number = value?.intValue { return String(number) }
+        if case .double(let number)? = value, number.rounded() == number, abs(number) < 1e15 { return String(Int64(number)) }
+        return nil
+    }
+
+    /// Classic `lastUpdated`: RFC 3339 text, or epoch milliseconds (as a number or digits).
+    static func classicTime(_ value: JSONValue?) -> String? {
+        let millis: Int64?
+        switch value {
+        case .string(let text)? where !text.isEmpty && text.allSatisfy(\.isNumber): millis = Int64(text)
+        case .string(let text)?: return text
+        case .int(let number)?: millis = number
+        case .double(let number)?: millis = Int64(number)
+        default: return nil
+        }
+        guard let millis else { return nil }
+        let date = Date(timeIntervalSince1970: TimeInterval(millis) / 1000)
+        return date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    }
+
+    /// FNV-1a of the body: names a classic delivery for de-duplication (not a security measure;
+    /// the signature already proved the body).
+    static func digest(_ body: Data) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in body {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
     }
 
     /// `Create` → `created`, … (CloudEvents verbs and the event `type`).

@@ -27,6 +27,8 @@ final class ConnectionManager: Sendable {
     let hub: NotificationHub
     let http: HTTPClient
     let logger: Logger
+    /// The app-wide read budget: every metered read is counted (or refused) here first.
+    let governor: ReadGovernor
     /// Every API call of every caller goes through this, per company.
     let limiter = RealmLimiter()
     private let metricsBox = Mutex<DaemonMetrics?>(nil)
@@ -48,7 +50,11 @@ final class ConnectionManager: Sendable {
         case removed(OrgID)
     }
 
-    init(repository: ConnectionRepository, orgs: OrgRepository, state: DaemonState, hub: NotificationHub, http: HTTPClient, scheduleChanges: AsyncStream<ScheduleChange>.Continuation, logger: Logger) {
+    init(
+        repository: ConnectionRepository, orgs: OrgRepository, state: DaemonState, hub: NotificationHub, http: HTTPClient, governor: ReadGovernor,
+        scheduleChanges: AsyncStream<ScheduleChange>.Continuation, logger: Logger
+    ) {
+        self.governor = governor
         self.repository = repository
         self.orgs = orgs
         self.state = state
@@ -63,7 +69,8 @@ final class ConnectionManager: Sendable {
         guard settings.integrationEnabled, let endpoints = QBOEndpoints(settings.quickBooks) else {
             throw .integrationDisabled(missing: settings.integrationMissing)
         }
-        return (OAuthClient(http: http, endpoints: endpoints), AccountingClient(http: http, endpoints: endpoints))
+        // The reads made here (CompanyInfo for a connect or `org.test`) are an operator's.
+        return (OAuthClient(http: http, endpoints: endpoints), AccountingClient(http: http, endpoints: endpoints, meter: governor.meter(.operator)))
     }
 
     private func logger(for org: OrgID, realm: String? = nil) -> Logger {
@@ -211,6 +218,7 @@ final class ConnectionManager: Sendable {
         case .rejected: return "rejected"
         case .throttled: return "throttled"
         case .unavailable: return "unavailable"
+        case .readQuotaExhausted: return "read_quota_exhausted"
         }
     }
 
@@ -221,6 +229,9 @@ final class ConnectionManager: Sendable {
             try await needsReauthorization(org: org, reason: "QuickBooks refused the connection (403): the app was disconnected at Intuit")
         case .throttled(let seconds):
             limiter.block(realmID: realmID, seconds: seconds)
+        case .readQuotaExhausted(nil):
+            // Intuit's own refusal for the month: the governor stops every read until it ends.
+            return .readQuotaExhausted(await governor.intuitRefused())
         default:
             break
         }

@@ -1,3 +1,4 @@
+import Foundation
 import QBOClient
 import QBSyncCore
 
@@ -17,6 +18,9 @@ enum QBOErrorMapping {
             return .rateLimited(retryAfterSeconds: seconds)
         case .unavailable(let detail):
             return .qboUnavailable(detail: detail)
+        case .readQuotaExhausted(let refusal):
+            let month = ReadBudget.month(of: Date())
+            return .readQuotaExhausted(refusal ?? QuotaRefusal(used: 0, budget: 0, month: month, resetsAt: ReadBudget.monthEnd(of: month)))
         }
     }
 }

@@ -10,6 +10,8 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
 
     let state: DaemonState
     let hub: NotificationHub
+    let governor: ReadGovernor?
+    let pipeline: FeedPipeline?
 
     func handleNow(_ params: NoParams, context: RPCContext) throws -> DaemonStatus {
         let settings = state.settings
@@ -28,7 +30,7 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
             orgs: .init(total: counts.total, connected: counts.connected, needsReauthorization: counts.needsReauthorization),
             webhook: .init(
                 listen: state.webhookListen ?? settings.webhookListen.description, accepted: webhooks.accepted, rejected: webhooks.rejected,
-                reconciledChanges: state.reconciled.changes, missedByWebhooks: state.reconciled.missed
+                reconciledChanges: state.reconciled.changes, missedByWebhooks: state.reconciled.missed, unparsed: state.webhookEventsUnparsed
             ),
             events: .init(pending: events.pending, failed: events.failed),
             config: .init(
@@ -36,7 +38,13 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
                 lastReloadError: reload.lastError
             ),
             controlConnections: state.controlConnections,
-            subscribers: hub.subscriberCount
+            subscribers: hub.subscriberCount,
+            quota: governor?.status() ?? QuotaStatus.none(settings: settings),
+            pipeline: PipelineStatus(
+                realmsActive: pipeline?.status.active ?? 0, eventsQueued: events.pending,
+                oldestPendingSeconds: state.oldestPendingEvent.map { max(0, Int(Date().timeIntervalSince($0))) } ?? 0,
+                realmsWaiting: pipeline?.status.waiting ?? 0
+            )
         )
     }
 }
@@ -67,5 +75,54 @@ struct SubscribeMethod: SynchronousRPCMethod {
         let topics = params.topics.map(Set.init)
         context.notifications.subscribe(SubscriptionFilter(org: params.org, topics: topics))
         return Result(subscribed: true, topics: (topics ?? NotificationTopic.all).sorted())
+    }
+}
+
+extension QuotaStatus {
+    /// Before the store is open (tests of the dispatcher alone): the settings, nothing used.
+    static func none(settings: Settings, now: Date = Date()) -> QuotaStatus {
+        let month = ReadBudget.month(of: now)
+        let budget = ReadBudget(budget: settings.readQuota, reservePercent: settings.readReservePercent, month: month)
+        return QuotaStatus(
+            month: month, used: 0, budget: budget.budget, reserve: budget.reserve, forecast: 0, state: QuotaState.ok.rawValue,
+            resetsAt: Timestamp.string(ReadBudget.monthEnd(of: month)), byClass: .init(sweep: 0, event: 0, operator: 0),
+            sweepPeriodSeconds: settings.sweepPeriodSeconds, sweepStretch: 1
+        )
+    }
+}
+
+/// `quota.show`: the `quota` of `daemon.status`, and this month's reads by company (top 100).
+struct QuotaShowMethod: RPCMethod {
+    static let name = "quota.show"
+    static let access = RPCAccess.read
+    typealias Params = NoParams
+    struct Result: Encodable, Sendable {
+        struct Realm: Encodable, Sendable {
+            var realmId: String
+            var org: String?
+            var reads: Int
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(realmId, forKey: .realmId)
+                try c.encode(org, forKey: .org)
+                try c.encode(reads, forKey: .reads)
+            }
+            enum CodingKeys: String, CodingKey { case realmId, org, reads }
+        }
+        var quota: QuotaStatus
+        var byRealm: [Realm]
+        func encode(to encoder: any Encoder) throws {
+            try quota.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(byRealm, forKey: .byRealm)
+        }
+        enum CodingKeys: String, CodingKey { case byRealm }
+    }
+    let governor: ReadGovernor
+
+    func handle(_ params: NoParams, context: RPCContext) async throws -> Result {
+        let quota = governor.status()
+        let realms = try await governor.repository.byRealm(month: quota.month, limit: 100)
+        return Result(quota: quota, byRealm: realms.map { Result.Realm(realmId: $0.realmID, org: $0.org, reads: $0.reads) })
     }
 }

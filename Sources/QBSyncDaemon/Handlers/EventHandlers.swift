@@ -36,19 +36,27 @@ struct EventListMethod: RPCMethod {
     }
 }
 
-/// `event.retry`: processes the event again now.
+/// `event.retry`: back to pending and served now (without waiting for the coalescing window);
+/// answers the event once it is settled, or as it stands after 30 s.
 struct EventRetryMethod: RPCMethod {
     static let name = "event.retry"
     static let access = RPCAccess.write
     struct Params: Decodable, Sendable { var id: Int64 }
-    let processor: EventProcessor
+    let pipeline: FeedPipeline
 
     func handle(_ params: Params, context: RPCContext) async throws -> JSONValue {
-        guard try await processor.repository.requeue(id: params.id), let event = try await processor.repository.find(id: params.id) else {
+        let repository = pipeline.worker.webhooks
+        guard try await repository.requeue(id: params.id), let event = try await repository.find(id: params.id) else {
             throw QBSyncError.notFound(what: "event \(params.id)")
         }
-        let processed = await processor.process(event)
-        await processor.updateCounts()
-        return processed?.event ?? event.event
+        pipeline.expedite(realmID: event.realmID)
+        let deadline = ContinuousClock.now + .seconds(30)
+        var current = event
+        while current.status == "pending", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            current = try await repository.find(id: params.id) ?? current
+        }
+        await pipeline.updateCounts()
+        return current.event
     }
 }

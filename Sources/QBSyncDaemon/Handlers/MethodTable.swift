@@ -21,13 +21,13 @@ enum MethodTable {
     ]
 
     static func build(
-        state: DaemonState, hub: NotificationHub, store: Store, connections: ConnectionManager?, sync: SyncService? = nil, processor: EventProcessor? = nil
+        state: DaemonState, hub: NotificationHub, store: Store, connections: ConnectionManager?, sync: SyncService? = nil, pipeline: FeedPipeline? = nil
     ) -> [String: RegisteredMethod] {
         let orgs = OrgRepository(store: store)
         var table: [String: RegisteredMethod] = [:]
         func add<Method: RPCMethod>(_ method: Method) { table[Method.name] = RegisteredMethod(method) }
         func add<Method: SynchronousRPCMethod>(_ method: Method) { table[Method.name] = RegisteredMethod(method) }
-        add(DaemonStatusMethod(state: state, hub: hub))
+        add(DaemonStatusMethod(state: state, hub: hub, governor: connections?.governor, pipeline: pipeline))
         add(OrgListMethod(orgs: orgs))
         add(OrgShowMethod(orgs: orgs))
         add(SubscribeMethod())
@@ -38,6 +38,7 @@ enum MethodTable {
             add(OrgDisconnectMethod(connections: connections))
             add(TokenRefreshMethod(connections: connections, orgs: orgs))
             add(SyncSummaryMethod(mappings: MappingRepository(store: store), connections: connections))
+            add(QuotaShowMethod(governor: connections.governor))
         }
         if let sync {
             add(CustomerSyncMethod(sync: sync))
@@ -46,7 +47,7 @@ enum MethodTable {
         }
         add(EntityListMethod(mappings: MappingRepository(store: store)))
         add(EventListMethod(repository: WebhookRepository(store: store)))
-        if let processor { add(EventRetryMethod(processor: processor)) }
+        if let pipeline { add(EventRetryMethod(pipeline: pipeline)) }
         for method in upcoming where table[method.name] == nil {
             table[method.name] = .notYetAvailable(method.name, access: method.access, requiresIntegration: method.requiresIntegration)
         }

@@ -30,10 +30,11 @@ final class SyncService: Sendable {
 
     private var hub: NotificationHub { connections.hub }
 
-    private func accounting() throws(QBSyncError) -> AccountingClient {
+    /// A client whose reads count against the budget as `readClass`.
+    private func accounting(_ readClass: ReadClass = .event) throws(QBSyncError) -> AccountingClient {
         let settings = connections.state.settings
         guard let endpoints = QBOEndpoints(settings.quickBooks) else { throw .integrationDisabled(missing: settings.integrationMissing) }
-        return AccountingClient(http: connections.http, endpoints: endpoints)
+        return AccountingClient(http: connections.http, endpoints: endpoints, meter: connections.governor.meter(readClass))
     }
 
     static func customerMarker(_ id: String) -> String { "BlockManOS development \(id)" }
@@ -55,7 +56,7 @@ final class SyncService: Sendable {
         let requestID: String? = existing?.qboID == nil
             ? try await mappings.intendCreate(org: org, kind: .development, localID: development.id, developmentID: nil, now: Date()) : nil
         do {
-            let customer = try await retrying(org: org) { connection, reads async throws(QBOClientError) -> QBOCustomer in
+            let customer = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOCustomer in
                 if let existing, let qboID = existing.qboID {
                     var update = base
                     update.Id = qboID
@@ -64,7 +65,6 @@ final class SyncService: Sendable {
                     do throws(QBOClientError) {
                         return try await client.saveCustomer(update, realmID: connection.realmID, requestID: nil, accessToken: connection.tokens.accessToken)
                     } catch .rejected(let fault) where fault.code == "5010" {
-                        reads += 1
                         update.SyncToken = try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken).SyncToken
                         return try await client.saveCustomer(update, realmID: connection.realmID, requestID: nil, accessToken: connection.tokens.accessToken)
                     }
@@ -74,7 +74,6 @@ final class SyncService: Sendable {
                 } catch .rejected(let fault) where fault.code == "6240" {
                     // The name is taken. Only a customer this daemon made (its marker in Notes: a create
                     // whose answer was lost) is adopted; anyone else's is never taken over.
-                    reads += 1
                     let sql = "SELECT * FROM Customer WHERE DisplayName = \(AccountingClient.quoted(base.DisplayName))"
                     let found = try await client.query(sql, entity: "Customer", as: QBOCustomer.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
                     if let ours = found.first(where: { $0.Notes == base.Notes }) { return ours }
@@ -113,7 +112,7 @@ final class SyncService: Sendable {
         let requestID: String? = existing?.qboID == nil
             ? try await mappings.intendCreate(org: org, kind: .demand, localID: demand.id, developmentID: demand.developmentId, now: Date()) : nil
         do {
-            let invoice = try await retrying(org: org) { connection, reads async throws(QBOClientError) -> QBOInvoice in
+            let invoice = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOInvoice in
                 let realm = connection.realmID
                 let token = connection.tokens.accessToken
                 if let existing, let qboID = existing.qboID {
@@ -124,7 +123,6 @@ final class SyncService: Sendable {
                     do throws(QBOClientError) {
                         return try await client.saveInvoice(update, realmID: realm, requestID: nil, accessToken: token)
                     } catch .rejected(let fault) where fault.code == "5010" {
-                        reads += 1
                         update.SyncToken = try await client.readInvoice(id: qboID, realmID: realm, accessToken: token).SyncToken
                         return try await client.saveInvoice(update, realmID: realm, requestID: nil, accessToken: token)
                     }
@@ -132,7 +130,6 @@ final class SyncService: Sendable {
                 // A create that was in flight before (a crash, or an outage longer than Intuit keeps
                 // requestids): look for the invoice it may have made before sending it again.
                 if hadPending, let docNumber = demand.docNumber {
-                    reads += 1
                     let sql = "SELECT * FROM Invoice WHERE DocNumber = \(AccountingClient.quoted(docNumber))"
                     let found = try await client.query(sql, entity: "Invoice", as: QBOInvoice.self, realmID: realm, accessToken: token)
                     if let ours = found.first(where: { $0.PrivateNote == payload.PrivateNote }) { return ours }
@@ -149,14 +146,13 @@ final class SyncService: Sendable {
     }
 
     /// Reads the invoice from QuickBooks and updates its balance and status.
-    func refreshInvoice(org: OrgID, demandID: String) async throws -> Mapping {
-        let client = try accounting()
+    func refreshInvoice(org: OrgID, demandID: String, readClass: ReadClass = .operator) async throws -> Mapping {
+        let client = try accounting(readClass)
         guard let existing = try await mappings.find(org: org, kind: .demand, localID: demandID), let qboID = existing.qboID else {
             throw QBSyncError.notFound(what: "demand \(demandID)")
         }
         do {
-            let invoice = try await retrying(org: org) { connection, reads async throws(QBOClientError) -> QBOInvoice in
-                reads += 1
+            let invoice = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOInvoice in
                 return try await client.readInvoice(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
             }
             return try await record(invoice, org: org, demandID: demandID, developmentID: nil, hash: nil)
@@ -165,12 +161,11 @@ final class SyncService: Sendable {
         }
     }
 
-    /// Invoices changed since a time, from Intuit's CDC feed (one metered read for all of them).
-    func changedInvoices(org: OrgID, since: Date) async throws -> [CDCInvoice] {
-        let client = try accounting()
-        return try await retrying(org: org) { connection, reads async throws(QBOClientError) -> [CDCInvoice] in
-            reads += 1
-            return try await client.changedInvoices(since: since, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+    /// Invoices and payments changed since a time, from Intuit's change feed: one metered read.
+    func readFeed(org: OrgID, since: Date, readClass: ReadClass) async throws -> ChangeFeed {
+        let client = try accounting(readClass)
+        return try await retrying(org: org) { connection async throws(QBOClientError) -> ChangeFeed in
+            try await client.changes(since: since, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
         }
     }
 
@@ -179,19 +174,6 @@ final class SyncService: Sendable {
         if row.isDeleted { return try await markGone(mapping, state: .deleted) }
         guard let invoice = row.invoice else { return mapping.mapping }
         return try await record(invoice, org: mapping.org, demandID: mapping.localID, developmentID: nil, hash: nil)
-    }
-
-    /// The invoices a payment pays (empty for a deleted payment).
-    func invoicesLinked(toPayment paymentID: String, org: OrgID) async throws -> [String] {
-        let client = try accounting()
-        do {
-            return try await retrying(org: org) { connection, reads async throws(QBOClientError) -> [String] in
-                reads += 1
-                return try await client.readPayment(id: paymentID, realmID: connection.realmID, accessToken: connection.tokens.accessToken).invoiceIDs
-            }
-        } catch QBSyncError.qboRejected(let fault) where fault.code == "610" {
-            return []
-        }
     }
 
     /// Records an invoice as QuickBooks answered it and notifies a status change.
@@ -203,7 +185,7 @@ final class SyncService: Sendable {
         let status = EntityStatus.invoice(total: total, balance: balance, dueDate: invoice.DueDate, voided: voided, today: Self.today())
         let state = SyncedState(
             qboID: invoice.Id, syncToken: invoice.SyncToken, status: status, docNumber: invoice.DocNumber, total: total, balance: balance, dueDate: invoice.DueDate,
-            qboState: voided ? .voided : .active, contentHash: hash
+            qboState: voided ? .voided : .active, contentHash: hash, qboUpdatedAt: invoice.MetaData?.lastUpdated
         )
         let (record, previous) = try await mappings.recordSynced(org: org, kind: .demand, localID: demandID, state: state, developmentID: developmentID, now: Date())
         if let previous, previous != status { notify(record, from: previous) }
@@ -270,8 +252,7 @@ final class SyncService: Sendable {
 
     private func findOrCreateItem(org: OrgID, realm: String, name: String, client: AccountingClient) async throws -> String {
         let sql = "SELECT * FROM Item WHERE Name = \(AccountingClient.quoted(name))"
-        let item = try await retrying(org: org) { connection, reads async throws(QBOClientError) -> QBONamed in
-            reads += 1
+        let item = try await retrying(org: org) { connection async throws(QBOClientError) -> QBONamed in
             if let found = try await client.query(sql, entity: "Item", as: QBONamed.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
                 return found
             }
@@ -279,7 +260,6 @@ final class SyncService: Sendable {
                 return try await client.createServiceItem(name: name, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
             } catch .rejected(let fault) where fault.code == "6240" {
                 // Made meanwhile by someone else (a user, another app): adopt it.
-                reads += 1
                 if let found = try await client.query(sql, entity: "Item", as: QBONamed.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
                     return found
                 }
@@ -291,22 +271,14 @@ final class SyncService: Sendable {
     }
 
     /// Runs a QuickBooks call with the org's token; 5xx, timeouts and dropped connections are
-    /// retried with jittered back-off, then `qbo_unavailable`. Counts the metered reads it made.
-    private func retrying<T: Sendable>(org: OrgID, _ call: (Connection, inout Int) async throws(QBOClientError) -> T) async throws -> T {
+    /// retried with jittered back-off, then `qbo_unavailable`. (The client's meter counts reads.)
+    private func retrying<T: Sendable>(org: OrgID, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
-            var reads = 0
-            var realm: String?
             do {
-                let result = try await connections.withAccessToken(org: org) { connection async throws(QBOClientError) -> T in
-                    realm = connection.realmID
-                    return try await call(connection, &reads)
-                }
-                if reads > 0, let realm { try? await mappings.countReads(realmID: realm, month: Self.month(), count: reads) }
-                return result
+                return try await connections.withAccessToken(org: org, call)
             } catch QBSyncError.qboUnavailable(let detail) where attempt < Self.attempts {
-                if reads > 0, let realm { try? await mappings.countReads(realmID: realm, month: Self.month(), count: reads) }
                 var log = logger
                 log[metadataKey: LogKey.org] = "\(org)"
                 log.info("QuickBooks unavailable; retrying", metadata: [LogKey.error: "\(detail)", "attempt": "\(attempt)"])

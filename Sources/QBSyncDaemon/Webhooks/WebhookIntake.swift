@@ -9,10 +9,10 @@ actor WebhookIntake {
     private let repository: WebhookRepository
     private var queued: [(IncomingDelivery, CheckedContinuation<Void, any Error>)] = []
     private var committing = false
-    /// Told after each commit (the event processor wakes on it).
-    private let committed: @Sendable () -> Void
+    /// Told after each commit, with what it stored (the pipeline wakes for their companies).
+    private let committed: @Sendable ([IncomingDelivery]) -> Void
 
-    init(repository: WebhookRepository, committed: @escaping @Sendable () -> Void) {
+    init(repository: WebhookRepository, committed: @escaping @Sendable ([IncomingDelivery]) -> Void) {
         self.repository = repository
         self.committed = committed
     }
@@ -34,10 +34,10 @@ actor WebhookIntake {
             do {
                 try await repository.append(batch.map(\.0))
                 for (_, continuation) in batch { continuation.resume() }
+                committed(batch.map(\.0))
             } catch {
                 for (_, continuation) in batch { continuation.resume(throwing: error) }
             }
-            committed()
         }
         committing = false
     }

@@ -165,9 +165,14 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
             logger.warning("webhook refused: missing or wrong intuit-signature", metadata: ["remote": "\(remote ?? "?")"])
             return (.unauthorized, "text/plain", "invalid signature\n")
         }
-        let (format, events) = WebhookPayload.parse(bytes)
+        let parsed = WebhookPayload.parseDelivery(bytes)
         do {
-            try await intake.append(IncomingDelivery(receivedAt: Date(), body: bytes, signature: signature, remoteAddress: remote, format: format, events: events))
+            try await intake.append(
+                IncomingDelivery(
+                    receivedAt: Date(), body: bytes, signature: signature, remoteAddress: remote, format: parsed.format, events: parsed.events,
+                    unparsed: parsed.unparsed
+                )
+            )
         } catch {
             // Not stored, so not acknowledged: Intuit delivers it again.
             logger.error("webhook delivery could not be stored", metadata: [LogKey.error: "\(error)"])
@@ -175,6 +180,15 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         }
         metrics.webhooksAccepted.increment()
         state.webhookAccepted()
+        if !parsed.unparsed.isEmpty {
+            // Stored (the raw body and a failed event each), counted and said: never a silent 200.
+            metrics.webhookEventsUnparsed.increment(by: Int64(parsed.unparsed.count))
+            state.webhookEventsUnparsed(add: parsed.unparsed.count)
+            logger.warning(
+                "a signed webhook delivery held events that could not be parsed; stored as failed events",
+                metadata: ["unparsed": "\(parsed.unparsed.count)", "parsed": "\(parsed.events.count)", "first": "\(parsed.unparsed[0].prefix(120))"]
+            )
+        }
         return (.ok, "text/plain", "")
     }
 
