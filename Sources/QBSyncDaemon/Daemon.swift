@@ -81,6 +81,8 @@ public enum Daemon {
         let pipeline = FeedPipeline(worker: FeedWorker(webhooks: webhooks, feeds: feeds, sync: sync, logger: logger), state: state)
         let intake = WebhookIntake(repository: webhooks) { deliveries in
             pipeline.eventsArrived(realmIDs: Set(deliveries.flatMap { $0.events.map(\.realmID) }))
+            // Events that could not be parsed were stored failed: the count shows them at once.
+            if deliveries.contains(where: { !$0.unparsed.isEmpty }) { Task { await pipeline.updateCounts() } }
         }
         let dispatcher = RPCDispatcher(
             methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync, pipeline: pipeline), state: state, metrics: metrics

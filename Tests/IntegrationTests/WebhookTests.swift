@@ -129,7 +129,7 @@ import Testing
 
     @Test func withWebhooksLostTheChangeFeedStillTurnsTheInvoicePaidAndMeasuresTheLoss() async throws {
         // The simulator sends no webhooks at all; the daemon reads the CDC feed every second.
-        let pair = try await Pair.start(daemonEnvironment: ["QBSYNCD_RECONCILE_INTERVAL": "1", "QBSYNCD_RECONCILE_GRACE": "0"])
+        let pair = try await Pair.start(daemonEnvironment: ["QBSYNCD_SWEEP_PERIOD": "1", "QBSYNCD_RECONCILE_GRACE": "0"])
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
         let subscriber = try await pair.daemon.connect()

@@ -1,0 +1,203 @@
+import Foundation
+import QBControlClient
+import QBSyncCore
+import QBTestSupport
+import Testing
+
+/// The app-wide read budget and the per-company pipeline, through the real daemon and simulator.
+@Suite(.timeLimit(.minutes(3))) struct ReadBudgetTests {
+    func usage(_ pair: Pair) async throws -> JSONValue { try await pair.http.get("/sim/usage").json }
+
+    func quota(_ pair: Pair) async throws -> JSONValue { try #require(try await pair.control.call("daemon.status")["quota"]) }
+
+    func webhooksTo(_ pair: Pair) async throws {
+        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string("http://\(listen)/api/webhooks/quickbooks"), "format": "cloudevents"])
+    }
+
+    /// Events of a company, once none is pending.
+    func settledEvents(_ pair: Pair, org: String, count: Int, timeout: Duration = .seconds(15)) async throws -> [JSONValue] {
+        try await eventually(timeout: timeout, "\(count) events of \(org) settled") { () -> [JSONValue]? in
+            let events = try await pair.control.call("event.list", params: ["org": .string(org), "limit": 200])["events"]?.arrayValue ?? []
+            return events.count >= count && !events.contains(where: { $0["status"] == "pending" }) ? events : nil
+        }
+    }
+
+    @Test func readsStopAtTheBudgetWritesGoOnAndTheCountSurvivesARestart() async throws {
+        // A budget of 12 with a quarter kept for operators: events stop at 9, operators at 12.
+        let pair = try await Pair.start(daemonEnvironment: ["QUICKBOOKS_READ_QUOTA": "12", "QBSYNCD_READ_RESERVE": "25"])
+        defer { pair.cleanUp() }
+        let subscriber = try await pair.daemon.connect()
+        _ = try await subscriber.call("subscribe", params: ["topics": ["quota.status_changed"]])
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        var refused: (any Error)?
+        for _ in 0..<20 {
+            do { _ = try await pair.control.call("invoice.refresh", params: ["org": "acme", "demandId": "dem-1"]) } catch {
+                refused = error
+                break
+            }
+        }
+        let error = try #require(refused as? ControlClientError)
+        #expect(error.rpcError?.reason == "read_quota_exhausted")
+        #expect(error.rpcError?.code == 1013)
+        let data = error.rpcError?.data
+        #expect(data?["used"] == 12 && data?["budget"] == 12)
+        #expect(data?["month"]?.stringValue?.count == 7)
+        #expect(data?["resetsAt"]?.stringValue?.hasSuffix("-01T00:00:00Z") == true)
+
+        // Every read the simulator served was counted, and none past the budget reached it.
+        let served = try await usage(pair)
+        #expect(served["metered"] == 12)
+        #expect(served["refused"] == 0, "the daemon refused before Intuit had to")
+        let status = try await quota(pair)
+        #expect(status["used"] == 12 && status["budget"] == 12 && status["reserve"] == 3 && status["state"] == "exhausted")
+        _ = try await eventually("the sweep plan sheds sweeps") { () -> Bool? in
+            try await quota(pair)["sweepPeriodSeconds"] == .null ? true : nil
+        }
+
+        // Writes are never refused for the budget.
+        let updated = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["99.00"])])
+        #expect(updated["totalAmount"] == "99.00")
+
+        // Operators were told as the state moved, up to exhausted.
+        var seen: [String] = []
+        var notifications = subscriber.notifications.makeAsyncIterator()
+        while seen.last != "exhausted", let next = await notifications.next() {
+            #expect(next.method == "quota.status_changed")
+            seen.append(next.params["to"]?.stringValue ?? "")
+        }
+        #expect(seen.last == "exhausted")
+        #expect(pair.daemon.log.contains("the app's monthly budget of QuickBooks reads changed state"))
+
+        let shown = try await pair.control.call("quota.show")
+        #expect(shown["used"] == 12)
+        #expect(shown["byRealm"]?.arrayValue?.first?["org"] == "acme")
+        #expect(shown["byRealm"]?.arrayValue?.first?["reads"] == 12)
+        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let metrics = try await SimClient(base: "http://\(listen)").get("/metrics").text
+        #expect(metrics.contains(#"qbsyncd_read_quota{kind="used"} 12"#))
+        #expect(metrics.contains(#"qbsyncd_read_quota_state{state="exhausted"} 1"#))
+
+        // A restart loses no count.
+        pair.daemon.signal(SIGTERM)
+        _ = try await pair.daemon.waitForExit()
+        try await pair.daemon.start()
+        let again = try await pair.daemon.connect()
+        #expect(try await again.call("daemon.status")["quota"]?["used"] == 12)
+        await #expect { _ = try await again.call("org.test", params: ["org": "acme"]) } throws: { rpcReason($0) == "read_quota_exhausted" }
+        await again.close()
+        await subscriber.close()
+    }
+
+    @Test func aBurstOfEventsCostsOneReadAndOwnWritesNone() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        try await webhooksTo(pair)
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        var invoices: [String] = []
+        for index in 1...4 {
+            let demand = SyncTests.demand(id: "dem-\(index)", docNumber: "SC-\(index)")
+            invoices.append(try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": demand])["qboId"]?.stringValue))
+        }
+        // The webhooks of the daemon's own writes need no read.
+        let before = try await usage(pair)["metered"]?.intValue ?? -1
+        _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
+        let own = try await settledEvents(pair, org: "acme", count: 4)
+        #expect(own.filter { $0["entityName"] == "Invoice" }.allSatisfy { $0["resolvedBy"]?.stringValue?.hasPrefix("qbsyncd's own write") == true }, "\(own)")
+        #expect(try await usage(pair)["metered"]?.intValue == before, "no read for the daemon's own writes")
+
+        // Four payments at once: eight events, one change-feed read.
+        for id in invoices { _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(id)/pay", json: [:]) }
+        _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
+        let events = try await settledEvents(pair, org: "acme", count: 12)
+        let paid = try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue ?? []
+        #expect(paid.count == 4 && paid.allSatisfy { $0["status"] == "Paid" })
+        #expect(try await usage(pair)["metered"]?.intValue == before + 1, "one read for all eight events")
+        #expect(events.filter { $0["type"] == "payment.created" }.allSatisfy { $0["resolvedBy"]?.stringValue?.hasPrefix("change feed read at") == true })
+        #expect(try await quota(pair)["byClass"]?["event"]?.intValue ?? 0 >= 1)
+
+        // A payment voided in QuickBooks: its record no longer names the invoice, the feed does.
+        let company = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json
+        let payment = try #require(company["payments"]?.arrayValue?.first?["Id"]?.stringValue)
+        let subscriber = try await pair.daemon.connect()
+        _ = try await subscriber.call("subscribe", params: ["topics": ["invoice.status_changed"]])
+        _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/payments/\(payment)/void", json: [:])
+        _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
+        var notifications = subscriber.notifications.makeAsyncIterator()
+        let change = try #require(await notifications.next())
+        #expect(change.params["from"] == "Paid" && change.params["to"] == "Outstanding")
+        await subscriber.close()
+    }
+
+    @Test func aHangingCompanyNeverDelaysAnother() async throws {
+        let pair = try await Pair.start(daemonEnvironment: ["QUICKBOOKS_TIMEOUT": "2"])
+        defer { pair.cleanUp() }
+        let slowRealm = pair.sim.defaultRealmID
+        let fastRealm = try await pair.newCompany()
+        _ = try await pair.connect("slow", realmID: slowRealm)
+        _ = try await pair.connect("fast", realmID: fastRealm)
+        var invoices: [String: String] = [:]
+        for org in ["slow", "fast"] {
+            _ = try await pair.control.call("customer.sync", params: ["org": .string(org), "development": SyncTests.development])
+            invoices[org] = try await pair.control.call("invoice.sync", params: ["org": .string(org), "demand": SyncTests.demand()])["qboId"]?.stringValue
+        }
+        // The slow company's API hangs past the daemon's timeout on every call from now on.
+        _ = try await pair.http.post("/sim/faults", json: ["realmId": .string(slowRealm), "path": "/v3/", "delayMs": 5000, "count": 1000])
+        var events: [String] = []
+        for (org, realm) in [("slow", slowRealm), ("fast", fastRealm)] {
+            _ = try await pair.http.post("/sim/companies/\(realm)/invoices/\(invoices[org]!)/pay", json: [:])
+            let payment = try #require(try await pair.http.get("/sim/companies/\(realm)").json["payments"]?.arrayValue?.first?["Id"]?.stringValue)
+            events.append(
+                #"{"specversion":"1.0","id":"\#(UUID().uuidString)","source":"intuit.test","type":"qbo.payment.created.v1","time":"\#(Timestamp.string(Date()))","intuitentityid":"\#(payment)","intuitaccountid":"\#(realm)","data":{}}"#
+            )
+        }
+        // Intuit's CloudEvents POST may hold several companies: one delivery with both payments.
+        let body = "[" + events.joined(separator: ",") + "]"
+        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let started = ContinuousClock.now
+        let reply = try await SimClient(base: "http://\(listen)").send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", WebhookTests.sign(body))], body: Data(body.utf8))
+        #expect(reply.status == 200)
+        _ = try await eventually(timeout: .seconds(8), "the fast company's invoice Paid") { () -> Bool? in
+            let mapping = try await pair.control.call("entity.list", params: ["org": "fast", "kind": "demand"])["entities"]?.arrayValue?.first
+            return mapping?["status"] == "Paid" ? true : nil
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed < .seconds(6), "the fast company turned Paid in \(elapsed) while the slow one hung")
+        let slow = try await pair.control.call("entity.list", params: ["org": "slow", "kind": "demand"])["entities"]?.arrayValue?.first
+        #expect(slow?["status"] == "Outstanding", "the slow company is still waiting")
+        #expect(try await pair.control.call("daemon.status")["pipeline"]?["eventsQueued"]?.intValue ?? 0 >= 1)
+
+        // Once its API answers again, the slow company catches up too.
+        _ = try await pair.http.send(.DELETE, "/sim/faults")
+        _ = try await eventually(timeout: .seconds(40), "the slow company's invoice Paid") { () -> Bool? in
+            let mapping = try await pair.control.call("entity.list", params: ["org": "slow", "kind": "demand"])["entities"]?.arrayValue?.first
+            return mapping?["status"] == "Paid" ? true : nil
+        }
+    }
+
+    @Test func aSignedDeliveryWithEventsThatCannotBeParsedIsStoredAndShown() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let body = #"[{"specversion":"1.0","id":"e1","type":"qbo.invoice.updated.v1","intuitentityid":5,"intuitaccountid":4620816365},{"specversion":"1.0","id":"e2","type":"qbo.invoice.updated.v1"}]"#
+        let reply = try await SimClient(base: "http://\(listen)").send(
+            .POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", WebhookTests.sign(body))], body: Data(body.utf8)
+        )
+        #expect(reply.status == 200)
+        let events = try await pair.control.call("event.list")["events"]?.arrayValue ?? []
+        #expect(events.count == 2)
+        let unparsed = try #require(events.first { $0["type"] == "unparsed" })
+        #expect(unparsed["status"] == "failed")
+        #expect(unparsed["processError"]?.stringValue?.contains("e2") == true)
+        #expect(events.contains { $0["entityId"] == "5" && $0["realmId"] == "4620816365" }, "an id given as a number is kept")
+        let status = try await eventually("the failed event counted") { () -> JSONValue? in
+            let status = try await pair.control.call("daemon.status")
+            return status["events"]?["failed"] == 1 ? status : nil
+        }
+        #expect(status["webhook"]?["unparsed"] == 1)
+        #expect(try await SimClient(base: "http://\(listen)").get("/metrics").text.contains("qbsyncd_webhook_events_unparsed_total 1"))
+    }
+}
