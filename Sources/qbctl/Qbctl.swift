@@ -14,7 +14,7 @@ struct Qbctl: AsyncParsableCommand {
         commandName: "qbctl",
         abstract: "Control qbsyncd over its Unix socket.",
         version: QBSyncVersion.current,
-        subcommands: [Status.self, Org.self, Connect.self, Token.self, Call.self, Watch.self]
+        subcommands: [Status.self, Org.self, Connect.self, Token.self, Quota.self, Call.self, Watch.self]
     )
 
     static func main() async {

@@ -36,6 +36,12 @@ extension Qbctl {
                             "\(webhook?["listen"]?.stringValue ?? "?"): \(int(webhook?["accepted"])) accepted, \(int(webhook?["rejected"])) rejected",
                         ],
                         ["events", "\(int(events?["pending"])) pending, \(int(events?["failed"])) failed"],
+                        ["reads", QuotaText.summary(status["quota"])],
+                        [
+                            "pipeline",
+                            "\(int(status["pipeline"]?["realmsActive"])) companies reading, \(int(status["pipeline"]?["realmsWaiting"])) waiting, "
+                                + "oldest event \(Table.duration(int(status["pipeline"]?["oldestPendingSeconds"])))",
+                        ],
                     ],
                     header: nil
                 )

@@ -63,3 +63,25 @@ import Testing
         #expect(notification["params"]?["to"] == "connected")
     }
 }
+
+/// `qbctl quota` and the reads line of `qbctl status`.
+@Suite(.timeLimit(.minutes(2))) struct QbctlQuotaTests {
+    @Test func quotaShowsTheMonthsReadsByCompany() async throws {
+        let pair = try await Pair.start(daemonEnvironment: ["QUICKBOOKS_READ_QUOTA": "1000", "QBSYNCD_READ_RESERVE": "10"])
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("org.test", params: ["org": "acme"])
+        let socket = ["--socket", pair.daemon.socketPath]
+        let quota = try await runCommand(Binaries.qbctl, ["quota"] + socket)
+        #expect(quota.status == 0, "\(quota.stderr)")
+        #expect(quota.stdout.contains("2 of 1,000 (0.2 %)"), "\(quota.stdout)")
+        #expect(quota.stdout.contains("operators 2"))
+        #expect(quota.stdout.contains("100 for operators"))
+        #expect(quota.stdout.contains(pair.sim.defaultRealmID) && quota.stdout.contains("acme"))
+        let json = try await runCommand(Binaries.qbctl, ["quota", "--json"] + socket)
+        let parsed = try JSONDecoder().decode(JSONValue.self, from: Data(json.stdout.utf8))
+        #expect(parsed["used"] == 2 && parsed["budget"] == 1000 && parsed["state"] == "ok")
+        let status = try await runCommand(Binaries.qbctl, ["status"] + socket)
+        #expect(status.stdout.contains("reads        2 of 1,000"), "\(status.stdout)")
+    }
+}
