@@ -24,6 +24,7 @@ section sync bash scripts/bench-sync.sh 70 4 4
 section startup bash scripts/bench-startup.sh 5 200000
 section tokens bash scripts/bench-tokens.sh 10000 30
 section simulator bash scripts/bench-sim.sh 5 3
+section month bash scripts/bench-month.sh 20 5 180 60 0.2
 
 line() { grep -m1 "$2" "$out/$1" || echo "(not found)"; }
 {
@@ -52,9 +53,11 @@ campaigns (crash, faults, bad input, hostile environment, access, soak) are in
 | 10,000 orgs | $(line tokens 'RSS with') ; $(line tokens 'idle CPU over') | RSS < 64 MiB |
 | 10,000 tokens due at once | $(line tokens 'refreshed in') | no 429, none lost |
 | simulator | $(line simulator 'median requests') | ≥ 5,000 requests/s |
+| the month, 10,000 companies (model) | $(line month '^ *10000 ' | sed 's/  */ /g') | ≤ 400,000 reads (80 % of 500,000) |
+| the month, 20,000 companies (model) | $(line month '^ *20000 ' | sed 's/  */ /g') | how the plan bends |
 
 HEAD
-  for name in control webhooks sync startup tokens simulator; do
+  for name in control webhooks sync startup tokens simulator month; do
     case $name in
       control) title="Control socket: daemon.status against Redis PING (scripts/bench-control.sh 5 3)";;
       webhooks) title="Webhook intake against shared/bench/pyreceiver.py (scripts/bench-webhooks.sh 10 3)";;
@@ -62,6 +65,7 @@ HEAD
       startup) title="Start-up and memory (scripts/bench-startup.sh 5 200000)";;
       tokens) title="Token refresh at 10,000 orgs (scripts/bench-tokens.sh 10000 30)";;
       simulator) title="qbo-sim throughput, so that it is never the bottleneck (scripts/bench-sim.sh 5 3)";;
+      month) title="The read budget over a month: model and live (scripts/bench-month.sh 20 5 180 60 0.2)";;
     esac
     printf '## %s\n\n```text\n' "$title"
     cat "$out/$name"

@@ -1,6 +1,6 @@
 public import Foundation
 import GRDB
-public import QBSyncCore
+import QBSyncCore
 
 /// One company's change-feed state: where its next read starts, when it was last read, and what
 /// the reads found (changes, and those no webhook reported).

@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qbsync-bench",
         abstract: "Benchmarks for qbsyncd.",
-        subcommands: [Control.self]
+        subcommands: [Control.self, Month.self]
     )
 }
 

@@ -200,4 +200,39 @@ import Testing
         #expect(status["webhook"]?["unparsed"] == 1)
         #expect(try await SimClient(base: "http://\(listen)").get("/metrics").text.contains("qbsyncd_webhook_events_unparsed_total 1"))
     }
+
+    @Test func aFullChangeFeedAnswerIsReadOnNeverSkipped() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        try await webhooksTo(pair)
+        let realm = pair.sim.defaultRealmID
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        let invoice = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])["qboId"]?.stringValue)
+        // Someone else's 1,020 invoices in the same company (a bulk import): newer than ours.
+        let token = try #require(try await pair.http.get("/sim/tokens/\(realm)").json["accessTokens"]?.arrayValue?.first?.stringValue)
+        let customer = try await pair.http.post("/v3/company/\(realm)/customer", json: ["DisplayName": "Bulk Co"], token: token).json["Customer"]!
+        for _ in 0..<34 {
+            let items: [JSONValue] = (0..<30).map { index in
+                [
+                    "bId": .string("\(index)"), "operation": "create",
+                    "Invoice": ["CustomerRef": ["value": customer["Id"]!], "Line": [["Amount": 10, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": ["ItemRef": ["value": "1"]]]]],
+                ]
+            }
+            #expect(try await pair.http.post("/v3/company/\(realm)/batch", json: ["BatchItemRequest": .array(items)], token: token).status == 200)
+        }
+        _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
+        let before = try await quota(pair)["byClass"]?["event"]?.intValue ?? 0
+        // Our invoice is paid last: its change sits past the first 1,000 objects of the feed.
+        _ = try await pair.http.post("/sim/companies/\(realm)/invoices/\(invoice)/pay", json: [:])
+        _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
+        _ = try await eventually(timeout: .seconds(20), "the invoice Paid through a second feed read") { () -> Bool? in
+            let mapping = try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first
+            return mapping?["status"] == "Paid" ? true : nil
+        }
+        let reads = (try await quota(pair)["byClass"]?["event"]?.intValue ?? 0) - before
+        #expect(reads >= 2, "a full answer (1,000 objects) is read on from its newest second: \(reads) reads")
+        let payment = try await settledEvents(pair, org: "acme", count: 1).first { $0["type"] == "payment.created" }
+        #expect(payment?["resolvedBy"]?.stringValue?.hasPrefix("change feed read at") == true, "\(String(describing: payment))")
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import QBOSimulator
+import QBSyncCore
 
 /// Seeded generators of hostile input: random bytes, mutations of valid requests, deep nesting,
 /// broken UTF-8, odd numbers. Never a `\n` inside a control line (the framing is tested apart).
