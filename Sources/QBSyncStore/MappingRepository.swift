@@ -239,13 +239,6 @@ public struct MappingRepository: Sendable {
         try await writer.read { db in try Int.fetchOne(db, sql: "SELECT reads FROM qb_read_meter WHERE realm_id = ? AND month = ?", arguments: [realmID, month]) ?? 0 }
     }
 
-    /// Every company's metered reads in a month.
-    public func readsThisMonth(month: String) async throws -> [(String, Int)] {
-        try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT realm_id, reads FROM qb_read_meter WHERE month = ?", arguments: [month]).map { ($0["realm_id"], $0["reads"]) }
-        }
-    }
-
     static func record(_ row: Row) -> MappingRecord? {
         guard let org = OrgID(row["org"] as String), let kind = MappingKind(rawValue: row["kind"]), let status = EntityStatus(rawValue: row["status"]) else { return nil }
         return MappingRecord(

@@ -97,42 +97,12 @@ public struct WebhookRepository: Sendable {
         }
     }
 
-    /// Pending events due for an attempt, oldest first.
-    public func due(now: Date, limit: Int) async throws -> [EventRecord] {
-        try await writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql: "SELECT * FROM qb_webhook_events WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
-                arguments: [Int64(now.timeIntervalSince1970 * 1000), limit]
-            ).compactMap(Self.record)
-        }
-    }
-
     /// Whether an earlier event with the same dedupe key was already handled.
     public func duplicateOf(_ event: EventRecord) async throws -> Int64? {
         try await writer.read { db in
             try Int64.fetchOne(
                 db, sql: "SELECT id FROM qb_webhook_events WHERE dedupe_key = ? AND id < ? AND status IN ('processed', 'pending', 'failed') ORDER BY id LIMIT 1",
                 arguments: [event.fact.dedupeKey, event.id]
-            )
-        }
-    }
-
-    public func finish(id: Int64, status: String, error: String?, now: Date) async throws -> EventRecord? {
-        try await writer.write { db in
-            try db.execute(
-                sql: "UPDATE qb_webhook_events SET status = ?, process_error = ?, attempts = attempts + 1, processed_at = ?, next_attempt_at = NULL WHERE id = ?",
-                arguments: [status, error, Int64(now.timeIntervalSince1970 * 1000), id]
-            )
-            return try Row.fetchOne(db, sql: "SELECT * FROM qb_webhook_events WHERE id = ?", arguments: [id]).flatMap(Self.record)
-        }
-    }
-
-    public func retryLater(id: Int64, error: String, at: Date) async throws {
-        try await writer.write { db in
-            try db.execute(
-                sql: "UPDATE qb_webhook_events SET process_error = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
-                arguments: [error, Int64(at.timeIntervalSince1970 * 1000), id]
             )
         }
     }

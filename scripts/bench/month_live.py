@@ -7,32 +7,19 @@ voided at seeded random times (the simulator loses its configured share of webho
 one JSON object: the reads the daemon made in the window (by class, and as the simulator
 metered them), pay-to-Paid latencies split into webhook-driven and caught-up, and what is left.
 """
-import http.client, json, random, socket, sys, threading, time, urllib.parse
+import json, os, random, sys, threading, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 sock_path, sim_url, demands, horizon, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-sim = urllib.parse.urlparse(sim_url)
 rng = random.Random(seed)
 
-class Control:
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(sock_path)
-        self.reader = self.sock.makefile("rb")
-        self.next = 0
-    def call(self, method, params=None):
-        self.next += 1
-        self.sock.sendall(json.dumps({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params or {}}).encode() + b"\n")
-        while True:
-            reply = json.loads(self.reader.readline())
-            if reply.get("id") == self.next:
-                if "error" in reply:
-                    raise SystemExit(f"{method}: {reply['error']}")
-                return reply["result"]
+def Control():
+    return benchlib.Control(sock_path)
 
 def sim_call(method, path, body=None):
-    conn = http.client.HTTPConnection(sim.hostname, sim.port, timeout=30)
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers={"Content-Type": "application/json"})
-    return json.loads(conn.getresponse().read() or b"null")
+    return benchlib.sim_call(sim_url, method, path, body)
 
 control = Control()
 orgs = [o for o in control.call("org.list")["orgs"] if o["status"] == "connected"]

@@ -4,21 +4,18 @@ requests reached each company and how many it throttled (429).
 
 Usage: sync_throughput.py SOCKET SIM_URL SECONDS WORKERS_PER_ORG
 """
-import http.client, json, socket, sys, threading, time, urllib.parse
+import http.client, json, os, sys, threading, time, urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 sock_path, sim_url, seconds, workers = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 sim = urllib.parse.urlparse(sim_url)
 
-class Control:
+class Control(benchlib.Control):
     def __init__(self):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(sock_path)
-        self.reader = self.sock.makefile("rb")
-        self.next = 0
-    def call(self, method, params=None):
-        self.next += 1
-        self.sock.sendall(json.dumps({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params or {}}).encode() + b"\n")
-        return json.loads(self.reader.readline())
+        super().__init__(sock_path)
+    call = benchlib.Control.reply
 
 def sim_get(path):
     conn = http.client.HTTPConnection(sim.hostname, sim.port)

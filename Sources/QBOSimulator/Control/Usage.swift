@@ -11,12 +11,8 @@ struct UsageMeter: Sendable, Codable, Equatable {
     var writes = 0
     var refused = 0
 
-    static func month(of date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = .gmt
-        let parts = calendar.dateComponents([.year, .month], from: date)
-        return String(format: "%04d-%02d", parts.year ?? 0, parts.month ?? 0)
-    }
+    /// `YYYY-MM` (UTC), as the daemon's budget counts it.
+    static func month(of date: Date) -> String { ReadBudget.month(of: date) }
 }
 
 /// What one Accounting API request costs: CorePlus (metered) calls and entity writes.

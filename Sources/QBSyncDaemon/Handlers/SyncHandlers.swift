@@ -111,7 +111,7 @@ struct SyncSummaryMethod: RPCMethod {
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
         let counts = try await mappings.counts(org: params.org)
-        let month = SyncService.month()
+        let month = ReadBudget.month(of: Date())
         let realm = (try? await connections.repository.connection(params.org))?.realmID
         var reads = 0
         if let realm { reads = try await mappings.reads(realmID: realm, month: month) }

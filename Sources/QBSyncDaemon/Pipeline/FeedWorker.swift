@@ -66,7 +66,9 @@ struct FeedWorker: Sendable {
             return
         }
         do {
-            let result = try await readAndApply(realmID: realmID, org: org, readClass: waiting.isEmpty ? .sweep : .event, now: now, log: log)
+            let result = try await readAndApply(
+                realmID: realmID, org: org, readClass: waiting.isEmpty ? .sweep : .event, eventsSince: waiting.map(\.event.receivedAt).min(), now: now, log: log
+            )
             for pending in waiting {
                 settled.append(try await resolve(pending, org: org, result: result, now: now))
             }
@@ -87,14 +89,17 @@ struct FeedWorker: Sendable {
     }
 
     /// Reads the feed from the watermark (again at once while answers come back full), applies
-    /// every row and records the read.
-    private func readAndApply(realmID: String, org: OrgID, readClass: ReadClass, now: Date, log: Logger) async throws -> FeedResult {
+    /// every row and records the read. A change no webhook reported counts as missed (the loss
+    /// measurement); the company is suspected of losing webhooks (swept sooner) only when such a
+    /// change would have stayed unseen: found by a sweep, or older than the events being served.
+    private func readAndApply(realmID: String, org: OrgID, readClass: ReadClass, eventsSince: Date?, now: Date, log: Logger) async throws -> FeedResult {
         let previous = try await feeds.state(realmID: realmID)
         let start = previous?.watermark ?? now.addingTimeInterval(-86_400)
         var watermark = start
         var result = FeedResult(at: now)
         var changes = 0
         var missed = 0
+        var unseen = 0
         let horizon = now.addingTimeInterval(-Double(state.settings.reconcileGraceSeconds))
         for _ in 0..<10 {
             let feed = try await sync.readFeed(org: org, since: FeedReading.since(watermark: watermark, now: now), readClass: readClass)
@@ -110,7 +115,12 @@ struct FeedWorker: Sendable {
                 let updated = row.MetaData?.lastUpdated ?? now
                 guard updated > start, updated <= horizon else { continue }
                 changes += 1
-                if try await !webhooks.reported(realmID: realmID, entityName: "Invoice", entityID: row.Id, since: updated.addingTimeInterval(-5)) { missed += 1 }
+                if try await !webhooks.reported(realmID: realmID, entityName: "Invoice", entityID: row.Id, since: updated.addingTimeInterval(-5)) {
+                    missed += 1
+                    // Already known (qbsyncd's own write, or an earlier read) is no reason to sweep sooner.
+                    let known = mapping.qboUpdatedAt.map { updated.timeIntervalSince1970.rounded(.down) <= $0.timeIntervalSince1970 } ?? false
+                    if !known, eventsSince.map({ updated < $0.addingTimeInterval(-60) }) ?? true { unseen += 1 }
+                }
             }
             let links = try await feeds.links(realmID: realmID, paymentIDs: feed.payments.map(\.Id))
             for invoiceID in FeedReading.invoicesToReread(rows, knownLinks: links) {
@@ -125,7 +135,7 @@ struct FeedWorker: Sendable {
             }
             guard outcome.readAgain else { break }
         }
-        try await feeds.recordRead(realmID: realmID, watermark: watermark, at: now, addChanges: changes, addMissed: missed, suspectedLoss: missed > 0)
+        try await feeds.recordRead(realmID: realmID, watermark: watermark, at: now, addChanges: changes, addMissed: missed, suspectedLoss: unseen > 0)
         if missed > 0 {
             log.notice("the change feed found invoice changes no webhook reported", metadata: ["missed": "\(missed)", "changes": "\(changes)"])
         }

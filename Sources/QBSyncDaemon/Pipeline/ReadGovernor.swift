@@ -15,6 +15,8 @@ final class ReadGovernor: Sendable {
     private let reported: Mutex<QuotaState>
     /// The sweep plan in force (set by the sweep service), for `quota`.
     private let plan = Mutex<SweepPlan?>(nil)
+    /// `resetsAt` of a month, formatted once (`daemon.status` is the hottest call).
+    private let resetsAt = Mutex<(month: String, text: String)>(("", ""))
     let repository: ReadQuotaRepository
     let state: DaemonState
     let hub: NotificationHub
@@ -115,6 +117,13 @@ final class ReadGovernor: Sendable {
         )
     }
 
+    private func resetsAtText(_ month: String) -> String {
+        resetsAt.withLock { cached in
+            if cached.month != month { cached = (month, Timestamp.string(ReadBudget.monthEnd(of: month))) }
+            return cached.text
+        }
+    }
+
     /// `quota` of `daemon.status`.
     func status(now: Date = Date()) -> QuotaStatus {
         let snapshot = budget.withLock { budget in
@@ -124,7 +133,7 @@ final class ReadGovernor: Sendable {
         let plan = self.plan.withLock { $0 }
         return QuotaStatus(
             month: snapshot.month, used: snapshot.total, budget: snapshot.budget, reserve: snapshot.reserve, forecast: snapshot.forecast(now: now),
-            state: snapshot.state(now: now).rawValue, resetsAt: Timestamp.string(ReadBudget.monthEnd(of: snapshot.month)),
+            state: snapshot.state(now: now).rawValue, resetsAt: resetsAtText(snapshot.month),
             byClass: .init(sweep: snapshot.used[.sweep] ?? 0, event: snapshot.used[.event] ?? 0, operator: snapshot.used[.operator] ?? 0),
             sweepPeriodSeconds: plan.flatMap { $0.period.isFinite ? Int($0.period) : nil } ?? (plan == nil ? state.settings.sweepPeriodSeconds : nil),
             sweepStretch: plan.map { $0.period.isFinite ? ($0.stretch * 1000).rounded() / 1000 : 0 } ?? 1

@@ -200,7 +200,7 @@ final class SyncService: Sendable {
         }
         if fault.code == "610" {
             _ = try await markGone(existing, state: .deleted)
-        } else if let refreshed = try? await refreshInvoice(org: org, demandID: demandID), refreshed.status == .voided {
+        } else if let refreshed = try? await refreshInvoice(org: org, demandID: demandID, readClass: .event), refreshed.status == .voided {
             // refreshed and recorded as voided
         } else {
             try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())
