@@ -160,6 +160,7 @@ let package = Package(
             dependencies: [
                 "QBSyncCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: strict
         ),
