@@ -53,25 +53,24 @@ echo; echo "== qbctl org list"; "$bin/qbctl" org list
 echo; echo "== qbctl org test acme"; "$bin/qbctl" org test acme
 echo; echo "== qbctl token refresh acme"; "$bin/qbctl" token refresh acme
 
-echo; echo "== customer.sync: the development as a QuickBooks customer"
-"$bin/qbctl" call customer.sync '{"org":"acme","development":{"id":"dev-1","name":"Maple Court Development","email":"office@maplecourt.example"}}' \
-  | python3 -c 'import json,sys; m=json.load(sys.stdin); print("development %s -> QuickBooks customer %s (%s)" % (m["localId"], m["qboId"], m["status"]))'
-echo; echo "== invoice.sync: the service-charge demand as a QuickBooks invoice"
-invoice=$("$bin/qbctl" call invoice.sync '{"org":"acme","demand":{"id":"dem-1","developmentId":"dev-1","docNumber":"SC-2026-001","dueDate":"2026-12-31","lines":[{"description":"Service charge Q1","amount":"1250.00"}]}}')
-echo "$invoice" | python3 -c 'import json,sys; m=json.load(sys.stdin); print("demand %s -> QuickBooks invoice %s, %s, total %s, balance %s" % (m["localId"], m["qboId"], m["status"], m["totalAmount"], m["balance"]))'
-invoice_id=$(echo "$invoice" | python3 -c 'import json,sys; print(json.load(sys.stdin)["qboId"])')
-echo; echo "== the invoice is paid in QuickBooks (the simulator)"
-curl -s -X POST -d '{}' "$sim_url/sim/companies/$realm/invoices/$invoice_id/pay" | python3 -c 'import json,sys; p=json.load(sys.stdin)["Payment"]; print("payment %s of %s" % (p["Id"], p["TotalAmt"]))'
+echo; echo "== qbctl customer sync: the development as a QuickBooks customer"
+"$bin/qbctl" customer sync acme --id dev-1 --name "Maple Court Development" --email office@maplecourt.example
+echo; echo "== qbctl invoice sync --file -: the service-charge demand (JSON, as the app sends it) as a QuickBooks invoice"
+"$bin/qbctl" invoice sync acme --file - <<'JSON'
+{"id":"dem-1","developmentId":"dev-1","docNumber":"SC-2026-001","dueDate":"2026-12-31","lines":[{"description":"Service charge Q1","amount":"1250.00"}]}
+JSON
+invoice_id=$("$bin/qbctl" entities acme --kind demand | awk '$2 == "dem-1" { print $4 }')
+echo; echo "== the invoice ($invoice_id) is paid in QuickBooks (the simulator)"
+payment=$(curl -sf -X POST -d '{}' "$sim_url/sim/companies/$realm/invoices/$invoice_id/pay")
+echo "payment $(grep -o '"Id" *: *"[0-9]*"' <<<"$payment" | head -1 | grep -o '[0-9]*') of $(grep -o '"TotalAmt" *: *[0-9.]*' <<<"$payment" | head -1 | grep -o '[0-9.]*$')"
 echo; echo "== Intuit's webhook reaches the daemon (signed, stored, processed): the demand turns Paid by itself"
 for _ in $(seq 100); do
-  status=$("$bin/qbctl" call entity.list '{"org":"acme","kind":"demand"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["entities"][0]["status"])')
-  [ "$status" = "Paid" ] && break
+  grep -q dem-1 <<<"$("$bin/qbctl" entities acme --kind demand --status Paid)" && break
   sleep 0.1
 done
-"$bin/qbctl" call entity.list '{"org":"acme","kind":"demand"}' \
-  | python3 -c 'import json,sys; m=json.load(sys.stdin)["entities"][0]; print("demand %s: %s, balance %s" % (m["localId"], m["status"], m["balance"]))'
-"$bin/qbctl" call event.list '{"org":"acme"}' \
-  | python3 -c 'import json,sys; [print("event %s %s %s -> %s" % (e["id"], e["type"], e["entityId"], e["status"])) for e in json.load(sys.stdin)["events"]]'
-echo; echo "== sync.summary"; "$bin/qbctl" call sync.summary '{"org":"acme"}'
+echo; echo "== qbctl entities acme"; "$bin/qbctl" entities acme
+echo; echo "== qbctl events --org acme"; "$bin/qbctl" events --org acme
+echo; echo "== qbctl summary acme"; "$bin/qbctl" summary acme
+echo; echo "== qbctl quota"; "$bin/qbctl" quota
 
 echo; echo "== SIGTERM"; kill -TERM $daemon $sim; wait $daemon && echo "qbsyncd exited 0"; wait $sim && echo "qbo-sim exited 0"

@@ -12,28 +12,39 @@ extension Qbctl {
 }
 
 extension Qbctl.Org {
-    /// `qbctl org list`: `org.list`.
+    /// `qbctl org list`: `org.list`, every page.
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List every organisation.")
+        static let configuration = CommandConfiguration(abstract: "List every organisation and its connection.")
 
         @OptionGroup var options: GlobalOptions
+        @OptionGroup var paging: PagingOptions
+        @Option(help: "Only organisations with this status: connected, disconnected, needs_reauthorization.")
+        var status: String?
 
         func run() async throws {
-            let result = try await options.call("org.list")
-            options.present(result) { result in
-                let orgs = result["orgs"]?.arrayValue ?? []
-                if orgs.isEmpty { return "no organisations" }
-                return Table.render(
-                    orgs.map { org in
-                        [
-                            org["org"]?.stringValue ?? "?", org["status"]?.stringValue ?? "?", org["realmId"]?.stringValue ?? "-",
-                            org["companyName"]?.stringValue ?? "-", org["accessTokenExpiresAt"]?.stringValue ?? "-",
-                            org["reconnectBy"]?.stringValue ?? "-", org["lastError"]?.stringValue ?? "-",
-                        ]
-                    },
-                    header: ["ORG", "STATUS", "REALM", "COMPANY", "ACCESS EXPIRES", "RECONNECT BY", "LAST ERROR"]
-                )
+            var params: [String: JSONValue] = [:]
+            if let status { params["status"] = .string(status) }
+            var result = try await Pager.collect(options, "org.list", params: params, key: "orgs", limit: paging.limit, pageSize: paging.pageSize)
+            // A daemon that does not filter by status yet still gets only what was asked for.
+            if let status, case .object(var object) = result {
+                object["orgs"] = .array((result["orgs"]?.arrayValue ?? []).filter { $0["status"]?.stringValue == status })
+                result = .object(object)
             }
+            options.present(result, human: Self.table)
+        }
+
+        static func table(_ result: JSONValue) -> String {
+            let orgs = result["orgs"]?.arrayValue ?? []
+            if orgs.isEmpty { return "no organisations" }
+            return Table.render(
+                orgs.map { org in
+                    [
+                        Records.text(org["org"]), Badge.paint(org["status"]?.stringValue), Records.text(org["realmId"]), Records.text(org["companyName"]),
+                        Records.text(org["accessTokenExpiresAt"]), Records.text(org["reconnectBy"]), Records.text(org["lastError"]),
+                    ]
+                },
+                header: ["ORG", "STATUS", "REALM", "COMPANY", "ACCESS EXPIRES", "RECONNECT BY", "LAST ERROR"]
+            )
         }
     }
 
@@ -42,18 +53,18 @@ extension Qbctl.Org {
         static let configuration = CommandConfiguration(abstract: "Show one organisation.")
 
         @OptionGroup var options: GlobalOptions
-
-        @Argument(help: "The organisation id.")
-        var org: String
+        @Argument(help: "The organisation id.") var org: String
 
         func run() async throws {
             let result = try await options.call("org.show", params: ["org": .string(org)])
             options.present(result) { info in
                 let keys = [
-                    "org", "status", "realmId", "companyName", "environment", "connectedAt", "accessTokenExpiresAt",
-                    "refreshTokenExpiresAt", "lastRefreshAt", "reconnectBy", "lastError",
+                    "org", "realmId", "companyName", "environment", "connectedAt", "accessTokenExpiresAt", "refreshTokenExpiresAt",
+                    "lastRefreshAt", "reconnectBy", "lastError",
                 ]
-                return Table.render(keys.map { [$0, info[$0]?.stringValue ?? "-"] }, header: nil)
+                var rows = keys.map { [$0, Records.text(info[$0])] }
+                rows.insert(["status", Badge.paint(info["status"]?.stringValue)], at: 1)
+                return Table.render(rows, header: nil)
             }
         }
     }

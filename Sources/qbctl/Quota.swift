@@ -57,7 +57,7 @@ enum QuotaText {
         let state = quota["state"]?.stringValue ?? "?"
         guard budget > 0 else { return "\(number(quota["used"])) this month (no budget set)" }
         let percent = String(format: "%.1f", Double(used) * 100 / Double(budget))
-        return "\(number(quota["used"])) of \(number(quota["budget"])) (\(percent) %), forecast \(number(quota["forecast"])): \(state)"
+        return "\(number(quota["used"])) of \(number(quota["budget"])) (\(percent) %), forecast \(number(quota["forecast"])): \(Badge.paint(state))"
     }
 
     static func sweeps(_ quota: JSONValue) -> String {

@@ -24,7 +24,7 @@ extension Qbctl {
                         ["up since", "\(status["startedAt"]?.stringValue ?? "?") (\(Table.duration(int(status["uptimeSeconds"]))))"],
                         [
                             "integration",
-                            (enabled ? "enabled" : "disabled (missing: \(missing.joined(separator: ", ")))")
+                            (enabled ? Badge.paint("enabled") : Badge.paint("disabled") + " (missing: \(missing.joined(separator: ", ")))")
                                 + ", \(integration?["environment"]?.stringValue ?? "?")",
                         ],
                         [

@@ -5,13 +5,29 @@ enum Table {
         let columns = all.map(\.count).max() ?? 0
         var widths = [Int](repeating: 0, count: columns)
         for row in all {
-            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], visibleWidth(cell)) }
         }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - visibleWidth(cell))
             }.joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+
+    /// The characters a terminal shows: ANSI colour sequences (``Badge``) take no room.
+    static func visibleWidth(_ cell: String) -> Int {
+        var width = 0
+        var escaping = false
+        for character in cell {
+            if escaping {
+                if character.isLetter { escaping = false }
+            } else if character == "\u{1B}" {
+                escaping = true
+            } else {
+                width += 1
+            }
+        }
+        return width
     }
 
     static func duration(_ seconds: Int64) -> String {

@@ -40,6 +40,56 @@ import Testing
         #expect(unreachable.stderr.contains("is the daemon running?"))
     }
 
+    @Test func globalOptionsComeBeforeOrAfterTheCommand() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanUp() }
+        try await daemon.start()
+        let path = daemon.socketPath
+        for arguments in [["--socket", path, "status"], ["--socket=\(path)", "status"], ["status", "--socket", path], ["status", "--socket=\(path)"]] {
+            let result = try await runCommand(Binaries.qbctl, arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            #expect(result.stdout.contains("integration  disabled"), "\(arguments)")
+        }
+        for arguments in [["--json", "--socket", path, "org", "list"], ["--socket", path, "--json", "org", "list"], ["org", "list", "--json", "--socket", path]] {
+            let result = try await runCommand(Binaries.qbctl, arguments)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            #expect(try parsed(result)["orgs"] == [], "\(arguments)")
+        }
+        // Before the command with a call's JSON after it, and before `--`.
+        let call = try await runCommand(Binaries.qbctl, ["--socket", path, "call", "org.show", #"{"org":"nobody"}"#])
+        #expect(call.status == 1 && call.stderr.contains("(not_found)"))
+        let unreachable = try await runCommand(Binaries.qbctl, ["--socket", daemon.directory.file("absent.sock"), "org", "list"])
+        #expect(unreachable.status == 3)
+        #expect(try await runCommand(Binaries.qbctl, ["--socket", path, "help", "status"]).status == 0)
+        #expect(try await runCommand(Binaries.qbctl, ["--socket", path]).status == 2, "global options and no command")
+        #expect(try await runCommand(Binaries.qbctl, ["--json", "--socket", path, "frobnicate"]).status == 2)
+        #expect(try await runCommand(Binaries.qbctl, ["--socket"]).status == 2)
+    }
+
+    @Test func usageErrorsExitTwoWithoutCallingTheDaemon() async throws {
+        // No daemon at all: a usage error is found first, so the status is 2, not 3.
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        let socket = directory.file("absent.sock")
+        let bad: [[String]] = [
+            ["entities"], ["entities", "acme", "--kind", "building"], ["entities", "acme", "--status", "Lost"], ["entities", "acme", "--limit", "0"],
+            ["events", "--status", "done"], ["event", "retry", "seven"], ["summary"], ["completion", "tcsh"],
+            ["customer", "sync", "acme", "--name", "Maple Court"], ["customer", "sync", "acme", "--file", "-", "--id", "dev-1"],
+            ["customer", "sync", "acme", "--id", "dev-1", "--name", "Maple Court", "--city", "Leeds"],
+            ["invoice", "sync", "acme", "--id", "dem-1", "--development", "dev-1", "--due-date", "2099-12-31"],
+            ["invoice", "sync", "acme", "--id", "dem-1", "--development", "dev-1", "--due-date", "2099-12-31", "--line", "no amount"],
+            ["invoice", "refresh", "acme"], ["call", "org.show", "[1]"],
+        ]
+        for arguments in bad {
+            let result = try await runCommand(Binaries.qbctl, arguments + ["--socket", socket])
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+        }
+        let missingFile = try await runCommand(Binaries.qbctl, ["invoice", "sync", "acme", "--file", directory.file("none.json"), "--socket", socket])
+        #expect(missingFile.status == 2 && missingFile.stderr.contains("cannot read"))
+        let notJSON = try await qbctl(["customer", "sync", "acme", "--file", "-"], socket: socket, input: "name: Maple Court")
+        #expect(notJSON.status == 2 && notJSON.stderr.contains("standard input is not JSON"), "\(notJSON.stderr)")
+    }
+
     @Test func watchStreamsNotifications() async throws {
         let pair = try await Pair.start()
         defer { pair.cleanUp() }

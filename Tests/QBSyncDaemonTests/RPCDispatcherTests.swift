@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
@@ -7,7 +8,7 @@ import QBTestSupport
 import Testing
 @testable import QBSyncDaemon
 
-/// The dispatcher over a real temporary store, with synthetic peers.
+/// The dispatcher over a real temporary store and the daemon's real method table, with synthetic peers.
 @Suite struct RPCDispatcherTests {
     struct Fixture {
         let directory: TempDirectory
@@ -24,7 +25,19 @@ import Testing
             store = try Store.open(stateDirectory: directory.path, logger: Logger(label: "test"))
             let state = DaemonState(settings: settings, orgCounts: OrgStatusCounts())
             hub = NotificationHub(logger: Logger(label: "test"))
-            dispatcher = RPCDispatcher(methods: MethodTable.build(state: state, hub: hub, store: store, connections: nil), state: state)
+            let logger = Logger(label: "test")
+            let (_, changes) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
+            let connections = ConnectionManager(
+                repository: ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate())), orgs: OrgRepository(store: store), state: state,
+                hub: hub, http: HTTPClient.shared, governor: try await ReadGovernor.load(repository: ReadQuotaRepository(store: store), state: state, hub: hub, logger: logger),
+                scheduleChanges: changes, logger: logger
+            )
+            let sync = SyncService(connections: connections, mappings: MappingRepository(store: store), logger: logger)
+            let pipeline = FeedPipeline(
+                worker: FeedWorker(webhooks: WebhookRepository(store: store), feeds: FeedStateRepository(store: store), sync: sync, logger: logger), state: state
+            )
+            let methods = MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync, pipeline: pipeline)
+            dispatcher = RPCDispatcher(methods: methods, state: state)
         }
 
         func call(_ line: String, peer: PeerCredentials = PeerCredentials(pid: 1, uid: 0, gid: 0, groups: [])) async throws -> JSONValue? {
@@ -55,6 +68,7 @@ import Testing
         let methods = [
             "daemon.status", "org.list", "org.show", "oauth.begin", "oauth.complete", "org.test", "org.disconnect", "token.refresh",
             "customer.sync", "invoice.sync", "invoice.refresh", "entity.list", "sync.summary", "event.list", "event.retry", "subscribe",
+            "quota.show", "invoice.explain", "audit.verify",
         ]
         #expect(Set(fixture.dispatcher.methods.keys) == Set(methods))
     }

@@ -83,19 +83,4 @@ struct RegisteredMethod: Sendable {
         invokeNow = now
         invoke = { line, hasParams, context in try now(line, hasParams, context) }
     }
-
-    /// A method of the protocol that a later release implements: it answers `integration_disabled`
-    /// like its real self would, and otherwise says it is not available yet.
-    static func notYetAvailable(_ name: String, access: RPCAccess, requiresIntegration: Bool) -> RegisteredMethod {
-        RegisteredMethod(access: access, requiresIntegration: requiresIntegration) { _, _, _ in
-            throw QBSyncError.methodNotFound(method: name, detail: "\(name) is part of the protocol but not available in qbsyncd \(QBSyncVersion.current) yet")
-        }
-    }
-
-    private init(access: RPCAccess, requiresIntegration: Bool, invoke: @escaping @Sendable (Data, Bool, RPCContext) async throws -> Data) {
-        self.access = access
-        self.requiresIntegration = requiresIntegration
-        self.invoke = invoke
-        self.invokeNow = nil
-    }
 }
