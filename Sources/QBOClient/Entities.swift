@@ -94,10 +94,33 @@ public struct InvoicePayload: Encodable, Sendable {
 
 /// A customer as QuickBooks answers it (the members the daemon reads).
 public struct QBOCustomer: Decodable, Sendable {
+    public struct Email: Decodable, Sendable { public var Address: String? }
+    public struct Phone: Decodable, Sendable { public var FreeFormNumber: String? }
+    public struct Address: Decodable, Sendable {
+        public var Line1: String?
+        public var Line2: String?
+        public var City: String?
+        public var CountrySubDivisionCode: String?
+        public var PostalCode: String?
+        public var Country: String?
+    }
+
     public var Id: String
     public var SyncToken: String
     public var DisplayName: String
     public var Notes: String?
+    public var CompanyName: String? = nil
+    public var PrimaryEmailAddr: Email? = nil
+    public var PrimaryPhone: Phone? = nil
+    public var BillAddr: Address? = nil
+    public var Active: Bool? = nil
+    public var MetaData: QBOMeta? = nil
+}
+
+/// An invoice line as QuickBooks answers it (the daemon compares amounts only).
+public struct QBOLine: Decodable, Sendable {
+    public var Amount: Decimal?
+    public var DetailType: String?
 }
 
 /// An invoice as QuickBooks answers it; `TotalAmt` and `Balance` are decoded from their JSON text.
@@ -111,6 +134,7 @@ public struct QBOInvoice: Decodable, Sendable {
     public var PrivateNote: String?
     public var CustomerRef: QBORef
     public var MetaData: QBOMeta? = nil
+    public var Line: [QBOLine]? = nil
 
     /// Intuit has no void flag: a voided invoice has zero amounts and "Voided" before its note.
     public var isVoided: Bool { TotalAmt == 0 && (PrivateNote?.hasPrefix("Voided") ?? false) }
@@ -192,15 +216,17 @@ public struct CDCInvoice: Decodable, Sendable {
     public var DueDate: String?
     public var PrivateNote: String?
     public var MetaData: Meta?
+    public var CustomerRef: QBORef?
+    public var Line: [QBOLine]?
 
     public var isDeleted: Bool { status == "Deleted" }
 
-    /// The full invoice (nil for a deleted stub).
+    /// The full invoice (nil for a deleted stub); an absent CustomerRef is `""`.
     public var invoice: QBOInvoice? {
         guard !isDeleted, let SyncToken, let TotalAmt, let Balance else { return nil }
         return QBOInvoice(
             Id: Id, SyncToken: SyncToken, DocNumber: DocNumber, TotalAmt: TotalAmt, Balance: Balance, DueDate: DueDate, PrivateNote: PrivateNote,
-            CustomerRef: QBORef(""), MetaData: MetaData
+            CustomerRef: CustomerRef ?? QBORef(""), MetaData: MetaData, Line: Line
         )
     }
 }

@@ -40,7 +40,9 @@ public enum QBSyncError: Error, Sendable, Equatable {
     case qboUnavailable(detail: String)
     case rateLimited(retryAfterSeconds: Int)
     case forbidden(method: String)
-    case conflict(detail: String)
+    /// The record is voided or deleted in QuickBooks, or (0.2) was edited there since qbsyncd last
+    /// pushed it; `changes` says what differs (`data.changes`).
+    case conflict(detail: String, changes: [FieldChange] = [])
     /// The app-wide monthly budget of Intuit's metered reads is spent for this caller's class.
     case readQuotaExhausted(QuotaRefusal)
 }

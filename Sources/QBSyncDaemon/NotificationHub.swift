@@ -27,7 +27,9 @@ enum NotificationTopic {
     static let webhookLoss = "webhook.loss"
     /// 0.2: the app-wide read budget changed state (ok, warning, critical, exhausted).
     static let quotaStatusChanged = "quota.status_changed"
-    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent, connectionReconnectDue, webhookLoss, quotaStatusChanged]
+    /// 0.2: a pushed record was found edited in QuickBooks (`Mapping.drift`).
+    static let mappingDrift = "mapping.drift"
+    static let all: Set<String> = [invoiceStatusChanged, connectionStatusChanged, webhookEvent, connectionReconnectDue, webhookLoss, quotaStatusChanged, mappingDrift]
 }
 
 /// A connection's side of the hub: a bounded queue of notification lines that the connection's

@@ -31,11 +31,17 @@ public struct MappingRecord: Sendable {
     public var qboState: QBOState
     /// QuickBooks' `LastUpdatedTime` of the record as last stored (from a write's answer, a read or the change feed).
     public var qboUpdatedAt: Date?
+    /// The QuickBooks company the record is in.
+    public var realmID: String? = nil
+    /// The QuickBooks-side fields as the last push left them.
+    public var pushed: PushedFields? = nil
+    /// An edit made in QuickBooks since the last push.
+    public var drift: Drift? = nil
 
     public var mapping: Mapping {
         Mapping(
             org: org, kind: kind, localId: localID, qboType: qboType, qboId: qboID, syncToken: syncToken, status: status, docNumber: docNumber,
-            totalAmount: total, balance: balance, dueDate: dueDate, lastSyncedAt: lastSyncedAt, lastError: lastError
+            totalAmount: total, balance: balance, dueDate: dueDate, lastSyncedAt: lastSyncedAt, lastError: lastError, realmId: realmID, drift: drift
         )
     }
 }
@@ -53,6 +59,12 @@ public struct SyncedState: Sendable {
     public var contentHash: Data?
     /// QuickBooks' `LastUpdatedTime` of this state, when known.
     public var qboUpdatedAt: Date?
+    /// Set by a push: the fields it left in QuickBooks (stored; any drift is resolved).
+    public var pushed: PushedFields? = nil
+    /// Set by a read: the fields QuickBooks holds now, compared with the last push's.
+    public var observed: PushedFields? = nil
+    /// What the invoice history row of this change says.
+    public var history: HistoryNote? = nil
 
     public init(
         qboID: String, syncToken: String, status: EntityStatus, docNumber: String?, total: Money?, balance: Money?, dueDate: String?, qboState: QBOState,
@@ -123,18 +135,23 @@ public struct MappingRepository: Sendable {
         }
     }
 
-    /// Stores what QBO now holds for the entity; returns the record and the status it had before.
+    /// Stores what QBO now holds for the entity; returns the record, the status it had before and
+    /// whether this change found a new or different drift (an edit made in QuickBooks). An
+    /// invoice's change appends its history row in the same transaction.
     /// A state older than the one stored (a lower SyncToken of the same record: a read that
     /// crossed a newer write) is not stored; the stored record comes back with `previous` nil.
     @discardableResult
-    public func recordSynced(org: OrgID, kind: MappingKind, localID: String, state: SyncedState, developmentID: String? = nil, now: Date) async throws -> (record: MappingRecord, previous: EntityStatus?) {
+    public func recordSynced(
+        org: OrgID, kind: MappingKind, localID: String, state: SyncedState, developmentID: String? = nil, now: Date
+    ) async throws -> (record: MappingRecord, previous: EntityStatus?, driftFound: Bool) {
         try await writer.write { db in
             let key: StatementArguments = [org.rawValue, kind.rawValue, localID]
-            if let stored = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: key).flatMap(Self.record),
-                stored.qboID == state.qboID, let old = stored.syncToken.flatMap(Int.init), let new = Int(state.syncToken), new < old
-            {
-                return (stored, nil)
+            let stored = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: key).flatMap(Self.record)
+            if let stored, stored.qboID == state.qboID, let old = stored.syncToken.flatMap(Int.init), let new = Int(state.syncToken), new < old {
+                return (stored, nil, false)
             }
+            let sameRecord = stored?.qboID == state.qboID
+            let (pushed, drift) = Self.drift(stored: sameRecord ? stored : nil, state: state, now: now)
             let previous = try String.fetchOne(db, sql: "SELECT status FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ? AND qbo_id IS NOT NULL", arguments: key)
                 .flatMap(EntityStatus.init)
             let n = Int64(now.timeIntervalSince1970)
@@ -150,18 +167,40 @@ public struct MappingRepository: Sendable {
                     UPDATE qb_entity_mappings SET qbo_id = ?, sync_token = ?, status = ?, doc_number = ?, total_minor = ?, balance_minor = ?,
                         due_date = ?, qbo_state = ?, content_hash = COALESCE(?, content_hash), pending_request_id = NULL, last_error = NULL,
                         last_synced_at = ?, development_id = COALESCE(?, development_id), updated_at = ?,
-                        qbo_updated_at = COALESCE(?, qbo_updated_at)
+                        qbo_updated_at = COALESCE(?, qbo_updated_at), realm_id = COALESCE((SELECT realm_id FROM qb_configs WHERE org = ?), realm_id),
+                        pushed_fields = ?, drift = ?
                     WHERE org = ? AND kind = ? AND local_id = ?
                     """,
                 arguments: [
                     state.qboID, state.syncToken, state.status.rawValue, state.docNumber, state.total?.minorUnits, state.balance?.minorUnits, state.dueDate,
                     state.qboState.rawValue, state.contentHash, n, developmentID, n, state.qboUpdatedAt.map { Int64($0.timeIntervalSince1970) },
-                    org.rawValue, kind.rawValue, localID,
+                    org.rawValue, StoredJSON.text(pushed), StoredJSON.text(drift), org.rawValue, kind.rawValue, localID,
                 ]
             )
             let row = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: key)
-            return (Self.record(row!)!, previous)
+            let record = Self.record(row!)!
+            let driftFound = drift != nil && drift != stored?.drift
+            if kind == .demand, let note = state.history {
+                // A change-feed row already applied (the feed overlaps its reads) changes nothing.
+                let unchanged = note.kind == .feed && sameRecord && stored?.syncToken == state.syncToken && stored?.status == state.status
+                if !unchanged {
+                    try InvoiceHistoryRepository.append(db, record: record, note: note, changes: driftFound ? drift?.changes : nil, at: now)
+                }
+            }
+            return (record, previous, driftFound)
         }
+    }
+
+    /// The fingerprint and drift to store: a push's fields replace the fingerprint and resolve any
+    /// drift; a read's fields are compared with the fingerprint (a drift keeps the time it was
+    /// first seen while it lasts; a read that matches the push again ends it).
+    static func drift(stored: MappingRecord?, state: SyncedState, now: Date) -> (PushedFields?, Drift?) {
+        if let pushed = state.pushed { return (pushed, nil) }
+        guard let base = stored?.pushed else { return (nil, nil) }
+        guard let observed = state.observed else { return (base, stored?.drift) }
+        let changes = base.changes(to: observed)
+        if changes.isEmpty { return (base, nil) }
+        return (base, Drift(detectedAt: stored?.drift?.detectedAt ?? now, changes: changes))
     }
 
     public func recordError(org: OrgID, kind: MappingKind, localID: String, error: String, now: Date) async throws {
@@ -217,9 +256,23 @@ public struct MappingRepository: Sendable {
         }
     }
 
-    public func setStatus(id: Int64, status: EntityStatus, now: Date) async throws {
+    /// The Overdue pass for one invoice: Overdue only if it is still Outstanding with a balance and
+    /// a due date before `today` (a payment may have landed since the pass chose it), with its
+    /// history row. Returns the record if it turned Overdue.
+    public func markOverdue(id: Int64, today: String, now: Date) async throws -> MappingRecord? {
         try await writer.write { db in
-            try db.execute(sql: "UPDATE qb_entity_mappings SET status = ?, updated_at = ? WHERE id = ?", arguments: [status.rawValue, Int64(now.timeIntervalSince1970), id])
+            try db.execute(
+                sql: """
+                    UPDATE qb_entity_mappings SET status = 'Overdue', updated_at = ?
+                    WHERE id = ? AND kind = 'demand' AND status = 'Outstanding' AND qbo_state = 'active' AND balance_minor > 0 AND due_date < ?
+                    """,
+                arguments: [Int64(now.timeIntervalSince1970), id, today]
+            )
+            guard db.changesCount == 1, let record = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE id = ?", arguments: [id]).flatMap(Self.record) else {
+                return nil
+            }
+            try InvoiceHistoryRepository.append(db, record: record, note: HistoryNote(kind: .overdue, detail: "the Overdue pass of \(today)"), changes: nil, at: now)
+            return record
         }
     }
 
@@ -248,7 +301,8 @@ public struct MappingRepository: Sendable {
             lastSyncedAt: (row["last_synced_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) }, lastError: row["last_error"],
             contentHash: row["content_hash"], pendingRequestID: row["pending_request_id"], developmentID: row["development_id"],
             qboState: QBOState(rawValue: row["qbo_state"]) ?? .active,
-            qboUpdatedAt: (row["qbo_updated_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) }
+            qboUpdatedAt: (row["qbo_updated_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
+            realmID: row["realm_id"], pushed: StoredJSON.decode(PushedFields.self, row["pushed_fields"]), drift: StoredJSON.decode(Drift.self, row["drift"])
         )
     }
 }

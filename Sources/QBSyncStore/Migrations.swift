@@ -182,6 +182,52 @@ enum Migrations {
                     """
             )
         }
+        migrator.registerMigration("v7-drift-and-invoice-history") { db in
+            // Mappings keep their company, the QuickBooks-side fields their last push left there (to
+            // tell an edit made in QuickBooks) and that edit (drift) until a push resolves it. Every
+            // change of an invoice's stored state appends a history row in the same transaction; the
+            // history is append-only, so a status can be rebuilt from it alone (`audit.verify`).
+            // Existing invoices start their history with one `migrated` row of their stored state.
+            try db.execute(
+                sql: """
+                    ALTER TABLE qb_entity_mappings ADD COLUMN realm_id TEXT;
+                    ALTER TABLE qb_entity_mappings ADD COLUMN pushed_fields TEXT;
+                    ALTER TABLE qb_entity_mappings ADD COLUMN drift TEXT;
+                    UPDATE qb_entity_mappings SET realm_id = (SELECT c.realm_id FROM qb_configs c WHERE c.org = qb_entity_mappings.org);
+                    CREATE TABLE qb_invoice_history (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at INTEGER NOT NULL,
+                        org TEXT NOT NULL,
+                        demand_id TEXT NOT NULL,
+                        realm_id TEXT,
+                        qbo_id TEXT NOT NULL,
+                        kind TEXT NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('Outstanding', 'Paid', 'Overdue', 'Voided')),
+                        sync_token TEXT,
+                        request_id TEXT,
+                        content_hash BLOB,
+                        total_minor INTEGER,
+                        balance_minor INTEGER,
+                        due_date TEXT,
+                        doc_number TEXT,
+                        qbo_state TEXT NOT NULL CHECK (qbo_state IN ('active', 'voided', 'deleted')),
+                        qbo_updated_at INTEGER,
+                        changes TEXT,
+                        detail TEXT
+                    ) STRICT;
+                    CREATE INDEX qb_invoice_history_demand ON qb_invoice_history(org, demand_id, id);
+                    CREATE TRIGGER qb_invoice_history_append_only_update BEFORE UPDATE ON qb_invoice_history
+                    BEGIN SELECT RAISE(ABORT, 'the invoice history is append-only'); END;
+                    CREATE TRIGGER qb_invoice_history_append_only_delete BEFORE DELETE ON qb_invoice_history
+                    BEGIN SELECT RAISE(ABORT, 'the invoice history is append-only'); END;
+                    INSERT INTO qb_invoice_history (at, org, demand_id, realm_id, qbo_id, kind, status, sync_token, content_hash, total_minor, balance_minor,
+                        due_date, doc_number, qbo_state, qbo_updated_at, detail)
+                    SELECT CAST(strftime('%s', 'now') AS INTEGER) * 1000, org, local_id, realm_id, qbo_id, 'migrated', status, sync_token, content_hash,
+                        total_minor, balance_minor, due_date, doc_number, qbo_state, qbo_updated_at, 'the state stored when the history began (qbsyncd 0.2)'
+                    FROM qb_entity_mappings WHERE kind = 'demand' AND qbo_id IS NOT NULL ORDER BY id;
+                    """
+            )
+        }
         return migrator
     }
 }

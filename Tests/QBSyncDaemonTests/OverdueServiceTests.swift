@@ -51,5 +51,12 @@ import Testing
         #expect(notification["params"]?["to"] == "Overdue")
         #expect(notification["params"]?["balance"] == "100.00")
         #expect(await service.pass(now: try Date("2026-12-03T00:30:00Z", strategy: .iso8601)) == 0, "once")
+
+        // And the pass is in the invoice's history, which rebuilds the same status
+        let history = InvoiceHistoryRepository(store: store)
+        #expect(try await history.history(org: org, demandID: "dem-1").map(\.kind) == ["overdue"])
+        let latest = try #require(try await history.latest(org: org).first)
+        #expect(latest.stored == .overdue && latest.latest?.rebuilt.status == .overdue)
+        #expect(latest.latest?.rebuilt.rule == "DueDate 2026-12-01 before 2026-12-02 with Balance > 0 → Overdue")
     }
 }

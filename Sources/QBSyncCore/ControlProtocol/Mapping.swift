@@ -19,10 +19,7 @@ public enum EntityStatus: String, Sendable, Codable, CaseIterable {
     /// Paid (balance 0, total > 0), Voided (voided or deleted), Overdue (balance > 0, due date
     /// before today), else Outstanding (DESIGN.md).
     public static func invoice(total: Money, balance: Money, dueDate: String?, voided: Bool, today: String) -> EntityStatus {
-        if voided { return .voided }
-        if balance == .zero && total > .zero { return .paid }
-        if balance > .zero, let dueDate, dueDate < today { return .overdue }
-        return .outstanding
+        InvoiceStatusRule.evaluate(total: total, balance: balance, dueDate: dueDate, gone: voided, today: today).status
     }
 }
 
@@ -41,11 +38,18 @@ public struct Mapping: Sendable, Equatable, Codable {
     public var dueDate: String?
     public var lastSyncedAt: Date?
     public var lastError: String?
+    /// 0.2: the QuickBooks company of the record.
+    public var realmId: String?
+    /// 0.2: the record was edited in QuickBooks since qbsyncd last pushed it (nil: it was not).
+    public var drift: Drift?
 
     public init(
         org: OrgID, kind: MappingKind, localId: String, qboType: String, qboId: String?, syncToken: String?, status: EntityStatus,
-        docNumber: String?, totalAmount: Money?, balance: Money?, dueDate: String?, lastSyncedAt: Date?, lastError: String?
+        docNumber: String?, totalAmount: Money?, balance: Money?, dueDate: String?, lastSyncedAt: Date?, lastError: String?,
+        realmId: String? = nil, drift: Drift? = nil
     ) {
+        self.realmId = realmId
+        self.drift = drift
         self.org = org
         self.kind = kind
         self.localId = localId
@@ -62,7 +66,7 @@ public struct Mapping: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case org, kind, localId, qboType, qboId, syncToken, status, docNumber, totalAmount, balance, dueDate, lastSyncedAt, lastError
+        case org, kind, localId, qboType, qboId, syncToken, status, docNumber, totalAmount, balance, dueDate, lastSyncedAt, lastError, realmId, drift
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -80,6 +84,8 @@ public struct Mapping: Sendable, Equatable, Codable {
         try c.encode(dueDate, forKey: .dueDate)
         try c.encode(lastSyncedAt.map(Timestamp.string), forKey: .lastSyncedAt)
         try c.encode(lastError, forKey: .lastError)
+        try c.encode(realmId, forKey: .realmId)
+        try c.encode(drift, forKey: .drift)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -97,5 +103,7 @@ public struct Mapping: Sendable, Equatable, Codable {
         dueDate = try c.decodeIfPresent(String.self, forKey: .dueDate)
         lastSyncedAt = try c.decodeIfPresent(String.self, forKey: .lastSyncedAt).flatMap(Timestamp.parse)
         lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
+        realmId = try c.decodeIfPresent(String.self, forKey: .realmId)
+        drift = try c.decodeIfPresent(Drift.self, forKey: .drift)
     }
 }

@@ -107,8 +107,9 @@ extension QBSyncError {
             )
         case .forbidden(let method):
             return make(RPCErrorCode.forbidden, "forbidden", "this caller may not call \(method)", ["method": .string(method)])
-        case .conflict(let detail):
-            return make(RPCErrorCode.conflict, "conflict", detail)
+        case .conflict(let detail, let changes):
+            let encoded = changes.map { change -> JSONValue in ["field": .string(change.field), "pushed": change.pushed, "now": change.now] }
+            return make(RPCErrorCode.conflict, "conflict", detail, changes.isEmpty ? [:] : ["changes": .array(encoded)])
         case .readQuotaExhausted(let refusal):
             return make(
                 RPCErrorCode.readQuotaExhausted, "read_quota_exhausted",

@@ -3,6 +3,7 @@ import QBSyncCore
 import QBSyncStore
 
 /// `customer.sync`: a development as a QBO customer; a second call updates the same customer.
+/// `force` overwrites an edit made in QuickBooks (else `conflict` with `data.changes`).
 struct CustomerSyncMethod: RPCMethod {
     static let name = "customer.sync"
     static let access = RPCAccess.write
@@ -10,15 +11,17 @@ struct CustomerSyncMethod: RPCMethod {
     struct Params: Decodable, Sendable {
         var org: OrgID
         var development: DevelopmentInput
+        var force: Bool?
     }
     let sync: SyncService
 
     func handle(_ params: Params, context: RPCContext) async throws -> Mapping {
-        try await sync.syncCustomer(org: params.org, development: params.development)
+        try await sync.syncCustomer(org: params.org, development: params.development, force: params.force ?? false)
     }
 }
 
 /// `invoice.sync`: a demand as a QBO invoice; a second call updates the same invoice.
+/// `force` overwrites an edit made in QuickBooks (else `conflict` with `data.changes`).
 struct InvoiceSyncMethod: RPCMethod {
     static let name = "invoice.sync"
     static let access = RPCAccess.write
@@ -26,11 +29,12 @@ struct InvoiceSyncMethod: RPCMethod {
     struct Params: Decodable, Sendable {
         var org: OrgID
         var demand: DemandInput
+        var force: Bool?
     }
     let sync: SyncService
 
     func handle(_ params: Params, context: RPCContext) async throws -> Mapping {
-        try await sync.syncInvoice(org: params.org, demand: params.demand)
+        try await sync.syncInvoice(org: params.org, demand: params.demand, force: params.force ?? false)
     }
 }
 

@@ -49,6 +49,11 @@ struct FeedWorker: Sendable {
                 settled.append((event.id, "ignored", nil, "no organisation is connected to QuickBooks company \(realmID)"))
                 continue
             }
+            // A customer qbsyncd pushed: an edit made in QuickBooks is drift (SyncService reads and compares).
+            if event.fact.entityName == "Customer", let outcome = try await sync.settleCustomerEvent(event, org: org) {
+                settled.append((event.id, outcome.status, outcome.resolution, outcome.error))
+                continue
+            }
             let time = event.fact.lastUpdated.flatMap(IntuitTime.parse)
             let mapping = event.fact.entityName == "Invoice" ? try await sync.mappings.findByQBOID(org: org, qboType: "Invoice", qboID: event.fact.entityID) : nil
             let triage = EventTriage.decide(

@@ -21,14 +21,16 @@ struct OverdueService: Service, CustomStringConvertible {
     /// One pass; returns how many invoices turned Overdue.
     @discardableResult
     func pass(now: Date = Date()) async -> Int {
-        guard let due = try? await sync.mappings.newlyOverdue(today: SyncService.today(now)) else { return 0 }
+        let today = SyncService.today(now)
+        guard let due = try? await sync.mappings.newlyOverdue(today: today) else { return 0 }
+        var turned = 0
         for record in due {
-            try? await sync.mappings.setStatus(id: record.id, status: .overdue, now: now)
-            var changed = record
-            changed.status = .overdue
+            // Checked again in the transaction that records it (with its history row): a payment may have landed meanwhile.
+            guard let changed = try? await sync.mappings.markOverdue(id: record.id, today: today, now: now) else { continue }
             sync.notify(changed, from: record.status)
+            turned += 1
         }
-        if !due.isEmpty { logger.info("invoices turned overdue", metadata: ["count": "\(due.count)"]) }
-        return due.count
+        if turned > 0 { logger.info("invoices turned overdue", metadata: ["count": "\(turned)"]) }
+        return turned
     }
 }

@@ -1,0 +1,110 @@
+import Foundation
+import QBOClient
+import QBSyncCore
+import QBSyncStore
+
+/// Developments as QuickBooks customers.
+extension SyncService {
+    /// `customer.sync`. A customer edited in QuickBooks since the last push is not overwritten
+    /// (`conflict` with the changes) unless `force` is set.
+    func syncCustomer(org: OrgID, development: DevelopmentInput, force: Bool = false) async throws -> Mapping {
+        try development.validate()
+        let client = try accounting()
+        let hash = SyncValidation.contentHash(development)
+        let existing = try await mappings.find(org: org, kind: .development, localID: development.id)
+        if let existing, existing.qboID != nil {
+            if let drift = existing.drift, !force { throw Self.driftConflict(existing, changes: drift.changes) }
+            if existing.contentHash == hash, !force { return existing.mapping }
+        }
+
+        let address = development.address.map {
+            CustomerPayload.Address(line1: $0.line1, line2: $0.line2, city: $0.city, region: $0.region, postalCode: $0.postalCode, country: $0.country)
+        }
+        let base = CustomerPayload(displayName: development.name.trimmingCharacters(in: .whitespaces), email: development.email, phone: development.phone, address: address, notes: Self.customerMarker(development.id))
+        // A create's requestid is stored before the call; an update gets its own (a second after a stale SyncToken).
+        let requestID: String = existing?.qboID == nil
+            ? try await mappings.intendCreate(org: org, kind: .development, localID: development.id, developmentID: nil, now: Date()) : UUID().uuidString.lowercased()
+        let retryRequestID = UUID().uuidString.lowercased()
+        do {
+            let outcome = try await retrying(org: org) { connection async throws(QBOClientError) -> PushOutcome<QBOCustomer> in
+                if let existing, let qboID = existing.qboID {
+                    var update = base
+                    update.Id = qboID
+                    update.SyncToken = existing.syncToken
+                    update.sparse = true
+                    do throws(QBOClientError) {
+                        return .saved(try await client.saveCustomer(update, realmID: connection.realmID, requestID: requestID, accessToken: connection.tokens.accessToken), requestID: requestID)
+                    } catch .rejected(let fault) where fault.code == "5010" {
+                        let current = try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+                        if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty { return .drifted(current) }
+                        update.SyncToken = current.SyncToken
+                        return .saved(
+                            try await client.saveCustomer(update, realmID: connection.realmID, requestID: retryRequestID, accessToken: connection.tokens.accessToken),
+                            requestID: retryRequestID
+                        )
+                    }
+                }
+                do throws(QBOClientError) {
+                    return .saved(try await client.saveCustomer(base, realmID: connection.realmID, requestID: requestID, accessToken: connection.tokens.accessToken), requestID: requestID)
+                } catch .rejected(let fault) where fault.code == "6240" {
+                    // The name is taken. Only a customer this daemon made (its marker in Notes: a create
+                    // whose answer was lost) is adopted; anyone else's is never taken over.
+                    let sql = "SELECT * FROM Customer WHERE DisplayName = \(AccountingClient.quoted(base.DisplayName))"
+                    let found = try await client.query(sql, entity: "Customer", as: QBOCustomer.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+                    if let ours = found.first(where: { $0.Notes == base.Notes }) { return .saved(ours, requestID: requestID) }
+                    throw .rejected(fault)
+                }
+            }
+            switch outcome {
+            case .drifted(let current):
+                let record = try await recordCustomer(current, org: org, localID: development.id, hash: nil, pushed: false)
+                throw Self.driftConflict(record, changes: record.drift?.changes ?? [])
+            case .saved(let customer, _):
+                return try await recordCustomer(customer, org: org, localID: development.id, hash: hash, pushed: true).mapping
+            }
+        } catch {
+            try? await mappings.recordError(org: org, kind: .development, localID: development.id, error: Self.describe(error), now: Date())
+            throw error
+        }
+    }
+
+    /// Stores a customer as QuickBooks answered a push (its fields become the fingerprint) or a
+    /// read (compared with the fingerprint: drift), and notifies a drift found.
+    private func recordCustomer(_ customer: QBOCustomer, org: OrgID, localID: String, hash: Data?, pushed: Bool) async throws -> MappingRecord {
+        var state = SyncedState(
+            qboID: customer.Id, syncToken: customer.SyncToken, status: .synced, docNumber: nil, total: nil, balance: nil, dueDate: nil, qboState: .active,
+            contentHash: hash, qboUpdatedAt: customer.MetaData?.lastUpdated
+        )
+        if pushed { state.pushed = customer.pushedFields } else { state.observed = customer.pushedFields }
+        let result = try await mappings.recordSynced(org: org, kind: .development, localID: localID, state: state, now: Date())
+        if result.driftFound { notifyDrift(result.record) }
+        return result.record
+    }
+
+    /// Settles a webhook event about a customer; nil when qbsyncd does not sync that customer (the
+    /// triage decides). qbsyncd's own write needs nothing; anyone else's change is read (one
+    /// metered read) and compared with what qbsyncd last pushed, which marks any drift.
+    func settleCustomerEvent(_ event: EventRecord, org: OrgID) async throws -> (status: String, resolution: String?, error: String?)? {
+        let qboID = event.fact.entityID
+        guard let mapping = try await mappings.findByQBOID(org: org, qboType: "Customer", qboID: qboID) else { return nil }
+        if let time = event.fact.lastUpdated.flatMap(IntuitTime.parse), let stored = mapping.qboUpdatedAt,
+            time.timeIntervalSince1970.rounded(.down) <= stored.timeIntervalSince1970
+        {
+            return ("processed", "qbsyncd's own write or an earlier read (SyncToken \(mapping.syncToken ?? "?")): no read", nil)
+        }
+        guard mapping.pushed != nil else {
+            return ("processed", "not read: the customer was pushed before qbsyncd kept what it pushed; the next customer.sync compares", nil)
+        }
+        do {
+            let client = try accounting(.event)
+            let customer = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOCustomer in
+                try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+            }
+            let record = try await recordCustomer(customer, org: org, localID: mapping.localID, hash: nil, pushed: false)
+            let found = record.drift.map { "edited in QuickBooks (\($0.changes.map(\.field).joined(separator: ", ")))" } ?? "as qbsyncd pushed it"
+            return ("processed", "read customer \(qboID): \(found)", nil)
+        } catch let error as QBSyncError {
+            return ("failed", nil, "the customer could not be read: \(error.rpcError.message); the next customer.sync compares it with QuickBooks")
+        }
+    }
+}

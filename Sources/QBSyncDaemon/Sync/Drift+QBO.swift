@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import QBOClient
+import QBSyncCore
+import QBSyncStore
+
+/// What a push came to: QuickBooks' answer, or the record as QuickBooks holds it when it was
+/// edited there since the last push (the push was not sent).
+enum PushOutcome<Record: Sendable>: Sendable {
+    case saved(Record, requestID: String?)
+    case drifted(Record)
+}
+
+extension QBOInvoice {
+    /// The fields qbsyncd pushes (and a QuickBooks user may edit): amounts as two-place strings.
+    /// A payment changes none of them (only `Balance`); a void changes `status`, `TotalAmt` and `Line`.
+    var pushedFields: PushedFields {
+        var values: [String: JSONValue] = [
+            "status": isVoided ? "Voided" : "Active", "TotalAmt": Self.amount(TotalAmt),
+            "DueDate": DueDate.map(JSONValue.string) ?? .null, "DocNumber": DocNumber.map(JSONValue.string) ?? .null,
+        ]
+        // A change-feed row may lack these; a field it does not carry is not compared.
+        if !CustomerRef.value.isEmpty { values["CustomerRef"] = .string(CustomerRef.value) }
+        if let lines = Line { values["Line"] = .array(lines.filter { $0.DetailType == "SalesItemLineDetail" }.map { Self.amount($0.Amount ?? 0) }) }
+        return PushedFields(values)
+    }
+
+    static func amount(_ value: Decimal) -> JSONValue { .string(Money(exactly: value)?.description ?? "\(value)") }
+}
+
+extension QBOCustomer {
+    /// The fields qbsyncd pushes to a customer (and a QuickBooks user may edit).
+    var pushedFields: PushedFields {
+        var address: JSONValue = .null
+        if let BillAddr {
+            let parts: [(String, String?)] = [
+                ("Line1", BillAddr.Line1), ("Line2", BillAddr.Line2), ("City", BillAddr.City), ("CountrySubDivisionCode", BillAddr.CountrySubDivisionCode),
+                ("PostalCode", BillAddr.PostalCode), ("Country", BillAddr.Country),
+            ]
+            address = .object(Dictionary(uniqueKeysWithValues: parts.compactMap { key, value in value.map { (key, JSONValue.string($0)) } }))
+        }
+        return PushedFields([
+            "status": Active == false ? "Inactive" : "Active", "DisplayName": .string(DisplayName), "CompanyName": CompanyName.map(JSONValue.string) ?? .null,
+            "PrimaryEmailAddr": PrimaryEmailAddr?.Address.map(JSONValue.string) ?? .null, "PrimaryPhone": PrimaryPhone?.FreeFormNumber.map(JSONValue.string) ?? .null,
+            "BillAddr": address,
+        ])
+    }
+}
+
+/// `mapping.drift` notification params.
+struct MappingDriftNotice: Encodable, Sendable {
+    var org: String
+    var kind: String
+    var localId: String
+    var qboId: String
+    var changes: [FieldChange]
+    var at: String
+}
+
+extension SyncService {
+    /// The `conflict` of a push refused because the record was edited in QuickBooks.
+    static func driftConflict(_ record: MappingRecord, changes: [FieldChange]) -> QBSyncError {
+        let what = record.kind == .demand ? "invoice of demand" : "customer of development"
+        let fields = changes.map(\.field).joined(separator: ", ")
+        return .conflict(
+            detail: "the QuickBooks \(what) \(record.localID) was edited in QuickBooks since qbsyncd last pushed it (\(fields)); resend with force:true to overwrite",
+            changes: changes
+        )
+    }
+
+    /// Tells subscribers (and the log, by field name only: never QuickBooks values) that a record
+    /// was found edited in QuickBooks.
+    func notifyDrift(_ record: MappingRecord) {
+        guard let drift = record.drift else { return }
+        hub.publish(
+            topic: NotificationTopic.mappingDrift, org: record.org,
+            params: MappingDriftNotice(
+                org: record.org.rawValue, kind: record.kind.rawValue, localId: record.localID, qboId: record.qboID ?? "", changes: drift.changes,
+                at: Timestamp.string(drift.detectedAt)
+            )
+        )
+        var log = logger
+        log[metadataKey: LogKey.org] = "\(record.org)"
+        log.notice(
+            "a record was edited in QuickBooks since qbsyncd pushed it",
+            metadata: ["kind": "\(record.kind.rawValue)", "local_id": "\(record.localID)", "fields": "\(drift.changes.map(\.field).joined(separator: ","))"]
+        )
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import QBOClient
+import QBSyncCore
+import QBSyncStore
+
+/// Demands as QuickBooks invoices, and every read that updates their status. Each stored change
+/// appends a row to the invoice's history (`invoice.explain`, `audit.verify`).
+extension SyncService {
+    /// `invoice.sync`. An invoice edited in QuickBooks since the last push is not overwritten
+    /// (`conflict` with the changes) unless `force` is set; a voided or deleted one never is.
+    func syncInvoice(org: OrgID, demand: DemandInput, force: Bool = false) async throws -> Mapping {
+        try demand.validate()
+        let client = try accounting()
+        guard let customer = try await mappings.find(org: org, kind: .development, localID: demand.developmentId), let customerID = customer.qboID else {
+            throw QBSyncError.customerNotSynced(org: org, developmentID: demand.developmentId)
+        }
+        let existing = try await mappings.find(org: org, kind: .demand, localID: demand.id)
+        if let existing, existing.qboState != .active {
+            throw QBSyncError.conflict(
+                detail: "the invoice of demand \(demand.id) is \(existing.qboState.rawValue) in QuickBooks and cannot be updated",
+                changes: existing.drift?.changes ?? [FieldChange(field: "status", pushed: "Active", now: .string(existing.qboState == .voided ? "Voided" : "Deleted"))]
+            )
+        }
+        if let existing, existing.qboID != nil, let drift = existing.drift, !force { throw Self.driftConflict(existing, changes: drift.changes) }
+        let itemName = connections.state.settings.invoiceItemName
+        let hash = SyncValidation.contentHash(demand, extra: customerID + "|" + itemName)
+        if let existing, existing.qboID != nil, existing.contentHash == hash, !force { return existing.mapping }
+        let itemID = try await serviceItem(org: org, name: itemName, client: client)
+        let payload = InvoicePayload(
+            customerID: customerID, docNumber: demand.docNumber, txnDate: demand.txnDate, dueDate: demand.dueDate, memo: demand.memo,
+            privateNote: Self.invoiceMarker(demand.id), lines: demand.lines.map { InvoicePayload.Line(amount: $0.amount, description: $0.description, itemID: itemID) }
+        )
+        let hadPending = existing?.pendingRequestID != nil
+        // A create's requestid is stored before the call; an update gets its own (a second after a stale SyncToken).
+        let requestID: String = existing?.qboID == nil
+            ? try await mappings.intendCreate(org: org, kind: .demand, localID: demand.id, developmentID: demand.developmentId, now: Date()) : UUID().uuidString.lowercased()
+        let retryRequestID = UUID().uuidString.lowercased()
+        do {
+            let outcome = try await retrying(org: org) { connection async throws(QBOClientError) -> PushOutcome<QBOInvoice> in
+                let realm = connection.realmID
+                let token = connection.tokens.accessToken
+                if let existing, let qboID = existing.qboID {
+                    var update = payload
+                    update.Id = qboID
+                    update.SyncToken = existing.syncToken
+                    update.sparse = true
+                    do throws(QBOClientError) {
+                        return .saved(try await client.saveInvoice(update, realmID: realm, requestID: requestID, accessToken: token), requestID: requestID)
+                    } catch .rejected(let fault) where fault.code == "5010" {
+                        // Changed since the last push: a payment (not drift), or an edit made in QuickBooks.
+                        let current = try await client.readInvoice(id: qboID, realmID: realm, accessToken: token)
+                        if current.isVoided { return .drifted(current) }
+                        if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty { return .drifted(current) }
+                        update.SyncToken = current.SyncToken
+                        return .saved(try await client.saveInvoice(update, realmID: realm, requestID: retryRequestID, accessToken: token), requestID: retryRequestID)
+                    }
+                }
+                // A create that was in flight before (a crash, or an outage longer than Intuit keeps
+                // requestids): look for the invoice it may have made before sending it again.
+                if hadPending, let docNumber = demand.docNumber {
+                    let sql = "SELECT * FROM Invoice WHERE DocNumber = \(AccountingClient.quoted(docNumber))"
+                    let found = try await client.query(sql, entity: "Invoice", as: QBOInvoice.self, realmID: realm, accessToken: token)
+                    if let ours = found.first(where: { $0.PrivateNote == payload.PrivateNote }) { return .saved(ours, requestID: requestID) }
+                }
+                return .saved(try await client.saveInvoice(payload, realmID: realm, requestID: requestID, accessToken: token), requestID: requestID)
+            }
+            switch outcome {
+            case .drifted(let current):
+                let note = HistoryNote(kind: .read, detail: "re-read after a stale SyncToken: edited in QuickBooks since the last push; the push was not sent")
+                let record = try await record(current, org: org, demandID: demand.id, developmentID: nil, hash: nil, note: note)
+                if current.isVoided {
+                    throw QBSyncError.conflict(
+                        detail: "the invoice of demand \(demand.id) was voided in QuickBooks and cannot be updated",
+                        changes: record.drift?.changes ?? [FieldChange(field: "status", pushed: "Active", now: "Voided")]
+                    )
+                }
+                throw Self.driftConflict(record, changes: record.drift?.changes ?? [])
+            case .saved(let invoice, let sentID):
+                let note = HistoryNote(kind: .push, requestID: sentID, detail: force ? (existing?.drift != nil ? "force:true, overwrote an edit made in QuickBooks" : "force:true") : nil)
+                return try await record(invoice, org: org, demandID: demand.id, developmentID: demand.developmentId, hash: hash, note: note, pushed: true).mapping
+            }
+        } catch let error as QBSyncError {
+            throw try await conflictIfGone(error, org: org, demandID: demand.id, existing: existing)
+        } catch {
+            try? await mappings.recordError(org: org, kind: .demand, localID: demand.id, error: Self.describe(error), now: Date())
+            throw error
+        }
+    }
+
+    /// Reads the invoice from QuickBooks and updates its balance and status (an operator's
+    /// `invoice.refresh`, or the pipeline's direct read).
+    func refreshInvoice(org: OrgID, demandID: String, readClass: ReadClass = .operator) async throws -> Mapping {
+        let client = try accounting(readClass)
+        guard let existing = try await mappings.find(org: org, kind: .demand, localID: demandID), let qboID = existing.qboID else {
+            throw QBSyncError.notFound(what: "demand \(demandID)")
+        }
+        let kind: InvoiceHistoryKind = readClass == .operator ? .refresh : .read
+        do {
+            let invoice = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOInvoice in
+                return try await client.readInvoice(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+            }
+            return try await record(invoice, org: org, demandID: demandID, developmentID: nil, hash: nil, note: HistoryNote(kind: kind)).mapping
+        } catch QBSyncError.qboRejected(let fault) where fault.code == "610" {
+            return try await markGone(existing, state: .deleted, note: HistoryNote(kind: kind, detail: "QuickBooks answered 610: the invoice was deleted")).mapping
+        }
+    }
+
+    /// Applies a change from the feed to its mapping, without reading the invoice again.
+    func apply(_ row: CDCInvoice, to mapping: MappingRecord) async throws -> Mapping {
+        if row.isDeleted { return try await markGone(mapping, state: .deleted, note: HistoryNote(kind: .feed, detail: "deleted in QuickBooks")).mapping }
+        guard let invoice = row.invoice else { return mapping.mapping }
+        return try await record(invoice, org: mapping.org, demandID: mapping.localID, developmentID: nil, hash: nil, note: HistoryNote(kind: .feed)).mapping
+    }
+
+    /// Records an invoice as QuickBooks answered a push (its fields become the fingerprint) or a
+    /// read (compared with it: drift), with its history row; notifies a status change and a drift.
+    private func record(
+        _ invoice: QBOInvoice, org: OrgID, demandID: String, developmentID: String?, hash: Data?, note: HistoryNote, pushed: Bool = false
+    ) async throws -> MappingRecord {
+        guard let total = Money(exactly: invoice.TotalAmt), let balance = Money(exactly: invoice.Balance) else {
+            throw QBSyncError.qboUnavailable(detail: "QuickBooks answered an amount that is not a two-place decimal")
+        }
+        // One instant for the status and its history row, so the history rebuilds the same status.
+        let now = Date()
+        let voided = invoice.isVoided
+        let status = EntityStatus.invoice(total: total, balance: balance, dueDate: invoice.DueDate, voided: voided, today: Self.today(now))
+        var state = SyncedState(
+            qboID: invoice.Id, syncToken: invoice.SyncToken, status: status, docNumber: invoice.DocNumber, total: total, balance: balance, dueDate: invoice.DueDate,
+            qboState: voided ? .voided : .active, contentHash: hash, qboUpdatedAt: invoice.MetaData?.lastUpdated
+        )
+        if pushed { state.pushed = invoice.pushedFields } else { state.observed = invoice.pushedFields }
+        state.history = note
+        let result = try await mappings.recordSynced(org: org, kind: .demand, localID: demandID, state: state, developmentID: developmentID, now: now)
+        if let previous = result.previous, previous != status { notify(result.record, from: previous) }
+        if result.driftFound { notifyDrift(result.record) }
+        return result.record
+    }
+
+    /// An update refused because the invoice was deleted (610) or voided is a `conflict`.
+    private func conflictIfGone(_ error: QBSyncError, org: OrgID, demandID: String, existing: MappingRecord?) async throws -> QBSyncError {
+        guard let existing, existing.qboID != nil, case .qboRejected(let fault) = error else {
+            try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())
+            return error
+        }
+        let gone: MappingRecord
+        if fault.code == "610" {
+            gone = try await markGone(existing, state: .deleted, note: HistoryNote(kind: .deleted, detail: "QuickBooks answered 610 to a push: the invoice was deleted"))
+        } else if let refreshed = try? await refreshInvoice(org: org, demandID: demandID, readClass: .event), refreshed.status == .voided,
+            let stored = try await mappings.find(org: org, kind: .demand, localID: demandID)
+        {
+            gone = stored
+        } else {
+            try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())
+            return error
+        }
+        return .conflict(detail: "the invoice of demand \(demandID) was voided or deleted in QuickBooks and cannot be updated", changes: gone.drift?.changes ?? [])
+    }
+
+    /// Records that QuickBooks no longer has the invoice (Voided, with a `status` drift).
+    private func markGone(_ existing: MappingRecord, state qboState: QBOState, note: HistoryNote) async throws -> MappingRecord {
+        var state = SyncedState(
+            qboID: existing.qboID!, syncToken: existing.syncToken ?? "0", status: .voided, docNumber: existing.docNumber, total: existing.total,
+            balance: existing.balance, dueDate: existing.dueDate, qboState: qboState, contentHash: nil
+        )
+        if var observed = existing.pushed {
+            observed.values["status"] = .string(qboState == .voided ? "Voided" : "Deleted")
+            state.observed = observed
+        }
+        state.history = note
+        let result = try await mappings.recordSynced(org: existing.org, kind: .demand, localID: existing.localID, state: state, now: Date())
+        if let previous = result.previous, previous != .voided { notify(result.record, from: previous) }
+        if result.driftFound { notifyDrift(result.record) }
+        return result.record
+    }
+}
