@@ -176,6 +176,12 @@ let package = Package(
             path: "Tests/QBTestSupport",
             swiftSettings: strict
         ),
+        // Intuit's answers: the real payloads of shared/reference/intuit-samples through the client's decoders.
+        .testTarget(
+            name: "QBOClientTests",
+            dependencies: ["QBOClient", "QBSyncCore"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "QBSyncCoreTests",
             dependencies: ["QBSyncCore", "QBTestSupport"],

@@ -33,6 +33,11 @@ extension AccountingClient {
             "/v3/company/\(realmID)/cdc", realmID: realmID,
             query: [URLQueryItem(name: "entities", value: "Invoice,Payment"), URLQueryItem(name: "changedSince", value: changedSince)], accessToken: accessToken
         )
+        return try Self.changeFeed(data)
+    }
+
+    /// A CDC answer's invoice and payment rows (other entities' lists are skipped).
+    static func changeFeed(_ data: Data) throws(QBOClientError) -> ChangeFeed {
         struct Answer: Decodable {
             struct Page: Decodable {
                 struct Rows: Decodable {

@@ -74,29 +74,9 @@ public struct AccountingClient: Sendable {
         } catch {
             throw .unavailable(QBOHTTP.describe(error))
         }
-        // Classify by status before parsing: throttling and gateway errors are not JSON (pitfall 9).
-        switch status.code {
-        case 200:
-            return Data(buffer: bytes)
-        case 401: throw .unauthorized
-        case 403: throw .forbidden
-        case 429:
-            // The monthly CorePlus limit is a 429 too; its body says so.
-            if String(buffer: bytes).contains("CorePlus monthly limit") { throw .readQuotaExhausted(nil) }
-            throw .throttled(retryAfterSeconds: headers.first(name: "Retry-After").flatMap(Int.init) ?? 60)
-        case 500...599:
-            throw .unavailable("QuickBooks answered \(status.code)")
-        default:
-            let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))
-            if let error = json?["Fault"]?["Error"]?.arrayValue?.first {
-                throw .rejected(
-                    QBOFault(
-                        code: error["code"]?.stringValue ?? "", message: error["Message"]?.stringValue ?? "", detail: error["Detail"]?.stringValue ?? "",
-                        type: json?["Fault"]?["type"]?.stringValue ?? ""
-                    )
-                )
-            }
-            throw .unavailable("QuickBooks answered \(status.code) without a Fault")
+        guard status.code == 200 else {
+            throw IntuitAnswer.classify(status: Int(status.code), body: Data(buffer: bytes), retryAfter: headers.first(name: "Retry-After"))
         }
+        return Data(buffer: bytes)
     }
 }

@@ -91,17 +91,23 @@ public struct OAuthClient: Sendable {
         } catch {
             throw .unavailable("the token endpoint could not be reached: \(QBOHTTP.describe(error))")
         }
-        let json = try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))
+        return try Self.tokenAnswer(status: Int(status.code), body: Data(buffer: bytes))
+    }
+
+    /// What the token endpoint's answer means. Lifetimes are clamped to sane bounds (an absurd
+    /// `expires_in` would otherwise schedule a refresh never, or in a storm).
+    static func tokenAnswer(status: Int, body: Data) throws(QBOClientError) -> TokenResponse {
+        let json = try? JSONDecoder().decode(JSONValue.self, from: body)
         // Pitfall 6: look at the status and `error` before trusting any field.
-        switch (status.code, json?["error"]?.stringValue) {
+        switch (status, json?["error"]?.stringValue) {
         case (200, nil):
             guard let access = json?["access_token"]?.stringValue, let refresh = json?["refresh_token"]?.stringValue,
                 let expiresIn = json?["expires_in"]?.intValue, let refreshExpiresIn = json?["x_refresh_token_expires_in"]?.intValue
             else { throw .unavailable("the token endpoint answered 200 without the token fields") }
-            let hard = json?["x_refresh_token_hard_expires_in"]?.intValue.flatMap { $0 > 0 ? Int($0) : nil }
+            let hard = json?["x_refresh_token_hard_expires_in"]?.intValue.flatMap { $0 > 0 ? Int(clamp($0, 1...fiveYears)) : nil }
             return TokenResponse(
-                accessToken: Secret(access), refreshToken: Secret(refresh), expiresIn: Int(expiresIn), refreshTokenExpiresIn: Int(refreshExpiresIn),
-                refreshTokenHardExpiresIn: hard
+                accessToken: Secret(access), refreshToken: Secret(refresh), expiresIn: Int(clamp(expiresIn, 1...86_400)),
+                refreshTokenExpiresIn: Int(clamp(refreshExpiresIn, 1...fiveYears)), refreshTokenHardExpiresIn: hard
             )
         case (_, "invalid_grant"?):
             throw .invalidGrant
@@ -110,12 +116,17 @@ public struct OAuthClient: Sendable {
         case (429, _):
             throw .throttled(retryAfterSeconds: 60)
         case (500..., _):
-            throw .unavailable("the token endpoint answered \(status.code)")
+            throw .unavailable("the token endpoint answered \(status)")
         default:
-            throw .rejected(QBOFault(code: String(status.code), message: json?["error"]?.stringValue ?? "token request refused", detail: json?["error_description"]?.stringValue ?? "", type: "OAuth"))
+            throw .rejected(QBOFault(code: String(status), message: json?["error"]?.stringValue ?? "token request refused", detail: json?["error_description"]?.stringValue ?? "", type: "OAuth"))
         }
     }
 }
+
+/// Intuit's hard end of a grant, plus a day.
+let fiveYears: Int64 = 5 * 366 * 86_400
+
+func clamp(_ value: Int64, _ range: ClosedRange<Int64>) -> Int64 { min(max(value, range.lowerBound), range.upperBound) }
 
 /// Helpers shared by the Intuit clients.
 enum QBOHTTP {

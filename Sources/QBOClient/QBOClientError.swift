@@ -9,8 +9,10 @@ public enum QBOClientError: Error, Sendable, Equatable {
     case invalidClient
     /// The API answered 401 (expired or unknown access token).
     case unauthorized
-    /// The API answered 403 (3100: the app was disconnected, or the token is for another company).
-    case forbidden
+    /// Intuit refused the connection in a way no refresh cures: 403 3100 (the app was disconnected,
+    /// or the token lacks the scope), 401 120 (the connecting user lost access) or 130 (wrong
+    /// cluster). The org must connect again.
+    case forbidden(QBOFault)
     /// QuickBooks refused the request with a Fault.
     case rejected(QBOFault)
     /// 429: the company's request budget is spent.

@@ -66,6 +66,8 @@ struct AccessToken: Sendable, Codable {
 struct FaultRule: Sendable {
     enum Kind: Sendable {
         case status(Int)
+        /// A 401 or 403 with one of Intuit's particular codes (``IntuitFault/authAnswer(status:code:)``).
+        case answer(status: Int, code: String)
         /// A 429 with a Retry-After header (Intuit's own carries none).
         case throttled(retryAfterSeconds: Int)
         case delay(milliseconds: Int)
@@ -90,6 +92,7 @@ struct FaultRule: Sendable {
     var summary: JSONValue {
         let kind: String = switch self.kind {
         case .status(let code): "status \(code)"
+        case .answer(let status, let code): "status \(status), code \(code)"
         case .throttled(let seconds): "status 429, Retry-After \(seconds)"
         case .delay(let milliseconds): "delay \(milliseconds) ms"
         case .drop: "drop"

@@ -147,6 +147,8 @@ public final class Simulator: Sendable {
             case 502...504: return .respond(IntuitFault.gatewayError(status))
             default: return .respond(SimResponse(status: status))
             }
+        case .answer(let status, let code)?:
+            return IntuitFault.authAnswer(status: status, code: code).map { .respond($0) }
         case .throttled(let seconds)?:
             var response = IntuitFault.throttled()
             response.headers.append(("Retry-After", String(seconds)))

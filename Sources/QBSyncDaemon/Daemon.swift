@@ -56,12 +56,23 @@ public enum Daemon {
         }
         let vault = TokenVault(key: tokenKey)
         let keyCheck = try await ConnectionRepository(store: store, vault: vault).tokensNotOpening()
-        if !keyCheck.failing.isEmpty {
+        if !keyCheck.failing.isEmpty, keyCheck.failing.count == keyCheck.checked {
+            // Not one stored token opens: the key is wrong, not a row. Starting would drift every org to reconnect.
             throw StartupFailure(
                 description: "the token key does not open the stored tokens of \(keyCheck.failing.count) of \(keyCheck.checked) orgs "
                     + "(\(keyCheck.failing.prefix(3).joined(separator: ", "))\(keyCheck.failing.count > 3 ? ", …" : "")): is \(SettingKey.tokenKeyFile) the key they were sealed with? "
                     + "Nothing was changed; start again with the right key (or `qbsyncd --rotate-token-key` from it)"
             )
+        }
+        for name in keyCheck.failing {
+            // Some rows open and these do not: damaged rows. Those orgs must connect again; the rest run.
+            guard let org = OrgID(name) else { continue }
+            _ = try await ConnectionRepository(store: store, vault: vault).markNeedsReauthorization(
+                org: org, error: "its stored tokens cannot be opened with the token key (a damaged row): connect again", now: Date()
+            )
+            var log = logger
+            log[metadataKey: LogKey.org] = "\(org)"
+            log.error("an organisation's stored tokens cannot be opened; it must connect again")
         }
         let state = DaemonState(settings: settings, orgCounts: try await OrgRepository(store: store).statusCounts())
         let hub = NotificationHub(logger: logger)

@@ -87,6 +87,29 @@ enum IntuitFault {
         gateway(.forbidden, message: "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403", detail: nil, code: "3100", type: "SERVICE", now: now)
     }
 
+    /// Intuit's other authentication answers, in the shapes of reference/intuit-samples: 401 120
+    /// (the connecting user lost access) and 130 (wrong cluster) as XML, the pre-2017 403 throttle
+    /// (3001, XML), a proxy's 403 page (`waf`), and the usual 3200 and 3100.
+    static func authAnswer(status: Int, code: String) -> SimResponse? {
+        func xml(_ httpStatus: HTTPResponseStatus, type: String, message: String, detail: String) -> SimResponse {
+            .text(
+                httpStatus,
+                #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="\#(IntuitTime.pacific(Date()))"><Fault type="\#(type)"><Error code="\#(code)"><Message>\#(message)</Message><Detail>\#(detail)</Detail></Error></Fault></IntuitResponse>"#,
+                contentType: "application/xml"
+            )
+        }
+        switch (status, code) {
+        case (401, "3200"): return unauthorized(detail: nil, now: Date())
+        case (401, "120"): return xml(.unauthorized, type: "AuthenticationFault", message: "message=AuthorizationFailure; errorCode=000120; statusCode=401", detail: "Authorization Failure")
+        case (401, "130"):
+            return xml(.unauthorized, type: "AuthenticationFault", message: "Accessing Wrong Cluster", detail: "WrongClusterError: -11017-You have accessed the wrong server.  You will now be redirected. , statusCode: 401")
+        case (403, "3100"): return forbidden(now: Date())
+        case (403, "3001"): return xml(.forbidden, type: "SERVICE", message: "message=ThrottleExceeded; errorCode=003001; statusCode=403", detail: "The request limit was reached.  Try again later")
+        case (403, "waf"): return .text(.forbidden, "<html><head><title>403 Forbidden</title></head><body><h1>Request blocked</h1></body></html>", contentType: "text/html")
+        default: return nil
+        }
+    }
+
     private static func gateway(_ status: HTTPResponseStatus, message: String, detail: String?, code: String, type: String, now: Date) -> SimResponse {
         let body: JSONValue = [
             "warnings": nil, "intuitObject": nil,

@@ -37,6 +37,9 @@ extension SimState {
             return invoiceAction(realmID: path[1], invoiceID: path[3], action: path[4], input: input)
         case (.POST, 5, "companies") where path[2] == "payments":
             return paymentAction(realmID: path[1], paymentID: path[3], action: path[4])
+        case (.POST, 5, "companies") where path[2] == "customers" && path[4] == "edit":
+            guard companies[path[1]] != nil else { return .json(.notFound, ["error": "unknown company"] as JSONValue) }
+            return editCustomer(realmID: path[1], customerID: path[3], input: input)
         case (.GET, 1, "usage"):
             return .json(.ok, usageReport())
         case (.POST, 1, "faults"):
@@ -50,6 +53,12 @@ extension SimState {
                 kind = .dropAfterProcessing
             } else if input["status"]?.intValue == 429, let retryAfter = input["retryAfter"]?.intValue {
                 kind = .throttled(retryAfterSeconds: Int(retryAfter))
+            } else if let status = input["status"]?.intValue, let code = input.string("code") {
+                // Intuit's other 401/403 answers: 120, 130, the legacy 403 throttle (3001), a proxy's 403 page (waf).
+                guard IntuitFault.authAnswer(status: Int(status), code: code) != nil else {
+                    return .json(.badRequest, ["error": "code goes with status 401 (120, 130, 3200) or 403 (3100, 3001, waf)"] as JSONValue)
+                }
+                kind = .answer(status: Int(status), code: code)
             } else if let status = input["status"]?.intValue {
                 kind = .status(Int(status))
             } else if let delay = input["delayMs"]?.intValue {
@@ -116,7 +125,7 @@ extension SimState {
         }
     }
 
-    /// pay, void or delete as a QuickBooks user would in the UI.
+    /// pay, void, delete or edit as a QuickBooks user would in the UI.
     private mutating func invoiceAction(realmID: String, invoiceID: String, action: String, input: [String: JSONValue]) -> SimResponse {
         guard companies[realmID] != nil else { return .json(.notFound, ["error": "unknown company"] as JSONValue) }
         guard let invoice = companies[realmID]!.entities["Invoice"]?[invoiceID], !invoice.deleted else {
@@ -134,6 +143,7 @@ extension SimState {
             return savePayment(payment, realmID: realmID)
         case "void": return saveInvoice(reference, realmID: realmID, operation: "void")
         case "delete": return saveInvoice(reference, realmID: realmID, operation: "delete")
+        case "edit": return editInvoice(realmID: realmID, invoiceID: invoiceID, input: input)
         default: return .json(.notFound, ["error": "unknown action"] as JSONValue)
         }
     }

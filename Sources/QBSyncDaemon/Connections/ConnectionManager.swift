@@ -128,6 +128,22 @@ final class ConnectionManager: Sendable {
             if case .invalidGrant = error { throw QBSyncError.invalidState }
             throw QBOErrorMapping.protocolError(error, org: org)
         }
+        // Prove that the grant is for the company the browser named before anything is stored: a
+        // realmId changed on the way would otherwise bind the org to a company it cannot reach (F6).
+        let companyName: String
+        do {
+            companyName = try await accounting.companyInfo(realmID: realmID, accessToken: response.accessToken).companyName
+        } catch {
+            _ = await oauth.revoke(response.refreshToken)
+            switch error {
+            case .forbidden, .unauthorized:
+                log.warning("refused an authorization that is not for the company the redirect named")
+                throw QBSyncError.invalidParams(field: "realmId", detail: "the authorization Intuit granted is not for QuickBooks company \(realmID)")
+            default:
+                log.warning("the new connection could not be checked against its company; nothing was stored", metadata: [LogKey.error: "\(error)"])
+                throw QBOErrorMapping.protocolError(error, org: org)
+            }
+        }
         let previous = try await orgs.find(org)?.status ?? .disconnected
         do {
             try await repository.connect(org: org, realmID: realmID, environment: state.settings.quickBooks.environment.rawValue, tokens: Self.tokens(response, now: now), now: now)
@@ -137,12 +153,7 @@ final class ConnectionManager: Sendable {
         }
         log.info("organisation connected to QuickBooks")
         scheduleChanges.yield(.tokenExpires(org, inSeconds: Double(response.expiresIn)))
-        do {
-            let info = try await accounting.companyInfo(realmID: realmID, accessToken: response.accessToken)
-            try await repository.setCompanyName(info.companyName, org: org)
-        } catch {
-            log.warning("CompanyInfo could not be read after connecting", metadata: [LogKey.error: "\(error)"])
-        }
+        try await repository.setCompanyName(companyName, org: org)
         await statusChanged(org: org, from: previous, to: .connected, reason: "connected")
         guard let info = try await orgs.find(org) else { throw QBSyncError.notFound(what: "organisation \(org)") }
         return info
@@ -170,7 +181,8 @@ final class ConnectionManager: Sendable {
     }
 
     /// Runs an API call with the org's access token: waits for a refresh in flight, refreshes a
-    /// token about to expire, and on a 401 refreshes once and retries once.
+    /// token about to expire, and on a 401 refreshes once and retries once. A 401 that the fresh
+    /// token meets again is not cured by refreshing: the org must connect again (no retry loop).
     func withAccessToken<T: Sendable>(org: OrgID, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
         var connection = try await usableConnection(org)
         do {
@@ -182,6 +194,10 @@ final class ConnectionManager: Sendable {
             do {
                 return try await limited(connection, call)
             } catch let error as QBOClientError {
+                if case .unauthorized = error {
+                    let fault = QBOFault(code: "3200", message: "AuthenticationFailed", detail: "QuickBooks refused a freshly refreshed access token", type: "AUTHENTICATION")
+                    throw try await failure(.forbidden(fault), org: org, realmID: connection.realmID)
+                }
                 throw try await failure(error, org: org, realmID: connection.realmID)
             }
         }
@@ -209,6 +225,12 @@ final class ConnectionManager: Sendable {
         }
     }
 
+    /// A fault's words for a reason: its message, or its detail when the message is only a code.
+    static func words(_ fault: QBOFault) -> String {
+        let message = fault.message.hasPrefix("message=") ? String(fault.message.dropFirst(8).prefix { $0 != ";" }) : fault.message
+        return fault.detail.isEmpty ? message : "\(message): \(fault.detail)"
+    }
+
     static func outcome(_ error: QBOClientError) -> String {
         switch error {
         case .invalidGrant: return "invalid_grant"
@@ -222,11 +244,12 @@ final class ConnectionManager: Sendable {
         }
     }
 
-    /// A 403 (3100) means the app was disconnected at Intuit: the org must connect again.
+    /// What an Intuit refusal does to the org: a refusal no refresh cures (403 3100, 401 120 or
+    /// 130, a 401 after a refresh) means it must connect again, with Intuit's reason.
     private func failure(_ error: QBOClientError, org: OrgID, realmID: String) async throws -> QBSyncError {
         switch error {
-        case .forbidden:
-            try await needsReauthorization(org: org, reason: "QuickBooks refused the connection (403): the app was disconnected at Intuit")
+        case .forbidden(let fault):
+            try await needsReauthorization(org: org, reason: "QuickBooks refused the connection (\(fault.code) \(Self.words(fault))): connect again")
         case .throttled(let seconds):
             limiter.block(realmID: realmID, seconds: seconds)
         case .readQuotaExhausted(nil):

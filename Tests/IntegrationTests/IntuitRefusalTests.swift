@@ -1,0 +1,68 @@
+import Foundation
+import QBControlClient
+import QBSyncCore
+import QBTestSupport
+import Testing
+
+/// Intuit's 401 and 403 answers read for what they say (security review F7; Intuit fidelity #2, #3),
+/// through the real daemon and the simulator's injected answers.
+@Suite(.timeLimit(.minutes(3))) struct IntuitRefusalTests {
+    func development(_ name: String) -> JSONValue { ["id": "dev-1", "name": .string(name)] }
+
+    func status(_ pair: Pair, _ org: String) async throws -> JSONValue { try await pair.control.call("org.show", params: ["org": .string(org)]) }
+
+    @Test func onlyARefusalNoRefreshCuresNeedsAReconnect() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": development("Maple Court")])
+
+        // A proxy's 403 page is not Intuit disconnecting the app: retried like an outage, and the org stays connected.
+        _ = try await pair.http.post("/sim/faults", json: ["status": 403, "code": "waf", "count": 1, "path": "/customer"])
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": development("Maple Court 2")])
+        #expect(try await status(pair, "acme")["status"] == "connected")
+
+        // An expired token (401 3200) is refreshed once and the call retried.
+        _ = try await pair.http.post("/sim/faults", json: ["status": 401, "code": "3200", "count": 1, "path": "/customer"])
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": development("Maple Court 3")])
+        #expect(try await status(pair, "acme")["status"] == "connected")
+        let refreshedOnce = try #require(try await status(pair, "acme")["lastRefreshAt"]?.stringValue)
+
+        // 401 130 (wrong cluster) is not cured by a refresh: a clear state at once, with Intuit's reason, no refresh.
+        _ = try await pair.http.post("/sim/faults", json: ["status": 401, "code": "130", "count": 5, "path": "/customer"])
+        await #expect { _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": development("Maple Court 4")]) } throws: {
+            rpcReason($0) == "needs_reauthorization"
+        }
+        let wrongCluster = try await status(pair, "acme")
+        #expect(wrongCluster["status"] == "needs_reauthorization")
+        #expect(wrongCluster["lastError"]?.stringValue?.contains("130 Accessing Wrong Cluster") == true, "\(wrongCluster)")
+        #expect(wrongCluster["lastRefreshAt"]?.stringValue == refreshedOnce, "no refresh was spent on it")
+        _ = try await pair.http.send(.DELETE, "/sim/faults")
+
+        // Connected again: a 401 that the refreshed token meets too ends the same way, not in a retry loop.
+        _ = try await pair.connect("acme")
+        _ = try await pair.http.post("/sim/faults", json: ["status": 401, "code": "3200", "count": 10, "path": "/customer"])
+        await #expect { _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": development("Maple Court 5")]) } throws: {
+            rpcReason($0) == "needs_reauthorization"
+        }
+        #expect(try await status(pair, "acme")["lastError"]?.stringValue?.contains("refused a freshly refreshed access token") == true)
+        let injected = try await pair.http.get("/sim/faults").json
+        #expect(injected["faults"]?.arrayValue?.first?["injected"] == 2, "one call and one retry after one refresh: \(injected)")
+    }
+
+    @Test func intuitsOld403ThrottleIsThrottlingNotADisconnection() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        _ = try await pair.http.post("/sim/faults", json: ["status": 403, "code": "3001", "count": 1, "path": "/customer"])
+        await #expect { _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": development("Maple Court")]) } throws: {
+            rpcReason($0) == "rate_limited"
+        }
+        #expect(try await status(pair, "acme")["status"] == "connected")
+        // 3100 still means the app was disconnected at Intuit (another company: acme's waits out the throttle).
+        _ = try await pair.connect("beta", realmID: try await pair.newCompany())
+        _ = try await pair.http.post("/sim/faults", json: ["status": 403, "code": "3100", "count": 1, "path": "/companyinfo"])
+        await #expect { _ = try await pair.control.call("org.test", params: ["org": "beta"]) } throws: { rpcReason($0) == "needs_reauthorization" }
+        #expect(try await status(pair, "beta")["lastError"]?.stringValue?.contains("3100") == true)
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import QBControlClient
+import QBSyncCore
+import QBTestSupport
+import Testing
+
+/// Tokens under hostile or damaged conditions (security review F6, L8), through the real daemon.
+@Suite(.timeLimit(.minutes(3))) struct TokenHardeningTests {
+    @Test func anAuthorizationForAnotherCompanyIsRefusedBeforeAnythingIsStored() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        let other = try await pair.newCompany()
+        let (state, redirect) = try await pair.consent("acme", realmID: pair.sim.defaultRealmID)
+        let code = try #require(redirect["code"])
+        // The redirect's realmId was changed on the way: the grant is for the default company.
+        await #expect {
+            _ = try await pair.control.call("oauth.complete", params: ["state": .string(state), "code": .string(code), "realmId": .string(other)])
+        } throws: { error in
+            guard let rpc = (error as? ControlClientError)?.rpcError else { return false }
+            return rpc.reason == "invalid_params" && rpc.data["field"] == "realmId"
+        }
+        let org = try await pair.control.call("org.show", params: ["org": "acme"])
+        #expect(org["status"] == "disconnected" && org["realmId"] == .null, "nothing was stored: \(org)")
+        // The honest connection still works.
+        #expect(try await pair.connect("acme")["status"] == "connected")
+    }
+
+    @Test func oneDamagedTokenRowMarksItsOrgAndTheDaemonRuns() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        _ = try await pair.connect("beta", realmID: try await pair.newCompany())
+        pair.daemon.signal(SIGTERM)
+        #expect(try await pair.daemon.waitForExit() == 0)
+        let damage = try await runCommand("/usr/bin/env", ["python3", "-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            blob = db.execute("SELECT refresh_token FROM qb_configs WHERE org = 'beta'").fetchone()[0]
+            db.execute("UPDATE qb_configs SET refresh_token = ? WHERE org = 'beta'", (bytes([blob[0] ^ 0xff]) + blob[1:],))
+            db.commit()
+            """, pair.daemon.stateDirectory + "/qbsyncd.sqlite"], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(damage.status == 0, "\(damage.stderr)")
+        try await pair.daemon.start()
+        let control = try await pair.daemon.connect()
+        let beta = try await control.call("org.show", params: ["org": "beta"])
+        #expect(beta["status"] == "needs_reauthorization")
+        #expect(beta["lastError"]?.stringValue?.contains("cannot be opened") == true)
+        #expect(try await control.call("org.show", params: ["org": "acme"])["status"] == "connected")
+        #expect(try await control.call("org.test", params: ["org": "acme"])["ok"] == true)
+        #expect(pair.daemon.log.contains("an organisation's stored tokens cannot be opened"))
+        await control.close()
+    }
+}
