@@ -66,3 +66,29 @@ import Testing
         #expect(try await status(pair, "beta")["lastError"]?.stringValue?.contains("3100") == true)
     }
 }
+
+/// A 610 on an update is read again before the invoice is called gone (Intuit fidelity #1).
+@Suite(.timeLimit(.minutes(2))) struct InactiveReferenceTests {
+    @Test func a610ForAnInactiveCustomerIsNotADeletedInvoice() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        let realm = pair.sim.defaultRealmID
+        _ = try await pair.connect("acme")
+        let customer = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        // A QuickBooks user makes the customer inactive.
+        let token = try #require(try await pair.http.get("/sim/tokens/\(realm)").json["accessTokens"]?.arrayValue?.first?.stringValue)
+        let id = try #require(customer["qboId"]?.stringValue)
+        let syncToken = try #require(try await pair.http.get("/v3/company/\(realm)/customer/\(id)", token: token).json["Customer"]?["SyncToken"])
+        #expect(try await pair.http.post("/v3/company/\(realm)/customer", json: ["Id": .string(id), "SyncToken": syncToken, "sparse": true, "Active": false], token: token).status == 200)
+
+        // Intuit answers the update 610 "made inactive"; the invoice still stands.
+        await #expect { _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["99.00"])]) } throws: { error in
+            guard let rpc = (error as? ControlClientError)?.rpcError else { return false }
+            return rpc.reason == "qbo_rejected" && rpc.data["qbo"]?["code"] == "610"
+        }
+        let mapping = try #require(try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first)
+        #expect(mapping["status"] == "Outstanding", "not Voided: \(mapping)")
+        #expect(mapping["lastError"]?.stringValue?.contains("Object Not Found") == true)
+    }
+}

@@ -126,8 +126,13 @@ extension SimState {
         guard let customerID = body.refID("CustomerRef") else {
             return .failure(SimFailure(IntuitFault.data(.badRequest, code: "6560", message: "Customer is required", detail: "A customer is required for this transaction.", element: "CustomerRef", now: current)))
         }
-        guard let customer = companies[realmID]?.entities["Customer"]?[customerID], !customer.deleted, customer.body["Active"]?.boolValue != false else {
+        guard let customer = companies[realmID]?.entities["Customer"]?[customerID], !customer.deleted else {
             return .failure(SimFailure(IntuitFault.invalidReference("CustomerRef", id: customerID, now: current)))
+        }
+        // An update that still names a customer made inactive gets Intuit's 610 "made inactive"
+        // (the code a deleted invoice gets too); a create gets 2500.
+        if customer.body["Active"]?.boolValue == false {
+            return .failure(SimFailure(previous == nil ? IntuitFault.invalidReference("CustomerRef", id: customerID, now: current) : IntuitFault.objectNotFound("Customer", id: customerID, now: current)))
         }
         body["CustomerRef"] = ["value": .string(customerID), "name": customer.body["DisplayName"] ?? .null]
         if body["BillAddr"] == nil, let address = customer.body["BillAddr"] { body["BillAddr"] = address }
@@ -157,8 +162,11 @@ extension SimState {
             guard case .object(let detail)? = input["SalesItemLineDetail"], let itemID = detail.refID("ItemRef") else {
                 return .failure(SimFailure(IntuitFault.requiredMissing("Line.SalesItemLineDetail.ItemRef", now: current)))
             }
-            guard let item = companies[realmID]?.entities["Item"]?[itemID], !item.deleted, item.body["Active"]?.boolValue != false else {
+            guard let item = companies[realmID]?.entities["Item"]?[itemID], !item.deleted else {
                 return .failure(SimFailure(IntuitFault.invalidReference("Line.SalesItemLineDetail.ItemRef", id: itemID, now: current)))
+            }
+            if item.body["Active"]?.boolValue == false {
+                return .failure(SimFailure(previous == nil ? IntuitFault.invalidReference("Line.SalesItemLineDetail.ItemRef", id: itemID, now: current) : IntuitFault.objectNotFound("Item", id: itemID, now: current)))
             }
             let quantity = detail["Qty"].flatMap { Money.cents($0) }.flatMap { $0 == 0 ? nil : $0 }
             let unitPrice = detail["UnitPrice"].flatMap { Money.cents($0) }.flatMap { $0 == 0 ? nil : $0 }

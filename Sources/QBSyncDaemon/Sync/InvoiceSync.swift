@@ -136,20 +136,19 @@ extension SyncService {
         return result.record
     }
 
-    /// An update refused because the invoice was deleted (610) or voided is a `conflict`.
+    /// An update refused because the invoice was deleted or voided is a `conflict`; any other
+    /// refusal (a 610 for an inactive customer or item among them) stays what Intuit said.
     private func conflictIfGone(_ error: QBSyncError, org: OrgID, demandID: String, existing: MappingRecord?) async throws -> QBSyncError {
-        guard let existing, existing.qboID != nil, case .qboRejected(let fault) = error else {
+        guard let existing, existing.qboID != nil, case .qboRejected = error else {
             try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())
             return error
         }
-        let gone: MappingRecord
-        if fault.code == "610" {
-            gone = try await markGone(existing, state: .deleted, note: HistoryNote(kind: .deleted, detail: "QuickBooks answered 610 to a push: the invoice was deleted"))
-        } else if let refreshed = try? await refreshInvoice(org: org, demandID: demandID, readClass: .event), refreshed.status == .voided,
-            let stored = try await mappings.find(org: org, kind: .demand, localID: demandID)
-        {
-            gone = stored
-        } else {
+        // Voided or deleted in QuickBooks, or, for a 610, perhaps only a customer or item made
+        // inactive (Intuit answers both with 610): the invoice is read to know. A read's 610 does
+        // mean deleted (refreshInvoice records it).
+        guard let refreshed = try? await refreshInvoice(org: org, demandID: demandID, readClass: .event), refreshed.status == .voided,
+            let gone = try await mappings.find(org: org, kind: .demand, localID: demandID)
+        else {
             try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())
             return error
         }
