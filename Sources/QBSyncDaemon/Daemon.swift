@@ -98,6 +98,23 @@ public enum Daemon {
         let dispatcher = RPCDispatcher(
             methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync, pipeline: pipeline), state: state, metrics: metrics
         )
+        // A second daemon beside a live one is refused before it takes any port.
+        if listenFDs.byName["control"] == nil, ControlSocketFile.isAnswering(settings.controlSocketPath) {
+            throw StartupFailure(description: "another qbsyncd is already listening on \(settings.controlSocketPath); refusing to start")
+        }
+        // The webhook listener first: the control socket answers `daemon.status` from the moment it is
+        // bound, and the status names the listener's real address.
+        let webhookServer: WebhookServer
+        do {
+            webhookServer = try await WebhookServer.bind(
+                settings: settings, inheritedFD: listenFDs.byName["webhook"], intake: intake, state: state, store: store, metrics: metrics,
+                scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.limiter, governor: governor) }, logger: logger
+            )
+        } catch {
+            throw StartupFailure(description: "cannot bind the webhook listener \(settings.webhookListen): \(error)")
+        }
+        state.webhookListen = webhookServer.boundAddress
+
         let control: ControlServer
         do {
             if let fd = listenFDs.byName["control"] {
@@ -111,17 +128,6 @@ public enum Daemon {
         } catch let error as ControlSocketFile.Failure {
             throw StartupFailure(description: error.description)
         }
-
-        let webhookServer: WebhookServer
-        do {
-            webhookServer = try await WebhookServer.bind(
-                settings: settings, inheritedFD: listenFDs.byName["webhook"], intake: intake, state: state, store: store, metrics: metrics,
-                scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.limiter, governor: governor) }, logger: logger
-            )
-        } catch {
-            throw StartupFailure(description: "cannot bind the webhook listener \(settings.webhookListen): \(error)")
-        }
-        state.webhookListen = webhookServer.boundAddress
         await pipeline.updateCounts()
 
         let reloader = SettingsReloader(environment: environment, state: state, logLevel: logLevel, notifier: notifier, logger: logger)
