@@ -203,11 +203,18 @@ public struct MappingRepository: Sendable {
         return (base, Drift(detectedAt: stored?.drift?.detectedAt ?? now, changes: changes))
     }
 
-    public func recordError(org: OrgID, kind: MappingKind, localID: String, error: String, now: Date) async throws {
+    /// Records why a push failed. A definitive refusal (`refused`: Intuit answered with a fault,
+    /// so nothing was created) also forgets a pending create's requestid: Intuit replays the first
+    /// answer to a repeated requestid, so keeping it would refuse the corrected retry for ever.
+    public func recordError(org: OrgID, kind: MappingKind, localID: String, error: String, refused: Bool = false, now: Date) async throws {
         try await writer.write { db in
             try db.execute(
-                sql: "UPDATE qb_entity_mappings SET last_error = ?, updated_at = ? WHERE org = ? AND kind = ? AND local_id = ?",
-                arguments: [error, Int64(now.timeIntervalSince1970), org.rawValue, kind.rawValue, localID]
+                sql: """
+                    UPDATE qb_entity_mappings SET last_error = ?, updated_at = ?,
+                        pending_request_id = CASE WHEN ? AND qbo_id IS NULL THEN NULL ELSE pending_request_id END
+                    WHERE org = ? AND kind = ? AND local_id = ?
+                    """,
+                arguments: [error, Int64(now.timeIntervalSince1970), refused, org.rawValue, kind.rawValue, localID]
             )
         }
     }

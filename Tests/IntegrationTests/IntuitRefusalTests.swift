@@ -92,3 +92,25 @@ import Testing
         #expect(mapping["lastError"]?.stringValue?.contains("Object Not Found") == true)
     }
 }
+
+/// A definitive refusal forgets the create's requestid, so a corrected retry can succeed (F4).
+@Suite(.timeLimit(.minutes(2))) struct DefinitiveRefusalTests {
+    @Test func aCorrectedRetryAfterARefusalIsCreated() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        let realm = pair.sim.defaultRealmID
+        _ = try await pair.connect("acme")
+        // Someone else's customer already has the name.
+        let token = try #require(try await pair.http.get("/sim/tokens/\(realm)").json["accessTokens"]?.arrayValue?.first?.stringValue)
+        #expect(try await pair.http.post("/v3/company/\(realm)/customer", json: ["DisplayName": "Maple Court"], token: token).status == 200)
+        await #expect { _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-1", "name": "Maple Court"]]) } throws: { error in
+            guard let rpc = (error as? ControlClientError)?.rpcError else { return false }
+            return rpc.reason == "qbo_rejected" && rpc.data["qbo"]?["code"] == "6240"
+        }
+        // Intuit replays the first answer to a repeated requestid: the corrected push needs a new one.
+        let fixed = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": "dev-1", "name": "Maple Court (Leeds)"]])
+        #expect(fixed["qboId"]?.stringValue != nil)
+        let customers = try await pair.http.get("/sim/companies/\(realm)").json["customers"]?.arrayValue ?? []
+        #expect(customers.filter { $0["DisplayName"] == "Maple Court (Leeds)" }.count == 1)
+    }
+}

@@ -63,7 +63,7 @@ extension SyncService {
                 return try await recordCustomer(customer, org: org, localID: development.id, hash: hash, pushed: true).mapping
             }
         } catch {
-            try? await mappings.recordError(org: org, kind: .development, localID: development.id, error: Self.describe(error), now: Date())
+            try? await mappings.recordError(org: org, kind: .development, localID: development.id, error: Self.describe(error), refused: Self.isRefusal(error), now: Date())  // try?: the push's own error is what the caller needs
             throw error
         }
     }

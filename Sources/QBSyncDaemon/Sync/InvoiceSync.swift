@@ -140,7 +140,7 @@ extension SyncService {
     /// refusal (a 610 for an inactive customer or item among them) stays what Intuit said.
     private func conflictIfGone(_ error: QBSyncError, org: OrgID, demandID: String, existing: MappingRecord?) async throws -> QBSyncError {
         guard let existing, existing.qboID != nil, case .qboRejected = error else {
-            try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())
+            try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), refused: Self.isRefusal(error), now: Date())  // try?: the push's own error is what the caller needs
             return error
         }
         // Voided or deleted in QuickBooks, or, for a 610, perhaps only a customer or item made

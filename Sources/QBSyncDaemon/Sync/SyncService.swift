@@ -118,6 +118,13 @@ final class SyncService: Sendable {
         }
     }
 
+    /// Intuit refused the request with a fault (6240, 6140, 2050, …): nothing was made, so a
+    /// corrected retry needs a new requestid.
+    static func isRefusal(_ error: any Error) -> Bool {
+        if case .qboRejected = error as? QBSyncError { return true }
+        return false
+    }
+
     static func describe(_ error: any Error) -> String {
         (error as? QBSyncError)?.rpcError.message ?? "\(type(of: error))"
     }
