@@ -37,21 +37,31 @@ public struct AccountingClient: Sendable {
         return CompanyInfo(companyName: name)
     }
 
+    /// The request URL with `minorversion`. `URLComponents` leaves `+` as it is in query values, and
+    /// servers decoding forms read it as a space (L1): a DisplayName or DocNumber with `+` would be
+    /// looked up as another string. It is sent as `%2B`.
+    func url(_ path: String, query: [URLQueryItem]) -> String {
+        Self.url(base: endpoints.apiBaseURL, path: path, query: query, minorVersion: endpoints.minorVersion)
+    }
+
+    static func url(base: String, path: String, query: [URLQueryItem], minorVersion: Int) -> String {
+        var components = URLComponents(string: base + path)!
+        components.queryItems = query + [URLQueryItem(name: "minorversion", value: String(minorVersion))]
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        return components.url!.absoluteString
+    }
+
     /// A metered read: the meter counts it (and may refuse it) before it is sent.
     func get(_ path: String, realmID: String, query: [URLQueryItem] = [], accessToken: Secret<String>) async throws(QBOClientError) -> Data {
         try await meter?.willRead(realmID: realmID)
-        var components = URLComponents(string: endpoints.apiBaseURL + path)!
-        components.queryItems = query + [URLQueryItem(name: "minorversion", value: String(endpoints.minorVersion))]
-        var request = HTTPClientRequest(url: components.url!.absoluteString)
+        var request = HTTPClientRequest(url: url(path, query: query))
         request.headers.add(name: "Authorization", value: "Bearer \(accessToken.value)")
         request.headers.add(name: "Accept", value: "application/json")
         return try await send(request)
     }
 
     func post(_ path: String, body: Data, query: [URLQueryItem] = [], accessToken: Secret<String>) async throws(QBOClientError) -> Data {
-        var components = URLComponents(string: endpoints.apiBaseURL + path)!
-        components.queryItems = query + [URLQueryItem(name: "minorversion", value: String(endpoints.minorVersion))]
-        var request = HTTPClientRequest(url: components.url!.absoluteString)
+        var request = HTTPClientRequest(url: url(path, query: query))
         request.method = .POST
         request.headers.add(name: "Authorization", value: "Bearer \(accessToken.value)")
         request.headers.add(name: "Accept", value: "application/json")

@@ -166,3 +166,19 @@ import QBSyncCore
         #expect(IntuitAnswer.classify(status: 401, body: html, retryAfter: nil) == .unauthorized, "an unknown 401 is refreshed once")
     }
 }
+
+/// What the client puts on the wire.
+@Suite struct AccountingRequestTests {
+    @Test func aPlusInAQueryValueIsSentEncoded() throws {
+        let url = AccountingClient.url(
+            base: "https://sandbox-quickbooks.api.intuit.com", path: "/v3/company/1/query",
+            query: [URLQueryItem(name: "query", value: "SELECT * FROM Customer WHERE DisplayName = 'A+B Court & Co'")], minorVersion: 75
+        )
+        #expect(url.contains("A%2BB"), "\(url)")
+        #expect(url.contains("%26"), "& inside a value is encoded too")
+        #expect(!url.contains("+"), "a server decoding forms would read + as a space")
+        let decoded = URLComponents(string: url)?.queryItems?.first { $0.name == "query" }?.value
+        #expect(decoded == "SELECT * FROM Customer WHERE DisplayName = 'A+B Court & Co'")
+        #expect(url.hasSuffix("minorversion=75"))
+    }
+}
