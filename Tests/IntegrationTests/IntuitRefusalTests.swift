@@ -114,3 +114,22 @@ import Testing
         #expect(customers.filter { $0["DisplayName"] == "Maple Court (Leeds)" }.count == 1)
     }
 }
+
+/// A + in a looked-up name reaches Intuit as a + (L1).
+@Suite(.timeLimit(.minutes(2))) struct QueryEncodingTests {
+    @Test func anItemNamedWithAPlusIsFoundNotDuplicated() async throws {
+        let pair = try await Pair.start(daemonEnvironment: ["QBSYNCD_INVOICE_ITEM": "Fees+Charges"])
+        defer { pair.cleanUp() }
+        let realm = pair.sim.defaultRealmID
+        _ = try await pair.connect("acme")
+        let token = try #require(try await pair.http.get("/sim/tokens/\(realm)").json["accessTokens"]?.arrayValue?.first?.stringValue)
+        let item = try await pair.http.post("/v3/company/\(realm)/item", json: ["Name": "Fees+Charges", "Type": "Service", "IncomeAccountRef": ["value": "1"]], token: token)
+        #expect(item.status == 200)
+        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        let company = try await pair.http.get("/sim/companies/\(realm)").json
+        #expect((company["items"]?.arrayValue ?? []).filter { $0["Name"] == "Fees+Charges" }.count == 1, "found by its name, not created again")
+        let line = company["invoices"]?.arrayValue?.first?["Line"]?.arrayValue?.first
+        #expect(line?["SalesItemLineDetail"]?["ItemRef"]?["value"] == item.json["Item"]?["Id"])
+    }
+}
