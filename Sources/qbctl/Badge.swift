@@ -7,7 +7,10 @@ import Foundation
 enum Badge {
     static let coloured: Bool = isatty(STDOUT_FILENO) == 1 && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
 
-    static func paint(_ word: String?) -> String {
+    static func paint(_ word: String?) -> String { paint(word, coloured: coloured) }
+
+    /// The word, coloured or not as the caller decides (the dashboard's renderer is a pure function).
+    static func paint(_ word: String?, coloured: Bool) -> String {
         guard let word else { return "-" }
         guard coloured, let colour = colour(of: word) else { return word }
         return "\u{1B}[\(colour)m\(word)\u{1B}[0m"

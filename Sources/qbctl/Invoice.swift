@@ -4,7 +4,7 @@ import QBSyncCore
 extension Qbctl {
     /// `qbctl invoice …`: service-charge demands as QuickBooks invoices.
     struct Invoice: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Demands as QuickBooks invoices.", subcommands: [Sync.self, Refresh.self])
+        static let configuration = CommandConfiguration(abstract: "Demands as QuickBooks invoices.", subcommands: [Sync.self, Refresh.self, Explain.self])
     }
 }
 
