@@ -27,6 +27,21 @@ public struct OrgRepository: Sendable {
         }
     }
 
+    /// A page in org order after `after`, optionally of one status.
+    public func list(status: ConnectionStatus?, after: String?, limit: Int) async throws -> [OrgInfo] {
+        try await writer.read { db in
+            var sql = "SELECT * FROM qb_configs WHERE org > ?"
+            var arguments: StatementArguments = [after ?? ""]
+            if let status {
+                sql += " AND status = ?"
+                arguments += [status.rawValue]
+            }
+            sql += " ORDER BY org LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.orgInfo)
+        }
+    }
+
     public func find(_ org: OrgID) async throws -> OrgInfo? {
         try await writer.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM qb_configs WHERE org = ?", arguments: [org.rawValue]).flatMap(Self.orgInfo)

@@ -12,6 +12,16 @@ enum ListCursor {
         return id
     }
 
+    /// A cursor over a text key (org names).
+    static func make(prefix: String, text: String) -> String { Data("\(prefix):\(text)".utf8).base64EncodedString() }
+
+    static func parseText(_ cursor: String, prefix: String) throws(QBSyncError) -> String {
+        guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8), text.hasPrefix(prefix + ":") else {
+            throw .invalidParams(field: "cursor", detail: "is not a cursor this daemon gave")
+        }
+        return String(text.dropFirst(prefix.count + 1))
+    }
+
     /// 1…500, default 100.
     static func limit(_ requested: Int?) throws(QBSyncError) -> Int {
         let limit = requested ?? 100

@@ -6,12 +6,39 @@ struct OrgListMethod: RPCMethod {
     static let name = "org.list"
     static let access = RPCAccess.read
 
-    struct Result: Encodable, Sendable { var orgs: [OrgInfo] }
+    struct Params: Decodable, Sendable {
+        var status: String?
+        var limit: Int?
+        var cursor: String?
+    }
+
+    struct Result: Encodable, Sendable {
+        var orgs: [OrgInfo]
+        var nextCursor: String?
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(orgs, forKey: .orgs)
+            try c.encode(nextCursor, forKey: .nextCursor)
+        }
+        enum CodingKeys: String, CodingKey { case orgs, nextCursor }
+    }
 
     let orgs: OrgRepository
 
-    func handle(_ params: NoParams, context: RPCContext) async throws -> Result {
-        Result(orgs: try await orgs.list())
+    /// Pages of at most 1,000 (the default), in org order, so ten thousand orgs never make one answer.
+    func handle(_ params: Params, context: RPCContext) async throws -> Result {
+        let limit = params.limit ?? 1000
+        guard (1...1000).contains(limit) else { throw QBSyncError.invalidParams(field: "limit", detail: "must be from 1 to 1000") }
+        let status = try params.status.map { text throws(QBSyncError) -> ConnectionStatus in
+            guard let status = ConnectionStatus(rawValue: text) else {
+                throw .invalidParams(field: "status", detail: "must be connected, disconnected or needs_reauthorization")
+            }
+            return status
+        }
+        let after = try params.cursor.map { cursor throws(QBSyncError) in try ListCursor.parseText(cursor, prefix: "o") }
+        let page = try await orgs.list(status: status, after: after, limit: limit)
+        let next = page.count == limit ? page.last.map { ListCursor.make(prefix: "o", text: $0.org.rawValue) } : nil
+        return Result(orgs: page, nextCursor: next)
     }
 }
 
