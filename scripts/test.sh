@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The dashboard's live test runs qbctl in a real terminal (tmux).
+if ! command -v tmux >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq tmux
+fi
 # Intuit's own Python OAuth client, for the simulator's compatibility test.
 pydeps="$PWD/.build/pydeps"
 if ! PYTHONPATH="$pydeps" python3 -c 'import intuitlib' 2>/dev/null; then
