@@ -58,4 +58,23 @@ import Testing
         channel.pipeline.fireChannelInactive()
         #expect(lines(try channel.readInbound(as: ControlFrame.self)) == ["last"])
     }
+
+    /// A line trickled in is searched for its end once, from where the last read stopped (L13):
+    /// not rescanned from its start on every read (quadratic for a 1 MiB line sent in pieces).
+    @Test func aTrickledLineIsScannedOnce() throws {
+        final class Sink: ChannelInboundHandler, Sendable { typealias InboundIn = ControlFrame }
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(Sink())
+        let context = try channel.pipeline.syncOperations.context(handlerType: Sink.self)
+        var decoder = LineFrameDecoder(maximumLineLength: 1 << 20)
+        var buffer = ByteBuffer()
+        for piece in ["{\"jsonrpc\":", "\"2.0\",", "\"id\":1}"] {
+            buffer.writeString(piece)
+            _ = try decoder.decode(context: context, buffer: &buffer)
+            #expect(decoder.scanned == buffer.readableBytes, "everything read so far was searched once")
+        }
+        buffer.writeString("\nnext")
+        _ = try decoder.decode(context: context, buffer: &buffer)
+        #expect(buffer.readableBytes == 4 && decoder.scanned == 4, "the line went up; the rest is scanned from its own start")
+    }
 }

@@ -120,3 +120,13 @@ import Testing
         #expect(found?["result"]?["lastError"] == .null, "absent members are present as null")
     }
 }
+
+/// What a caller's method name may put in the journal (L5).
+@Suite struct LoggableMethodTests {
+    @Test func methodNamesAreCutAndCleanedBeforeTheyAreLogged() {
+        #expect(RPCContext.loggable("invoice.sync") == "invoice.sync")
+        #expect(RPCContext.loggable("a\nb\u{1b}[31mc\u{0}é") == "a?b?[31mc??")
+        let long = RPCContext.loggable(String(repeating: "x", count: 1 << 20))
+        #expect(long.count == 65 && long.hasSuffix("…"), "64 characters and a mark, not a megabyte")
+    }
+}

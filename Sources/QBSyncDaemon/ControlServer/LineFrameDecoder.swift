@@ -18,6 +18,9 @@ struct LineFrameDecoder: ByteToMessageDecoder {
 
     let maximumLineLength: Int
     private var overflowed = false
+    /// Bytes after the reader index already searched for `\n`: a line trickled in is scanned once,
+    /// not again on every read (L13).
+    private(set) var scanned = 0
 
     init(maximumLineLength: Int) { self.maximumLineLength = maximumLineLength }
 
@@ -29,10 +32,12 @@ struct LineFrameDecoder: ByteToMessageDecoder {
         var lines: [ByteBuffer] = []
         while true {
             let view = buffer.readableBytesView
-            guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            guard let newline = view[(view.startIndex + min(scanned, view.count))...].firstIndex(of: UInt8(ascii: "\n")) else {
+                scanned = view.count
                 if buffer.readableBytes > maximumLineLength { overflow(&buffer) }
                 break
             }
+            scanned = 0
             let length = newline - view.startIndex
             if length > maximumLineLength {
                 overflow(&buffer)

@@ -44,11 +44,19 @@ struct RPCContext: Sendable {
     /// Where `subscribe` sends this connection's notifications.
     var notifications: NotificationSink
 
+    /// A caller's method name as it may be logged: at most 64 printable ASCII characters, anything
+    /// else as `?`, so a hostile client cannot write megabytes or control characters into the
+    /// journal (L5).
+    static func loggable(_ method: String) -> String {
+        let clean = String(String.UnicodeScalarView(method.unicodeScalars.prefix(64).map { (0x20...0x7e).contains($0.value) ? $0 : "?" }))
+        return method.unicodeScalars.count > 64 ? clean + "…" : clean
+    }
+
     /// Carries `rpc.method` and `rpc.id`. Built on use: setting metadata re-renders it in
     /// StreamLogHandler, and most calls log nothing.
     var logger: Logger {
         var logger = connectionLogger
-        logger[metadataKey: LogKey.rpcMethod] = "\(method)"
+        logger[metadataKey: LogKey.rpcMethod] = "\(Self.loggable(method))"
         if let id { logger[metadataKey: LogKey.rpcID] = "\(id)" }
         return logger
     }
