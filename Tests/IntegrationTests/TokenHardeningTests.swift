@@ -50,4 +50,19 @@ import Testing
         #expect(pair.daemon.log.contains("an organisation's stored tokens cannot be opened"))
         await control.close()
     }
+
+    /// A company id is 1 to 19 ASCII digits, not any Unicode numeral (L6).
+    @Test func aRealmIdIsOneToNineteenASCIIDigits() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        for realm in ["\u{0661}\u{0662}\u{0663}", String(repeating: "1", count: 20), "12a", ""] {
+            let (state, redirect) = try await pair.consent("acme", realmID: pair.sim.defaultRealmID)
+            await #expect {
+                _ = try await pair.control.call("oauth.complete", params: ["state": .string(state), "code": .string(redirect["code"] ?? ""), "realmId": .string(realm)])
+            } throws: { error in
+                guard let rpc = (error as? ControlClientError)?.rpcError else { return false }
+                return rpc.reason == "invalid_params" && rpc.data["field"] == "realmId"
+            }
+        }
+    }
 }

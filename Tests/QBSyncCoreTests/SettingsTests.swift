@@ -128,4 +128,18 @@ import QBTestSupport
         #expect(ListenAddress(parsing: "a:70000") == nil)
         #expect(ListenAddress(parsing: "::1:80") == nil)
     }
+
+    /// Plain http would carry the client secret, codes and tokens in clear: loopback only (L7).
+    @Test func plainHTTPOnlyForThisMachine() async throws {
+        for url in ["http://127.0.0.1:8732/oauth2/v1/tokens/bearer", "http://localhost:1/x", "http://[::1]:8/x", "https://oauth.example.com/x"] {
+            #expect((try? await load(complete.merging(["QUICKBOOKS_TOKEN_URL": url]) { _, new in new }).get()) != nil, "\(url)")
+        }
+        for (name, url) in [("QUICKBOOKS_TOKEN_URL", "http://oauth.example.com/x"), ("QUICKBOOKS_REDIRECT_URI", "http://app.example.com/cb"), ("QUICKBOOKS_API_BASE_URL", "http://10.0.0.1")] {
+            guard case .failure(let problems) = try await load(complete.merging([name: url]) { _, new in new }) else {
+                Issue.record("\(name)=\(url) was accepted")
+                continue
+            }
+            #expect(problems.problems.contains { $0.hasPrefix(name) && $0.contains("plain http") }, "\(problems)")
+        }
+    }
 }

@@ -235,7 +235,17 @@ private struct Builder {
             problems.append("\(name): '\(text)' is not an absolute http(s) URL")
             return nil
         }
+        // Plain http would send the client secret, codes and tokens in clear: loopback only (L7).
+        guard scheme == "https" || Self.isLoopback(host) else {
+            problems.append("\(name): '\(text)' uses plain http to a host that is not this machine; use https")
+            return nil
+        }
         return text
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return bare.lowercased() == "localhost" || bare == "::1" || bare.hasPrefix("127.")
     }
 
     mutating func path(_ name: String, _ text: String?) -> String? {

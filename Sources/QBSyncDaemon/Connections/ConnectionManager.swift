@@ -104,8 +104,9 @@ final class ConnectionManager: Sendable {
     /// redeeming the code a second time, which Intuit would treat as fraud.
     func complete(state stateValue: Secret<String>, code: Secret<String>, realmID: String, now: Date = Date()) async throws -> OrgInfo {
         let (oauth, accounting) = try clients()
-        guard realmID.count <= 32, realmID.allSatisfy(\.isNumber), !realmID.isEmpty else {
-            throw QBSyncError.invalidParams(field: "realmId", detail: "is a numeric QuickBooks company id")
+        // Intuit's company ids are ASCII digits, at most 19 of them (L6: not any Unicode numeral).
+        guard (1...19).contains(realmID.utf8.count), realmID.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            throw QBSyncError.invalidParams(field: "realmId", detail: "is a QuickBooks company id: 1 to 19 ASCII digits")
         }
         let org: OrgID
         switch try await repository.consumeState(stateValue, code: code, now: now) {
