@@ -68,11 +68,14 @@ extension AccountingClient {
         }
     }
 
-    /// Creates a Service item on the first income account of the company.
-    public func createServiceItem(name: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBONamed {
-        let accounts = try await query("SELECT * FROM Account WHERE AccountType = 'Income' MAXRESULTS 1", entity: "Account", as: QBONamed.self, realmID: realmID, accessToken: accessToken)
-        guard let account = accounts.first else {
-            throw .rejected(QBOFault(code: "2020", message: "No income account", detail: "the company has no Income account to post service charges to", type: "ValidationFault"))
+    /// Creates a Service item on a deliberately chosen Income account (fidelity #4): the one named
+    /// (`QBSYNCD_INCOME_ACCOUNT`), else the first of the service-fee subtype, else the first in
+    /// Intuit's (Name) order. A real company has several; "whatever comes first" is product sales.
+    public func createServiceItem(name: String, incomeAccount: String?, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOItem {
+        let accounts = try await query("SELECT * FROM Account WHERE AccountType = 'Income' MAXRESULTS 1000", entity: "Account", as: QBOAccount.self, realmID: realmID, accessToken: accessToken)
+        guard let account = Self.incomeAccount(accounts, named: incomeAccount) else {
+            let detail = incomeAccount.map { "the company has no Income account named '\($0)' (QBSYNCD_INCOME_ACCOUNT)" } ?? "the company has no Income account to post service charges to"
+            throw .rejected(QBOFault(code: "2020", message: "No income account", detail: detail, type: "ValidationFault"))
         }
         struct Item: Encodable {
             var Name: String
@@ -81,6 +84,12 @@ extension AccountingClient {
         }
         let body = try encode(Item(Name: name, IncomeAccountRef: QBORef(account.Id)))
         return try decode(try await post("/v3/company/\(realmID)/item", body: body, accessToken: accessToken), entity: "Item")
+    }
+
+    /// The account a new service item posts to.
+    public static func incomeAccount(_ accounts: [QBOAccount], named wanted: String?) -> QBOAccount? {
+        if let wanted { return accounts.first { $0.Name.caseInsensitiveCompare(wanted) == .orderedSame } }
+        return accounts.first { $0.AccountSubType == "ServiceFeeIncome" } ?? accounts.first
     }
 
     /// `'` escaped as `\'`, as Intuit's query language wants.

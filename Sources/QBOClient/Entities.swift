@@ -140,6 +140,24 @@ public struct QBOInvoice: Decodable, Sendable {
     public var isVoided: Bool { TotalAmt == 0 && (PrivateNote?.hasPrefix("Voided") ?? false) }
 }
 
+/// A service item and the income account it posts to.
+public struct QBOItem: Decodable, Sendable {
+    public struct AccountRef: Decodable, Sendable {
+        public var value: String
+        public var name: String?
+    }
+    public var Id: String
+    public var Name: String?
+    public var IncomeAccountRef: AccountRef?
+}
+
+/// An account as the service item's choice needs it.
+public struct QBOAccount: Decodable, Sendable {
+    public var Id: String
+    public var Name: String
+    public var AccountSubType: String?
+}
+
 /// A minimal entity with an id (items, accounts).
 public struct QBONamed: Decodable, Sendable {
     public var Id: String

@@ -186,16 +186,20 @@ extension Company {
                 updatedAt: now
             )
         ]
-        company.entities["Account"] = [
-            "1": Entity(
+        // A new company has several Income accounts (reference query-account.xml); queries answer
+        // them in Name order, so "Sales of Product Income" comes first, not "Services".
+        for (id, accountName, subType) in [
+            ("1", "Services", "ServiceFeeIncome"), ("30", "Sales of Product Income", "SalesOfProductIncome"), ("31", "Uncategorized Income", "OtherPrimaryIncome"),
+        ] {
+            company.entities["Account", default: [:]][id] = Entity(
                 body: [
-                    "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": false, "Name": "Services", "FullyQualifiedName": "Services",
-                    "AccountType": "Income", "AccountSubType": "ServiceFeeIncome", "Classification": "Revenue", "Active": true,
+                    "Id": .string(id), "SyncToken": "0", "domain": "QBO", "sparse": false, "Name": .string(accountName), "FullyQualifiedName": .string(accountName),
+                    "AccountType": "Income", "AccountSubType": .string(subType), "Classification": "Revenue", "Active": true,
                     "CurrentBalance": 0, "MetaData": meta,
                 ],
                 updatedAt: now
             )
-        ]
+        }
         for (id, itemName) in [("1", "Services"), ("2", "Hours")] {
             company.entities["Item", default: [:]][id] = Entity(
                 body: [

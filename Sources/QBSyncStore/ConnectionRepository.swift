@@ -58,10 +58,13 @@ public enum StateConsumption: Sendable, Equatable {
 public struct ConnectionRepository: Sendable {
     let writer: any DatabaseWriter
     let vault: TokenVault
+    /// The store it works on (other repositories of the same store are built from it).
+    public let store: Store
 
     public init(store: Store, vault: TokenVault) {
         writer = store.writer
         self.vault = vault
+        self.store = store
     }
 
     public static func hash(_ text: String) -> Data { Data(SHA256.hash(data: Data(text.utf8))) }

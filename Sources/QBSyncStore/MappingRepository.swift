@@ -289,9 +289,20 @@ public struct MappingRepository: Sendable {
         try await writer.read { db in try String.fetchOne(db, sql: "SELECT item_id FROM qb_items WHERE realm_id = ? AND name = ?", arguments: [realmID, name]) }
     }
 
-    public func storeItem(realmID: String, name: String, itemID: String) async throws {
+    public func storeItem(realmID: String, name: String, itemID: String, incomeAccount: String? = nil) async throws {
         try await writer.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO qb_items (realm_id, name, item_id) VALUES (?, ?, ?)", arguments: [realmID, name, itemID])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO qb_items (realm_id, name, item_id, income_account) VALUES (?, ?, ?, ?)", arguments: [realmID, name, itemID, incomeAccount]
+            )
+        }
+    }
+
+    /// The service item of a company and the income account it posts to (nil: not looked up yet).
+    public func item(realmID: String, name: String) async throws -> (id: String, incomeAccount: String?)? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT item_id, income_account FROM qb_items WHERE realm_id = ? AND name = ?", arguments: [realmID, name]).map {
+                ($0["item_id"], $0["income_account"])
+            }
         }
     }
 

@@ -228,6 +228,10 @@ enum Migrations {
                     """
             )
         }
+        migrator.registerMigration("v8-item-income-account") { db in
+            // Which income account the company's service item posts to (org.test says it).
+            try db.execute(sql: "ALTER TABLE qb_items ADD COLUMN income_account TEXT")
+        }
         return migrator
     }
 }

@@ -133,3 +133,26 @@ import Testing
         #expect(line?["SalesItemLineDetail"]?["ItemRef"]?["value"] == item.json["Item"]?["Id"])
     }
 }
+
+/// The service item's income account is chosen, not "whatever comes first" (Intuit fidelity #4).
+@Suite(.timeLimit(.minutes(2))) struct IncomeAccountTests {
+    func itemAccount(_ pair: Pair) async throws -> JSONValue? {
+        let items = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["items"]?.arrayValue ?? []
+        return items.first { $0["Name"] == "Service Charge" }?["IncomeAccountRef"]?["name"]
+    }
+
+    @Test func theServiceFeeAccountByDefaultAndTheNamedOneWhenSet() async throws {
+        for (setting, expected) in [(nil, "Services"), ("Uncategorized Income", "Uncategorized Income")] as [(String?, String)] {
+            let pair = try await Pair.start(daemonEnvironment: setting.map { ["QBSYNCD_INCOME_ACCOUNT": $0] } ?? [:])
+            defer { pair.cleanUp() }
+            _ = try await pair.connect("acme")
+            #expect(try await pair.control.call("org.test", params: ["org": "acme"])["invoiceItem"] == .null, "not looked up yet")
+            _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+            _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+            // "Sales of Product Income" comes first in Intuit's (Name) order; it is not the choice.
+            #expect(try await itemAccount(pair) == .string(expected))
+            let test = try await pair.control.call("org.test", params: ["org": "acme"])
+            #expect(test["invoiceItem"]?["name"] == "Service Charge" && test["invoiceItem"]?["incomeAccount"] == .string(expected), "\(test)")
+        }
+    }
+}

@@ -182,3 +182,19 @@ import QBSyncCore
         #expect(url.hasSuffix("minorversion=75"))
     }
 }
+
+@Suite struct IncomeAccountChoiceTests {
+    /// The accounts of reference/intuit-samples/query-account.xml, in Intuit's (Name) order.
+    let accounts = [
+        QBOAccount(Id: "79", Name: "Sales of Product Income", AccountSubType: "SalesOfProductIncome"),
+        QBOAccount(Id: "1", Name: "Services", AccountSubType: "ServiceFeeIncome"),
+        QBOAccount(Id: "3", Name: "Uncategorized Income", AccountSubType: "OtherPrimaryIncome"),
+    ]
+
+    @Test func aServiceFeeAccountUnlessOneIsNamed() {
+        #expect(AccountingClient.incomeAccount(accounts, named: nil)?.Name == "Services")
+        #expect(AccountingClient.incomeAccount(accounts, named: "uncategorized income")?.Id == "3")
+        #expect(AccountingClient.incomeAccount(accounts, named: "Rent") == nil, "a named account that is not there is an error, not a guess")
+        #expect(AccountingClient.incomeAccount(Array(accounts.prefix(1)), named: nil)?.Name == "Sales of Product Income", "no service-fee account: the first")
+    }
+}

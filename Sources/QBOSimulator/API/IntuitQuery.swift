@@ -286,6 +286,10 @@ extension SimState {
         if query.count {
             return .json(.ok, JSONValue.object(["QueryResponse": ["totalCount": .int(Int64(rows.count))], "time": .string(IntuitTime.pacific(current))]))
         }
+        if query.orderBy == nil, query.entity == "Account" {
+            // Intuit answers accounts in Name order (reference query-account.xml).
+            rows.sort { (IntuitQuery.lookup("Name", in: $0).flatMap(IntuitQuery.text) ?? "") < (IntuitQuery.lookup("Name", in: $1).flatMap(IntuitQuery.text) ?? "") }
+        }
         if let order = query.orderBy {
             rows.sort { left, right in
                 let l = IntuitQuery.lookup(order.field, in: left).flatMap(IntuitQuery.text) ?? ""

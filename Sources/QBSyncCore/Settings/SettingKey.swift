@@ -30,6 +30,7 @@ public enum SettingKey {
     public static let sweepPeriod = "QBSYNCD_SWEEP_PERIOD"
     public static let coalesceWindow = "QBSYNCD_COALESCE_WINDOW"
     public static let pipelineConcurrency = "QBSYNCD_PIPELINE_CONCURRENCY"
+    public static let incomeAccount = "QBSYNCD_INCOME_ACCOUNT"
     public static let config = "QBSYNCD_CONFIG"
 
     /// Every key a settings file may hold.
@@ -37,7 +38,7 @@ public enum SettingKey {
         clientID, clientSecret, redirectURI, environment, verifierToken, authorizeURL, tokenURL, revokeURL,
         apiBaseURL, minorVersion, timeout, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
         tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays, invoiceItem, reconcileInterval, reconcileGrace, webhookLossThreshold,
-        readQuota, readReserve, sweepPeriod, coalesceWindow, pipelineConcurrency,
+        readQuota, readReserve, sweepPeriod, coalesceWindow, pipelineConcurrency, incomeAccount,
     ]
 
     /// Never printed or logged; may also come from `$CREDENTIALS_DIRECTORY/<lower-case name>`.

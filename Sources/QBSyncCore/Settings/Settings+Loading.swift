@@ -89,6 +89,7 @@ extension Settings {
             (SettingKey.logLevel, logLevel.rawValue),
             (SettingKey.reconnectWarningDays, String(reconnectWarningDays)),
             (SettingKey.invoiceItem, invoiceItemName),
+            (SettingKey.incomeAccount, incomeAccountName ?? "(the first service-fee Income account)"),
             (SettingKey.sweepPeriod, String(sweepPeriodSeconds)),
             (SettingKey.reconcileGrace, String(reconcileGraceSeconds)),
             (SettingKey.readQuota, String(readQuota)),
@@ -203,6 +204,7 @@ private struct Builder {
             refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: 300),
             reconnectWarningDays: integer(SettingKey.reconnectWarningDays, value(SettingKey.reconnectWarningDays), range: 1...365, default: 30),
             invoiceItemName: itemName(value(SettingKey.invoiceItem)),
+            incomeAccountName: value(SettingKey.incomeAccount),
             sweepPeriodSeconds: value(SettingKey.sweepPeriod) != nil || value(SettingKey.reconcileInterval) == nil
                 ? integer(SettingKey.sweepPeriod, value(SettingKey.sweepPeriod), range: 1...(30 * 86_400), default: 86_400)
                 : integer(SettingKey.reconcileInterval, value(SettingKey.reconcileInterval), range: 1...(30 * 86_400), default: 86_400),

@@ -34,6 +34,9 @@ public struct Settings: Sendable {
     public var reconnectWarningDays: Int
     /// The QuickBooks service item every invoice line names (found or created once per company).
     public var invoiceItemName: String
+    /// The Income account a newly created service item posts to (nil: the first of the
+    /// service-fee subtype, else the first).
+    public var incomeAccountName: String?
     /// Every company's change feed is read at least once in this many seconds (the sweep that
     /// catches up lost webhooks); stretched when the read budget cannot afford it.
     public var sweepPeriodSeconds: Int

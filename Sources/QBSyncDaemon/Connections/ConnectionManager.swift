@@ -23,6 +23,8 @@ final class ConnectionManager: Sendable {
 
     let repository: ConnectionRepository
     let orgs: OrgRepository
+    /// The companies' service items (for `org.test`).
+    let items: MappingRepository
     let state: DaemonState
     let hub: NotificationHub
     let http: HTTPClient
@@ -56,6 +58,7 @@ final class ConnectionManager: Sendable {
     ) {
         self.governor = governor
         self.repository = repository
+        items = MappingRepository(store: repository.store)
         self.orgs = orgs
         self.state = state
         self.hub = hub
@@ -163,10 +166,33 @@ final class ConnectionManager: Sendable {
     // MARK: Use
 
     struct TestResult: Encodable, Sendable {
+        /// Added: the service item invoices name and the Income account it posts to (once looked up).
+        struct InvoiceItem: Encodable, Sendable {
+            var name: String
+            var id: String
+            var incomeAccount: String?
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(name, forKey: .name)
+                try c.encode(id, forKey: .id)
+                try c.encode(incomeAccount, forKey: .incomeAccount)
+            }
+            enum CodingKeys: String, CodingKey { case name, id, incomeAccount }
+        }
         var ok: Bool
         var realmId: String
         var companyName: String
         var latencyMs: Int
+        var invoiceItem: InvoiceItem?
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(ok, forKey: .ok)
+            try c.encode(realmId, forKey: .realmId)
+            try c.encode(companyName, forKey: .companyName)
+            try c.encode(latencyMs, forKey: .latencyMs)
+            try c.encode(invoiceItem, forKey: .invoiceItem)
+        }
+        enum CodingKeys: String, CodingKey { case ok, realmId, companyName, latencyMs, invoiceItem }
     }
 
     /// Reads CompanyInfo with the org's token.
@@ -177,8 +203,13 @@ final class ConnectionManager: Sendable {
             (connection.realmID, try await accounting.companyInfo(realmID: connection.realmID, accessToken: connection.tokens.accessToken))
         }
         let elapsed = ContinuousClock.now - started
-        try? await repository.setCompanyName(info.companyName, org: org)
-        return TestResult(ok: true, realmId: realm, companyName: info.companyName, latencyMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+        try? await repository.setCompanyName(info.companyName, org: org)  // try?: the test's answer stands without the cached name
+        let itemName = state.settings.invoiceItemName
+        let item = try await items.item(realmID: realm, name: itemName).map { TestResult.InvoiceItem(name: itemName, id: $0.id, incomeAccount: $0.incomeAccount) }
+        return TestResult(
+            ok: true, realmId: realm, companyName: info.companyName, latencyMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+            invoiceItem: item
+        )
     }
 
     /// Runs an API call with the org's access token: waits for a refresh in flight, refreshes a

@@ -83,21 +83,22 @@ final class SyncService: Sendable {
 
     private func findOrCreateItem(org: OrgID, realm: String, name: String, client: AccountingClient) async throws -> String {
         let sql = "SELECT * FROM Item WHERE Name = \(AccountingClient.quoted(name))"
-        let item = try await retrying(org: org) { connection async throws(QBOClientError) -> QBONamed in
-            if let found = try await client.query(sql, entity: "Item", as: QBONamed.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
+        let incomeAccount = connections.state.settings.incomeAccountName
+        let item = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOItem in
+            if let found = try await client.query(sql, entity: "Item", as: QBOItem.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
                 return found
             }
             do throws(QBOClientError) {
-                return try await client.createServiceItem(name: name, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+                return try await client.createServiceItem(name: name, incomeAccount: incomeAccount, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
             } catch .rejected(let fault) where fault.code == "6240" {
                 // Made meanwhile by someone else (a user, another app): adopt it.
-                if let found = try await client.query(sql, entity: "Item", as: QBONamed.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
+                if let found = try await client.query(sql, entity: "Item", as: QBOItem.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
                     return found
                 }
                 throw .rejected(fault)
             }
         }
-        try await mappings.storeItem(realmID: realm, name: name, itemID: item.Id)
+        try await mappings.storeItem(realmID: realm, name: name, itemID: item.Id, incomeAccount: item.IncomeAccountRef?.name)
         return item.Id
     }
 
