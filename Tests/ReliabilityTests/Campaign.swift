@@ -16,7 +16,7 @@ enum Campaign {
 
     /// A generator for one campaign, seeded from the campaign seed and its name.
     static func random(_ name: String) -> SplitMix64 {
-        SplitMix64(seed: seed ^ name.utf8.reduce(UInt64(1_469_598_103_934_665_603)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 })
+        SplitMix64(seed: seed ^ FNV1a.hash(name.utf8))
     }
 
     /// Prints a campaign's figures and appends them to `QBSYNC_CAMPAIGN_REPORT` when it is set.

@@ -58,10 +58,8 @@ public struct FeedQueue: Sendable {
     /// When a company becomes ready, or nil when it has nothing to do.
     func readyAt(_ entry: Entry) -> Date? {
         guard !entry.running else { return nil }
-        var ready: Date?
-        if let since = entry.pendingSince { ready = since.addingTimeInterval(window) }
-        if entry.sweep { ready = min(ready ?? .distantPast, .distantPast) }
-        guard var at = ready else { return nil }
+        // A sweep is ready at once; events when their window closes.
+        guard var at = entry.sweep ? .distantPast : entry.pendingSince?.addingTimeInterval(window) else { return nil }
         if let notBefore = entry.notBefore { at = max(at, notBefore) }
         return at
     }

@@ -107,11 +107,6 @@ public struct SweepPlan: Sendable, Equatable {
 
     /// A stable fraction in [0, 1) from a realm id (FNV-1a), so restarts keep the spread.
     public static func spread(_ realmID: String) -> Double {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in realmID.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return Double(hash % 1_000_000) / 1_000_000
+        Double(FNV1a.hash(realmID.utf8) % 1_000_000) / 1_000_000
     }
 }

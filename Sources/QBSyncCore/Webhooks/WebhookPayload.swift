@@ -144,14 +144,7 @@ public enum WebhookPayload {
 
     /// FNV-1a of the body: names a classic delivery for de-duplication (not a security measure;
     /// the signature already proved the body).
-    static func digest(_ body: Data) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in body {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
-    }
+    static func digest(_ body: Data) -> String { String(FNV1a.hash(body), radix: 16) }
 
     /// `Create` → `created`, … (CloudEvents verbs and the event `type`).
     public static func verb(_ operation: String) -> String {

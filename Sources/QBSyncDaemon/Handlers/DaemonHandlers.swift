@@ -10,8 +10,8 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
 
     let state: DaemonState
     let hub: NotificationHub
-    let governor: ReadGovernor?
-    let pipeline: FeedPipeline?
+    let governor: ReadGovernor
+    let pipeline: FeedPipeline
 
     func handleNow(_ params: NoParams, context: RPCContext) throws -> DaemonStatus {
         let settings = state.settings
@@ -19,6 +19,7 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
         let reload = state.reload
         let webhooks = state.webhookCounters
         let events = state.eventCounts
+        let realms = pipeline.status
         return DaemonStatus(
             version: QBSyncVersion.current,
             startedAt: state.startedAtText,
@@ -39,11 +40,11 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
             ),
             controlConnections: state.controlConnections,
             subscribers: hub.subscriberCount,
-            quota: governor?.status() ?? QuotaStatus.none(settings: settings),
+            quota: governor.status(),
             pipeline: PipelineStatus(
-                realmsActive: pipeline?.status.active ?? 0, eventsQueued: events.pending,
+                realmsActive: realms.active, eventsQueued: events.pending,
                 oldestPendingSeconds: state.oldestPendingEvent.map { max(0, Int(Date().timeIntervalSince($0))) } ?? 0,
-                realmsWaiting: pipeline?.status.waiting ?? 0
+                realmsWaiting: realms.waiting
             )
         )
     }
@@ -75,19 +76,6 @@ struct SubscribeMethod: SynchronousRPCMethod {
         let topics = params.topics.map(Set.init)
         context.notifications.subscribe(SubscriptionFilter(org: params.org, topics: topics))
         return Result(subscribed: true, topics: (topics ?? NotificationTopic.all).sorted())
-    }
-}
-
-extension QuotaStatus {
-    /// Before the store is open (tests of the dispatcher alone): the settings, nothing used.
-    static func none(settings: Settings, now: Date = Date()) -> QuotaStatus {
-        let month = ReadBudget.month(of: now)
-        let budget = ReadBudget(budget: settings.readQuota, reservePercent: settings.readReservePercent, month: month)
-        return QuotaStatus(
-            month: month, used: 0, budget: budget.budget, reserve: budget.reserve, forecast: 0, state: QuotaState.ok.rawValue,
-            resetsAt: Timestamp.string(ReadBudget.monthEnd(of: month)), byClass: .init(sweep: 0, event: 0, operator: 0),
-            sweepPeriodSeconds: settings.sweepPeriodSeconds, sweepStretch: 1
-        )
     }
 }
 

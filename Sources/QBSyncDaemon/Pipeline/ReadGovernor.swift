@@ -75,23 +75,25 @@ final class ReadGovernor: Sendable {
     }
 
     func allows(_ readClass: ReadClass, now: Date = Date()) -> Bool {
-        budget.withLock { budget in
-            budget.rollOver(now: now)
-            return budget.allows(readClass)
-        }
+        snapshot(now: now).allows(readClass)
     }
 
     /// The month's counts and limits as they stand.
     var current: ReadBudget { budget.withLock { $0 } }
 
+    /// The counts, rolled over to `now`'s month.
+    private func snapshot(now: Date) -> ReadBudget {
+        budget.withLock { budget in
+            budget.rollOver(now: now)
+            return budget
+        }
+    }
+
     func setPlan(_ plan: SweepPlan) { self.plan.withLock { $0 = plan } }
 
     /// Notifies and logs a change of state (also called on a timer: the forecast moves with time).
     func checkState(now: Date = Date()) {
-        let snapshot = budget.withLock { budget in
-            budget.rollOver(now: now)
-            return budget
-        }
+        let snapshot = snapshot(now: now)
         let new = snapshot.state(now: now)
         let old = reported.withLock { reported -> QuotaState in
             let old = reported
@@ -126,16 +128,13 @@ final class ReadGovernor: Sendable {
 
     /// `quota` of `daemon.status`.
     func status(now: Date = Date()) -> QuotaStatus {
-        let snapshot = budget.withLock { budget in
-            budget.rollOver(now: now)
-            return budget
-        }
+        let snapshot = snapshot(now: now)
         let plan = self.plan.withLock { $0 }
         return QuotaStatus(
             month: snapshot.month, used: snapshot.total, budget: snapshot.budget, reserve: snapshot.reserve, forecast: snapshot.forecast(now: now),
             state: snapshot.state(now: now).rawValue, resetsAt: resetsAtText(snapshot.month),
             byClass: .init(sweep: snapshot.used[.sweep] ?? 0, event: snapshot.used[.event] ?? 0, operator: snapshot.used[.operator] ?? 0),
-            sweepPeriodSeconds: plan.flatMap { $0.period.isFinite ? Int($0.period) : nil } ?? (plan == nil ? state.settings.sweepPeriodSeconds : nil),
+            sweepPeriodSeconds: plan.map { $0.period.isFinite ? Int($0.period) : nil } ?? state.settings.sweepPeriodSeconds,
             sweepStretch: plan.map { $0.period.isFinite ? ($0.stretch * 1000).rounded() / 1000 : 0 } ?? 1
         )
     }
