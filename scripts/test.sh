@@ -21,6 +21,14 @@ export QBSYNC_PYDEPS="$pydeps"
 swift build --build-tests
 swift test --skip-build --disable-xctest --skip ReliabilityTests
 swift test --skip-build --disable-xctest --filter ReliabilityTests
+# The man pages come from the same definitions as --help: generate them and check they name the commands.
+man_dir=$(mktemp -d)
+bash scripts/man.sh "$man_dir" > /dev/null
+for command in dashboard quota "audit" "invoice"; do
+  grep -q "$command" "$man_dir/qbctl.1" || { echo "man page: qbctl.1 does not describe $command" >&2; exit 1; }
+done
+rm -rf "$man_dir"
+echo "man pages: qbctl.1 and qbsyncd.1 generated"
 fuzz_seconds="${QBSYNC_FUZZ_SECONDS:-10}"
 if [ "$fuzz_seconds" != 0 ]; then
   bash scripts/fuzz.sh "$fuzz_seconds"
