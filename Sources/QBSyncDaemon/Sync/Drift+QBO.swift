@@ -28,6 +28,19 @@ extension QBOInvoice {
     static func amount(_ value: Decimal) -> JSONValue { .string(Money(exactly: value)?.description ?? "\(value)") }
 }
 
+extension InvoicePayload {
+    /// The fields this push sets, as QuickBooks holds them once it landed: an invoice already like
+    /// this is qbsyncd's own earlier push whose answer was lost, not an edit made in QuickBooks.
+    var intendedFields: PushedFields {
+        var values: [String: JSONValue] = [
+            "status": "Active", "TotalAmt": QBOInvoice.amount(self.Line.reduce(Decimal(0)) { $0 + $1.Amount }), "DueDate": .string(DueDate),
+            "CustomerRef": .string(CustomerRef.value), "Line": .array(self.Line.map { QBOInvoice.amount($0.Amount) }),
+        ]
+        if let DocNumber { values["DocNumber"] = .string(DocNumber) }
+        return PushedFields(values)
+    }
+}
+
 extension QBOCustomer {
     /// The fields qbsyncd pushes to a customer (and a QuickBooks user may edit).
     var pushedFields: PushedFields {

@@ -50,7 +50,13 @@ extension SyncService {
                         // Changed since the last push: a payment (not drift), or an edit made in QuickBooks.
                         let current = try await client.readInvoice(id: qboID, realmID: realm, accessToken: token)
                         if current.isVoided { return .drifted(current) }
-                        if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty { return .drifted(current) }
+                        // Drift only if QuickBooks holds neither what was last pushed nor what this push
+                        // sets (an earlier attempt of it whose answer was lost).
+                        if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty,
+                            !update.intendedFields.changes(to: current.pushedFields).isEmpty
+                        {
+                            return .drifted(current)
+                        }
                         update.SyncToken = current.SyncToken
                         return .saved(try await client.saveInvoice(update, realmID: realm, requestID: retryRequestID, accessToken: token), requestID: retryRequestID)
                     }
