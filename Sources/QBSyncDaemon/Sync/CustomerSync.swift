@@ -36,7 +36,12 @@ extension SyncService {
                         return .saved(try await client.saveCustomer(update, realmID: connection.realmID, requestID: requestID, accessToken: connection.tokens.accessToken), requestID: requestID)
                     } catch .rejected(let fault) where fault.code == "5010" {
                         let current = try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
-                        if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty { return .drifted(current) }
+                        // Drift only if QuickBooks holds neither what was last pushed nor what this push sets.
+                        if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty,
+                            !update.intendedFields.changes(to: current.pushedFields).isEmpty
+                        {
+                            return .drifted(current)
+                        }
                         update.SyncToken = current.SyncToken
                         return .saved(
                             try await client.saveCustomer(update, realmID: connection.realmID, requestID: retryRequestID, accessToken: connection.tokens.accessToken),

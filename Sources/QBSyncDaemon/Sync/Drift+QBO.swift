@@ -41,6 +41,25 @@ extension InvoicePayload {
     }
 }
 
+extension CustomerPayload {
+    /// The fields this push sets (a sparse update leaves the others alone), as QuickBooks holds them
+    /// once it landed; see ``InvoicePayload/intendedFields``.
+    var intendedFields: PushedFields {
+        var values: [String: JSONValue] = ["status": "Active", "DisplayName": .string(DisplayName)]
+        if let CompanyName { values["CompanyName"] = .string(CompanyName) }
+        if let email = PrimaryEmailAddr?.Address { values["PrimaryEmailAddr"] = .string(email) }
+        if let phone = PrimaryPhone?.FreeFormNumber { values["PrimaryPhone"] = .string(phone) }
+        if let BillAddr {
+            let parts: [(String, String?)] = [
+                ("Line1", BillAddr.Line1), ("Line2", BillAddr.Line2), ("City", BillAddr.City), ("CountrySubDivisionCode", BillAddr.CountrySubDivisionCode),
+                ("PostalCode", BillAddr.PostalCode), ("Country", BillAddr.Country),
+            ]
+            values["BillAddr"] = .object(Dictionary(uniqueKeysWithValues: parts.compactMap { key, value in value.map { (key, JSONValue.string($0)) } }))
+        }
+        return PushedFields(values)
+    }
+}
+
 extension QBOCustomer {
     /// The fields qbsyncd pushes to a customer (and a QuickBooks user may edit).
     var pushedFields: PushedFields {
