@@ -36,6 +36,8 @@ public enum QBSyncError: Error, Sendable, Equatable {
     case notFound(what: String)
     case invalidState
     case realmInUse(realmID: String)
+    /// `oauth.complete` named another company than the one the org's mappings belong to (0.2).
+    case realmChanged(previousRealmID: String, realmID: String)
     case qboRejected(QBOFault)
     case qboUnavailable(detail: String)
     case rateLimited(retryAfterSeconds: Int)

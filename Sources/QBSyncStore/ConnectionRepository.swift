@@ -112,13 +112,42 @@ public struct ConnectionRepository: Sendable {
         }
     }
 
-    /// Stores a new grant for the org (replacing any earlier one); refuses a realm bound elsewhere.
-    public func connect(org: OrgID, realmID: String, environment: String, tokens: TokenSet, now: Date) async throws {
+    /// The org's mappings belong to another QuickBooks company (``connect(org:realmID:environment:tokens:fresh:now:)`` without `fresh`).
+    public struct RealmChanged: Error {
+        public var previousRealmID: String
+    }
+
+    /// Another company than `realmID` that the org's mappings belong to, if any.
+    public func mappedCompany(org: OrgID, otherThan realmID: String) async throws -> String? {
+        try await writer.read { db in try MappingRealm.otherCompany(db, org: org, realmID: realmID) }
+    }
+
+    /// The org the OAuth state was issued for, without using it up.
+    public func stateOwner(_ state: Secret<String>) async throws -> OrgID? {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT org FROM oauth_states WHERE state_hash = ?", arguments: [Self.hash(state.value)]).flatMap(OrgID.init)
+        }
+    }
+
+    /// The company the org is bound to now (connected or waiting to reconnect), nil when none.
+    public func realm(of org: OrgID) async throws -> String? {
+        try await writer.read { db in try String.fetchOne(db, sql: "SELECT realm_id FROM qb_configs WHERE org = ?", arguments: [org.rawValue]) }
+    }
+
+    /// Stores a new grant for the org (replacing any earlier one); refuses a realm bound elsewhere,
+    /// and a company other than the one its mappings belong to unless `fresh` (which archives
+    /// them, in the same transaction).
+    public func connect(org: OrgID, realmID: String, environment: String, tokens: TokenSet, fresh: Bool = false, now: Date) async throws {
         let access = try vault.seal(tokens.accessToken, org: org, realm: realmID, column: .accessToken)
         let refresh = try vault.seal(tokens.refreshToken, org: org, realm: realmID, column: .refreshToken)
         try await writer.write { db in
             if let owner = try String.fetchOne(db, sql: "SELECT org FROM qb_configs WHERE realm_id = ?", arguments: [realmID]), owner != org.rawValue {
                 throw RealmInUse()
+            }
+            do {
+                try MappingRealm.bind(db, org: org, realmID: realmID, fresh: fresh, now: now)
+            } catch let changed as MappingRealm.Changed {
+                throw RealmChanged(previousRealmID: changed.previousRealmID)
             }
             let n = Self.seconds(now)
             try db.execute(

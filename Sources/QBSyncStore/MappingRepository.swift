@@ -95,43 +95,69 @@ public struct MappingRepository: Sendable {
 
     public init(store: Store) { writer = store.writer }
 
-    public func find(org: OrgID, kind: MappingKind, localID: String) async throws -> MappingRecord? {
+    /// The entity's mapping in the company `realm` (mappings of any other company are never found).
+    public func find(org: OrgID, realm: String, kind: MappingKind, localID: String) async throws -> MappingRecord? {
         try await writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: [org.rawValue, kind.rawValue, localID])
-                .flatMap(Self.record)
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?", arguments: [org.rawValue, realm, kind.rawValue, localID]
+            ).flatMap(Self.record)
         }
     }
 
-    public func findByQBOID(org: OrgID, qboType: String, qboID: String) async throws -> MappingRecord? {
+    /// For operators' views: the entity's mapping in the org's current company, or, while it has
+    /// none (disconnected), in the company it was last in.
+    public func find(org: OrgID, kind: MappingKind, localID: String) async throws -> MappingRecord? {
         try await writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND qbo_type = ? AND qbo_id = ?", arguments: [org.rawValue, qboType, qboID])
-                .flatMap(Self.record)
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ? AND \(Self.currentCompany) ORDER BY id DESC LIMIT 1",
+                arguments: [org.rawValue, kind.rawValue, localID]
+            ).flatMap(Self.record)
         }
+    }
+
+    /// The mapping of a QuickBooks record of the company `realm`.
+    public func findByQBOID(org: OrgID, realm: String, qboType: String, qboID: String) async throws -> MappingRecord? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND realm_id = ? AND qbo_type = ? AND qbo_id = ?", arguments: [org.rawValue, realm, qboType, qboID]
+            ).flatMap(Self.record)
+        }
+    }
+
+    /// A create in flight: the requestid to send, and the hash of the content it was first sent
+    /// with (nil: unknown, an intent stored before 0.2). Intuit answers a repeated requestid with
+    /// the first request's result, so content changed since needs an update after the create (F9).
+    public struct CreateIntent: Sendable {
+        public var requestID: String
+        public var sentContentHash: Data?
+        /// False when an earlier attempt's intent was reused (its create may have happened).
+        public var isNew: Bool
     }
 
     /// Records the intent to create the entity in QBO and returns the requestid to send: a create
     /// already in flight keeps its requestid, so a retry (even after a crash) cannot duplicate.
-    public func intendCreate(org: OrgID, kind: MappingKind, localID: String, developmentID: String?, now: Date) async throws -> String {
+    public func intendCreate(org: OrgID, realm: String, kind: MappingKind, localID: String, developmentID: String?, contentHash: Data, now: Date) async throws -> CreateIntent {
         try await writer.write { db in
             let n = Int64(now.timeIntervalSince1970)
+            let key: StatementArguments = [org.rawValue, realm, kind.rawValue, localID]
             try db.execute(
                 sql: """
-                    INSERT INTO qb_entity_mappings (org, kind, local_id, qbo_type, status, development_id, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, kind, local_id) DO NOTHING
+                    INSERT INTO qb_entity_mappings (org, realm_id, kind, local_id, qbo_type, status, development_id, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, realm_id, kind, local_id) DO NOTHING
                     """,
-                arguments: [org.rawValue, kind.rawValue, localID, kind.qboType, kind == .development ? "Synced" : "Outstanding", developmentID, n, n]
+                arguments: key + [kind.qboType, kind == .development ? "Synced" : "Outstanding", developmentID, n, n]
             )
-            if let pending = try String.fetchOne(
-                db, sql: "SELECT pending_request_id FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: [org.rawValue, kind.rawValue, localID]
-            ) {
-                return pending
+            if let pending = try Row.fetchOne(
+                db, sql: "SELECT pending_request_id, pending_content_hash FROM qb_entity_mappings WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?", arguments: key
+            ), let requestID = pending["pending_request_id"] as String? {
+                return CreateIntent(requestID: requestID, sentContentHash: pending["pending_content_hash"], isNew: false)
             }
             let requestID = UUID().uuidString.lowercased()
             try db.execute(
-                sql: "UPDATE qb_entity_mappings SET pending_request_id = ?, updated_at = ? WHERE org = ? AND kind = ? AND local_id = ?",
-                arguments: [requestID, n, org.rawValue, kind.rawValue, localID]
+                sql: "UPDATE qb_entity_mappings SET pending_request_id = ?, pending_content_hash = ?, updated_at = ? WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?",
+                arguments: [requestID, contentHash, n] + key
             )
-            return requestID
+            return CreateIntent(requestID: requestID, sentContentHash: contentHash, isNew: true)
         }
     }
 
@@ -142,42 +168,40 @@ public struct MappingRepository: Sendable {
     /// crossed a newer write) is not stored; the stored record comes back with `previous` nil.
     @discardableResult
     public func recordSynced(
-        org: OrgID, kind: MappingKind, localID: String, state: SyncedState, developmentID: String? = nil, now: Date
+        org: OrgID, realm: String, kind: MappingKind, localID: String, state: SyncedState, developmentID: String? = nil, now: Date
     ) async throws -> (record: MappingRecord, previous: EntityStatus?, driftFound: Bool) {
         try await writer.write { db in
-            let key: StatementArguments = [org.rawValue, kind.rawValue, localID]
-            let stored = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: key).flatMap(Self.record)
+            let key: StatementArguments = [org.rawValue, realm, kind.rawValue, localID]
+            let stored = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?", arguments: key).flatMap(Self.record)
             if let stored, stored.qboID == state.qboID, let old = stored.syncToken.flatMap(Int.init), let new = Int(state.syncToken), new < old {
                 return (stored, nil, false)
             }
             let sameRecord = stored?.qboID == state.qboID
             let (pushed, drift) = Self.drift(stored: sameRecord ? stored : nil, state: state, now: now)
-            let previous = try String.fetchOne(db, sql: "SELECT status FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ? AND qbo_id IS NOT NULL", arguments: key)
-                .flatMap(EntityStatus.init)
+            let previous = stored?.qboID == nil ? nil : stored?.status
             let n = Int64(now.timeIntervalSince1970)
             try db.execute(
                 sql: """
-                    INSERT INTO qb_entity_mappings (org, kind, local_id, qbo_type, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (org, kind, local_id) DO NOTHING
+                    INSERT INTO qb_entity_mappings (org, realm_id, kind, local_id, qbo_type, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (org, realm_id, kind, local_id) DO NOTHING
                     """,
-                arguments: [org.rawValue, kind.rawValue, localID, kind.qboType, state.status.rawValue, n, n]
+                arguments: key + [kind.qboType, state.status.rawValue, n, n]
             )
             try db.execute(
                 sql: """
                     UPDATE qb_entity_mappings SET qbo_id = ?, sync_token = ?, status = ?, doc_number = ?, total_minor = ?, balance_minor = ?,
-                        due_date = ?, qbo_state = ?, content_hash = COALESCE(?, content_hash), pending_request_id = NULL, last_error = NULL,
-                        last_synced_at = ?, development_id = COALESCE(?, development_id), updated_at = ?,
-                        qbo_updated_at = COALESCE(?, qbo_updated_at), realm_id = COALESCE((SELECT realm_id FROM qb_configs WHERE org = ?), realm_id),
-                        pushed_fields = ?, drift = ?
-                    WHERE org = ? AND kind = ? AND local_id = ?
+                        due_date = ?, qbo_state = ?, content_hash = COALESCE(?, content_hash), pending_request_id = NULL, pending_content_hash = NULL,
+                        last_error = NULL, last_synced_at = ?, development_id = COALESCE(?, development_id), updated_at = ?,
+                        qbo_updated_at = COALESCE(?, qbo_updated_at), pushed_fields = ?, drift = ?
+                    WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?
                     """,
                 arguments: [
                     state.qboID, state.syncToken, state.status.rawValue, state.docNumber, state.total?.minorUnits, state.balance?.minorUnits, state.dueDate,
                     state.qboState.rawValue, state.contentHash, n, developmentID, n, state.qboUpdatedAt.map { Int64($0.timeIntervalSince1970) },
-                    org.rawValue, StoredJSON.text(pushed), StoredJSON.text(drift), org.rawValue, kind.rawValue, localID,
-                ]
+                    StoredJSON.text(pushed), StoredJSON.text(drift),
+                ] + key
             )
-            let row = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND kind = ? AND local_id = ?", arguments: key)
+            let row = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?", arguments: key)
             let record = Self.record(row!)!
             let driftFound = drift != nil && drift != stored?.drift
             if kind == .demand, let note = state.history {
@@ -206,15 +230,16 @@ public struct MappingRepository: Sendable {
     /// Records why a push failed. A definitive refusal (`refused`: Intuit answered with a fault,
     /// so nothing was created) also forgets a pending create's requestid: Intuit replays the first
     /// answer to a repeated requestid, so keeping it would refuse the corrected retry for ever.
-    public func recordError(org: OrgID, kind: MappingKind, localID: String, error: String, refused: Bool = false, now: Date) async throws {
+    public func recordError(org: OrgID, realm: String, kind: MappingKind, localID: String, error: String, refused: Bool = false, now: Date) async throws {
         try await writer.write { db in
             try db.execute(
                 sql: """
                     UPDATE qb_entity_mappings SET last_error = ?, updated_at = ?,
-                        pending_request_id = CASE WHEN ? AND qbo_id IS NULL THEN NULL ELSE pending_request_id END
-                    WHERE org = ? AND kind = ? AND local_id = ?
+                        pending_request_id = CASE WHEN ? AND qbo_id IS NULL THEN NULL ELSE pending_request_id END,
+                        pending_content_hash = CASE WHEN ? AND qbo_id IS NULL THEN NULL ELSE pending_content_hash END
+                    WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?
                     """,
-                arguments: [error, Int64(now.timeIntervalSince1970), refused, org.rawValue, kind.rawValue, localID]
+                arguments: [error, Int64(now.timeIntervalSince1970), refused, refused, org.rawValue, realm, kind.rawValue, localID]
             )
         }
     }
@@ -223,7 +248,7 @@ public struct MappingRepository: Sendable {
     /// correct while rows are added.
     public func list(org: OrgID, kind: MappingKind?, status: EntityStatus?, afterID: Int64, limit: Int) async throws -> [MappingRecord] {
         try await writer.read { db in
-            var sql = "SELECT * FROM qb_entity_mappings WHERE org = ? AND id > ? AND qbo_id IS NOT NULL"
+            var sql = "SELECT * FROM qb_entity_mappings WHERE org = ? AND id > ? AND qbo_id IS NOT NULL AND \(Self.currentCompany)"
             var arguments: StatementArguments = [org.rawValue, afterID]
             if let kind {
                 sql += " AND kind = ?"
@@ -242,7 +267,7 @@ public struct MappingRepository: Sendable {
     public func counts(org: OrgID) async throws -> SyncCounts {
         try await writer.read { db in
             var counts = SyncCounts()
-            for row in try Row.fetchAll(db, sql: "SELECT kind, status, COUNT(*) AS n FROM qb_entity_mappings WHERE org = ? AND qbo_id IS NOT NULL GROUP BY kind, status", arguments: [org.rawValue]) {
+            for row in try Row.fetchAll(db, sql: "SELECT kind, status, COUNT(*) AS n FROM qb_entity_mappings WHERE org = ? AND qbo_id IS NOT NULL AND \(Self.currentCompany) GROUP BY kind, status", arguments: [org.rawValue]) {
                 let n: Int = row["n"]
                 if (row["kind"] as String) == MappingKind.development.rawValue {
                     counts.customers += n
@@ -258,7 +283,9 @@ public struct MappingRepository: Sendable {
     public func newlyOverdue(today: String) async throws -> [MappingRecord] {
         try await writer.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM qb_entity_mappings WHERE kind = 'demand' AND status = 'Outstanding' AND balance_minor > 0 AND due_date < ?", arguments: [today]
+                db,
+                sql: "SELECT * FROM qb_entity_mappings WHERE kind = 'demand' AND status = 'Outstanding' AND balance_minor > 0 AND due_date < ? AND \(Self.currentCompany)",
+                arguments: [today]
             ).compactMap(Self.record)
         }
     }
@@ -282,6 +309,11 @@ public struct MappingRepository: Sendable {
             return record
         }
     }
+
+    /// The row is of the org's current company (or the org has none now: disconnected).
+    static let currentCompany = """
+        NOT EXISTS (SELECT 1 FROM qb_configs c WHERE c.org = qb_entity_mappings.org AND c.realm_id IS NOT NULL AND c.realm_id != qb_entity_mappings.realm_id)
+        """
 
     // MARK: Items and the read meter
 
@@ -320,7 +352,7 @@ public struct MappingRepository: Sendable {
             contentHash: row["content_hash"], pendingRequestID: row["pending_request_id"], developmentID: row["development_id"],
             qboState: QBOState(rawValue: row["qbo_state"]) ?? .active,
             qboUpdatedAt: (row["qbo_updated_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
-            realmID: row["realm_id"], pushed: StoredJSON.decode(PushedFields.self, row["pushed_fields"]), drift: StoredJSON.decode(Drift.self, row["drift"])
+            realmID: (row["realm_id"] as String?).flatMap { $0.isEmpty ? nil : $0 }, pushed: StoredJSON.decode(PushedFields.self, row["pushed_fields"]), drift: StoredJSON.decode(Drift.self, row["drift"])
         )
     }
 }

@@ -232,6 +232,88 @@ enum Migrations {
             // Which income account the company's service item posts to (org.test says it).
             try db.execute(sql: "ALTER TABLE qb_items ADD COLUMN income_account TEXT")
         }
+        migrator.registerMigration("v9-realm-scoped-mappings") { db in
+            // QuickBooks ids are small per-company integers, so a mapping means something only in its
+            // company (F1): the company is part of every key, and every lookup names it. A mapping
+            // made before its company was known ('') is claimed by the org's next connection. A
+            // move to another company archives the old company's mappings: kept, read-only, out of
+            // every lookup. A create's intent also keeps the hash of the content it sends (F9).
+            try db.execute(
+                sql: """
+                    CREATE TABLE qb_entity_mappings_v9 (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        org TEXT NOT NULL,
+                        realm_id TEXT NOT NULL DEFAULT '',
+                        kind TEXT NOT NULL CHECK (kind IN ('development', 'demand')),
+                        local_id TEXT NOT NULL,
+                        qbo_type TEXT NOT NULL,
+                        qbo_id TEXT,
+                        sync_token TEXT,
+                        status TEXT NOT NULL CHECK (status IN ('Synced', 'Outstanding', 'Paid', 'Overdue', 'Voided')),
+                        doc_number TEXT,
+                        total_minor INTEGER,
+                        balance_minor INTEGER,
+                        due_date TEXT,
+                        last_synced_at INTEGER,
+                        last_error TEXT,
+                        content_hash BLOB,
+                        pending_request_id TEXT,
+                        pending_content_hash BLOB,
+                        development_id TEXT,
+                        qbo_state TEXT NOT NULL DEFAULT 'active' CHECK (qbo_state IN ('active', 'voided', 'deleted')),
+                        qbo_updated_at INTEGER,
+                        pushed_fields TEXT,
+                        drift TEXT,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        UNIQUE (org, realm_id, kind, local_id)
+                    ) STRICT;
+                    INSERT INTO qb_entity_mappings_v9 (id, org, realm_id, kind, local_id, qbo_type, qbo_id, sync_token, status, doc_number, total_minor, balance_minor, due_date, last_synced_at, last_error, content_hash, pending_request_id, development_id, qbo_state, qbo_updated_at, pushed_fields, drift, created_at, updated_at)
+                        SELECT id, org, COALESCE(realm_id, ''), kind, local_id, qbo_type, qbo_id, sync_token, status, doc_number, total_minor, balance_minor,
+                            due_date, last_synced_at, last_error, content_hash, pending_request_id, development_id, qbo_state, qbo_updated_at, pushed_fields,
+                            drift, created_at, updated_at
+                        FROM qb_entity_mappings;
+                    DROP TABLE qb_entity_mappings;
+                    ALTER TABLE qb_entity_mappings_v9 RENAME TO qb_entity_mappings;
+                    CREATE UNIQUE INDEX qb_entity_mappings_qbo ON qb_entity_mappings(org, realm_id, qbo_type, qbo_id) WHERE qbo_id IS NOT NULL;
+                    CREATE INDEX qb_entity_mappings_list ON qb_entity_mappings(org, kind, status, id);
+                    CREATE TABLE qb_entity_mappings_archive (
+                        id INTEGER PRIMARY KEY,
+                        org TEXT NOT NULL,
+                        realm_id TEXT NOT NULL DEFAULT '',
+                        kind TEXT NOT NULL CHECK (kind IN ('development', 'demand')),
+                        local_id TEXT NOT NULL,
+                        qbo_type TEXT NOT NULL,
+                        qbo_id TEXT,
+                        sync_token TEXT,
+                        status TEXT NOT NULL CHECK (status IN ('Synced', 'Outstanding', 'Paid', 'Overdue', 'Voided')),
+                        doc_number TEXT,
+                        total_minor INTEGER,
+                        balance_minor INTEGER,
+                        due_date TEXT,
+                        last_synced_at INTEGER,
+                        last_error TEXT,
+                        content_hash BLOB,
+                        pending_request_id TEXT,
+                        pending_content_hash BLOB,
+                        development_id TEXT,
+                        qbo_state TEXT NOT NULL DEFAULT 'active' CHECK (qbo_state IN ('active', 'voided', 'deleted')),
+                        qbo_updated_at INTEGER,
+                        pushed_fields TEXT,
+                        drift TEXT,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        archived_at INTEGER NOT NULL,
+                        archived_for_realm TEXT NOT NULL
+                    ) STRICT;
+                    CREATE INDEX qb_entity_mappings_archive_org ON qb_entity_mappings_archive(org, realm_id);
+                    CREATE TRIGGER qb_entity_mappings_archive_read_only_update BEFORE UPDATE ON qb_entity_mappings_archive
+                    BEGIN SELECT RAISE(ABORT, 'archived mappings are read-only'); END;
+                    CREATE TRIGGER qb_entity_mappings_archive_read_only_delete BEFORE DELETE ON qb_entity_mappings_archive
+                    BEGIN SELECT RAISE(ABORT, 'archived mappings are read-only'); END;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -18,6 +18,8 @@ extension Qbctl {
         @Option(help: "Complete with this OAuth state (from an earlier 'connect').") var state: String?
         @Option(help: "The authorization code from the redirect.") var code: String?
         @Option(help: "The realmId from the redirect.") var realm: String?
+        @Flag(help: "Connect to another QuickBooks company than the organisation's records belong to: archive them and start afresh.")
+        var fresh = false
 
         func validate() throws {
             let completing = [state, code, realm].compactMap { $0 }.count
@@ -50,7 +52,9 @@ extension Qbctl {
         }
 
         private func complete(state: String, code: String, realm: String) async throws {
-            let info = try await options.call("oauth.complete", params: ["state": .string(state), "code": .string(code), "realmId": .string(realm)])
+            var params: [String: JSONValue] = ["state": .string(state), "code": .string(code), "realmId": .string(realm)]
+            if fresh { params["fresh"] = .bool(true) }
+            let info = try await options.call("oauth.complete", params: .object(params))
             options.present(info) { info in
                 "connected \(info["org"]?.stringValue ?? "?") to \(info["companyName"]?.stringValue ?? "company") (realm \(info["realmId"]?.stringValue ?? "?"))"
             }

@@ -32,7 +32,7 @@ import Testing
             qboID: "130", syncToken: "0", status: .outstanding, docNumber: "1001", total: Money(minorUnits: 10_000), balance: Money(minorUnits: 10_000),
             dueDate: "2026-12-01", qboState: .active, contentHash: nil
         )
-        try await mappings.recordSynced(org: org, kind: .demand, localID: "dem-1", state: invoice, now: Date())
+        try await mappings.recordSynced(org: org, realm: "", kind: .demand, localID: "dem-1", state: invoice, now: Date())
         let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
         hub.register(connectionID: 1, filter: SubscriptionFilter(org: nil, topics: [NotificationTopic.invoiceStatusChanged]), continuation: continuation)
         let service = OverdueService(sync: sync, logger: Logger(label: "test"))

@@ -35,6 +35,7 @@ public enum RPCErrorCode {
     public static let forbidden = 1011
     public static let conflict = 1012
     public static let readQuotaExhausted = 1013
+    public static let realmChanged = 1014
 }
 
 extension QBSyncError {
@@ -87,6 +88,12 @@ extension QBSyncError {
             return make(
                 RPCErrorCode.realmInUse, "realm_in_use",
                 "QuickBooks company \(realmID) is already connected to another organisation", ["realmId": .string(realmID)]
+            )
+        case .realmChanged(let previous, let realmID):
+            return make(
+                RPCErrorCode.realmChanged, "realm_changed",
+                "the organisation's records belong to QuickBooks company \(previous), not \(realmID); call again with fresh:true to archive them and start afresh",
+                ["previousRealmId": .string(previous), "realmId": .string(realmID)]
             )
         case .qboRejected(let fault):
             return make(

@@ -104,12 +104,19 @@ final class ConnectionManager: Sendable {
 
     /// Consumes the state once, exchanges the code, stores the sealed tokens, reads CompanyInfo.
     /// The same state and code again (a double callback) answers the connection without
-    /// redeeming the code a second time, which Intuit would treat as fraud.
-    func complete(state stateValue: Secret<String>, code: Secret<String>, realmID: String, now: Date = Date()) async throws -> OrgInfo {
+    /// redeeming the code a second time, which Intuit would treat as fraud. A company other than
+    /// the one the org's records belong to is refused before the state is used (`realm_changed`),
+    /// so the same call with `fresh` can follow; `fresh` archives the old company's records. The
+    /// grant this one replaces is revoked at Intuit (L12).
+    func complete(state stateValue: Secret<String>, code: Secret<String>, realmID: String, fresh: Bool = false, now: Date = Date()) async throws -> OrgInfo {
         let (oauth, accounting) = try clients()
         // Intuit's company ids are ASCII digits, at most 19 of them (L6: not any Unicode numeral).
         guard (1...19).contains(realmID.utf8.count), realmID.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
             throw QBSyncError.invalidParams(field: "realmId", detail: "is a QuickBooks company id: 1 to 19 ASCII digits")
+        }
+        if !fresh, let owner = try await repository.stateOwner(stateValue), let previous = try await repository.mappedCompany(org: owner, otherThan: realmID) {
+            logger(for: owner, realm: realmID).notice("refused a connection to another QuickBooks company than the organisation's records belong to", metadata: ["previous_realm": "\(previous)"])
+            throw QBSyncError.realmChanged(previousRealmID: previous, realmID: realmID)
         }
         let org: OrgID
         switch try await repository.consumeState(stateValue, code: code, now: now) {
@@ -149,12 +156,24 @@ final class ConnectionManager: Sendable {
             }
         }
         let previous = try await orgs.find(org)?.status ?? .disconnected
+        // The grant this one replaces, revoked once the new one is stored (unreadable: nothing to revoke).
+        let replaced = try? await repository.connection(org)  // try?: a row that cannot be opened has no grant to revoke
         do {
-            try await repository.connect(org: org, realmID: realmID, environment: state.settings.quickBooks.environment.rawValue, tokens: Self.tokens(response, now: now), now: now)
+            try await repository.connect(
+                org: org, realmID: realmID, environment: state.settings.quickBooks.environment.rawValue, tokens: Self.tokens(response, now: now), fresh: fresh, now: now
+            )
         } catch is ConnectionRepository.RealmInUse {
             _ = await oauth.revoke(response.refreshToken)
             throw QBSyncError.realmInUse(realmID: realmID)
+        } catch let changed as ConnectionRepository.RealmChanged {
+            _ = await oauth.revoke(response.refreshToken)
+            throw QBSyncError.realmChanged(previousRealmID: changed.previousRealmID, realmID: realmID)
         }
+        if let old = replaced, old.tokens.refreshToken.value != response.refreshToken.value {
+            let revoked = await oauth.revoke(old.tokens.refreshToken)
+            log.info("revoked the grant the new connection replaces", metadata: ["revoked": "\(revoked)", "previous_realm": "\(old.realmID)"])
+        }
+        if fresh { log.notice("organisation connected afresh: the records of its previous QuickBooks company are archived") }
         log.info("organisation connected to QuickBooks")
         scheduleChanges.yield(.tokenExpires(org, inSeconds: Double(response.expiresIn)))
         try await repository.setCompanyName(companyName, org: org)
@@ -215,8 +234,12 @@ final class ConnectionManager: Sendable {
     /// Runs an API call with the org's access token: waits for a refresh in flight, refreshes a
     /// token about to expire, and on a 401 refreshes once and retries once. A 401 that the fresh
     /// token meets again is not cured by refreshing: the org must connect again (no retry loop).
-    func withAccessToken<T: Sendable>(org: OrgID, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
+    /// With `realm`, the call is made only while the org is still in that company (F1).
+    func withAccessToken<T: Sendable>(org: OrgID, realm: String? = nil, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
         var connection = try await usableConnection(org)
+        if let realm, connection.realmID != realm {
+            throw QBSyncError.conflict(detail: "organisation \(org) moved to QuickBooks company \(connection.realmID) during this call; nothing was sent")
+        }
         do {
             return try await limited(connection, call)
         } catch let error as QBOClientError {
@@ -303,6 +326,13 @@ final class ConnectionManager: Sendable {
             return try await refresh(org: org, reason: "expiring")
         }
         return connection
+    }
+
+    /// The company the org's records are kept for now: its connection's, also while it waits to
+    /// reconnect (its records stay readable); `org_not_connected` when it has none.
+    func currentRealm(_ org: OrgID) async throws -> String {
+        guard let realm = try await repository.realm(of: org) else { throw try await notConnected(org) }
+        return realm
     }
 
     private func notConnected(_ org: OrgID) async throws -> QBSyncError {

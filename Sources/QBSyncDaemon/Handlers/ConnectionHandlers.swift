@@ -14,7 +14,8 @@ struct OAuthBeginMethod: RPCMethod {
     }
 }
 
-/// `oauth.complete`: exchanges the code for the state's org; `invalid_state`, `realm_in_use`.
+/// `oauth.complete`: exchanges the code for the state's org; `invalid_state`, `realm_in_use`,
+/// `realm_changed` (the org's records are another company's; `fresh:true` archives them).
 struct OAuthCompleteMethod: RPCMethod {
     static let name = "oauth.complete"
     static let access = RPCAccess.write
@@ -23,13 +24,14 @@ struct OAuthCompleteMethod: RPCMethod {
         var state: String
         var code: String
         var realmId: String
+        var fresh: Bool?
     }
     let connections: ConnectionManager
 
     func handle(_ params: Params, context: RPCContext) async throws -> OrgInfo {
         guard !params.state.isEmpty else { throw QBSyncError.invalidParams(field: "state", detail: "must not be empty") }
         guard !params.code.isEmpty, params.code.count <= 4096 else { throw QBSyncError.invalidParams(field: "code", detail: "must be 1-4096 characters") }
-        return try await connections.complete(state: Secret(params.state), code: Secret(params.code), realmID: params.realmId)
+        return try await connections.complete(state: Secret(params.state), code: Secret(params.code), realmID: params.realmId, fresh: params.fresh ?? false)
     }
 }
 

@@ -55,7 +55,7 @@ struct FeedWorker: Sendable {
                 continue
             }
             let time = event.fact.lastUpdated.flatMap(IntuitTime.parse)
-            let mapping = event.fact.entityName == "Invoice" ? try await sync.mappings.findByQBOID(org: org, qboType: "Invoice", qboID: event.fact.entityID) : nil
+            let mapping = event.fact.entityName == "Invoice" ? try await sync.mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: event.fact.entityID) : nil
             let triage = EventTriage.decide(
                 entityName: event.fact.entityName, eventTime: time, duplicateOf: try await webhooks.duplicateOf(event),
                 mapping: event.fact.entityName == "Invoice" ? (mapping != nil, mapping?.qboUpdatedAt) : nil
@@ -114,7 +114,7 @@ struct FeedWorker: Sendable {
             }
             for row in feed.payments { result.payments[row.Id] = row.invoiceIDs.count }
             for row in feed.invoices {
-                guard let mapping = try await sync.mappings.findByQBOID(org: org, qboType: "Invoice", qboID: row.Id) else { continue }
+                guard let mapping = try await sync.mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: row.Id) else { continue }
                 let applied = try await sync.apply(row, to: mapping)
                 result.invoices[row.Id] = applied.status
                 let updated = row.MetaData?.lastUpdated ?? now
@@ -129,8 +129,8 @@ struct FeedWorker: Sendable {
             }
             let links = try await feeds.links(realmID: realmID, paymentIDs: feed.payments.map(\.Id))
             for invoiceID in FeedReading.invoicesToReread(rows, knownLinks: links) {
-                guard let mapping = try await sync.mappings.findByQBOID(org: org, qboType: "Invoice", qboID: invoiceID) else { continue }
-                result.invoices[invoiceID] = try await sync.refreshInvoice(org: org, demandID: mapping.localID, readClass: .event).status
+                guard let mapping = try await sync.mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: invoiceID) else { continue }
+                result.invoices[invoiceID] = try await sync.refreshInvoice(org: org, realm: realmID, demandID: mapping.localID, readClass: .event).status
             }
             let outcome = FeedReading.outcome(of: rows, watermark: watermark)
             watermark = outcome.watermark
@@ -155,13 +155,13 @@ struct FeedWorker: Sendable {
         case "Invoice":
             if let status = result.invoices[event.fact.entityID] { return (event.id, "processed", "\(read): invoice \(event.fact.entityID) is \(status.rawValue)", nil) }
             // Already current: a later record of this invoice is stored.
-            if let time = pending.time, let stored = try await sync.mappings.findByQBOID(org: org, qboType: "Invoice", qboID: event.fact.entityID)?.qboUpdatedAt,
+            if let time = pending.time, let stored = try await sync.mappings.findByQBOID(org: org, realm: event.realmID, qboType: "Invoice", qboID: event.fact.entityID)?.qboUpdatedAt,
                 time.timeIntervalSince1970.rounded(.down) <= stored.timeIntervalSince1970
             {
                 return (event.id, "processed", "\(read): the stored invoice is already as recent", nil)
             }
             guard event.attempts + 1 >= Self.feedLookups, let mapping = pending.mapping else { return (event.id, "pending", nil, nil) }
-            let refreshed = try await sync.refreshInvoice(org: org, demandID: mapping.localID, readClass: .event)
+            let refreshed = try await sync.refreshInvoice(org: org, realm: event.realmID, demandID: mapping.localID, readClass: .event)
             return (event.id, "processed", "read directly (the change feed did not show it): invoice is \(refreshed.status.rawValue)", nil)
         default:
             if let invoices = result.payments[event.fact.entityID] {

@@ -6,12 +6,20 @@ import QBSyncStore
 /// Developments as QuickBooks customers.
 extension SyncService {
     /// `customer.sync`. A customer edited in QuickBooks since the last push is not overwritten
-    /// (`conflict` with the changes) unless `force` is set.
+    /// (`conflict` with the changes) unless `force` is set. Pushes of one development run one
+    /// at a time, in the org's current company only.
     func syncCustomer(org: OrgID, development: DevelopmentInput, force: Bool = false) async throws -> Mapping {
         try development.validate()
+        let realm = try await connections.currentRealm(org)
+        return try await entityLocks.run("\(org)|development|\(development.id)") {
+            try await pushCustomer(org: org, realm: realm, development: development, force: force)
+        }
+    }
+
+    private func pushCustomer(org: OrgID, realm: String, development: DevelopmentInput, force: Bool) async throws -> Mapping {
         let client = try accounting()
         let hash = SyncValidation.contentHash(development)
-        let existing = try await mappings.find(org: org, kind: .development, localID: development.id)
+        let existing = try await mappings.find(org: org, realm: realm, kind: .development, localID: development.id)
         if let existing, existing.qboID != nil {
             if let drift = existing.drift, !force { throw Self.driftConflict(existing, changes: drift.changes) }
             if existing.contentHash == hash, !force { return existing.mapping }
@@ -22,11 +30,12 @@ extension SyncService {
         }
         let base = CustomerPayload(displayName: development.name.trimmingCharacters(in: .whitespaces), email: development.email, phone: development.phone, address: address, notes: Self.customerMarker(development.id))
         // A create's requestid is stored before the call; an update gets its own (a second after a stale SyncToken).
-        let requestID: String = existing?.qboID == nil
-            ? try await mappings.intendCreate(org: org, kind: .development, localID: development.id, developmentID: nil, now: Date()) : UUID().uuidString.lowercased()
+        let intent = existing?.qboID == nil
+            ? try await mappings.intendCreate(org: org, realm: realm, kind: .development, localID: development.id, developmentID: nil, contentHash: hash, now: Date()) : nil
+        let requestID = intent?.requestID ?? UUID().uuidString.lowercased()
         let retryRequestID = UUID().uuidString.lowercased()
         do {
-            let outcome = try await retrying(org: org) { connection async throws(QBOClientError) -> PushOutcome<QBOCustomer> in
+            let outcome = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> PushOutcome<QBOCustomer> in
                 if let existing, let qboID = existing.qboID {
                     var update = base
                     update.Id = qboID
@@ -49,39 +58,55 @@ extension SyncService {
                         )
                     }
                 }
+                let created: QBOCustomer
+                var adopted = false
                 do throws(QBOClientError) {
-                    return .saved(try await client.saveCustomer(base, realmID: connection.realmID, requestID: requestID, accessToken: connection.tokens.accessToken), requestID: requestID)
+                    created = try await client.saveCustomer(base, realmID: connection.realmID, requestID: requestID, accessToken: connection.tokens.accessToken)
                 } catch .rejected(let fault) where fault.code == "6240" {
                     // The name is taken. Only a customer this daemon made (its marker in Notes: a create
                     // whose answer was lost) is adopted; anyone else's is never taken over.
                     let sql = "SELECT * FROM Customer WHERE DisplayName = \(AccountingClient.quoted(base.DisplayName))"
                     let found = try await client.query(sql, entity: "Customer", as: QBOCustomer.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
-                    if let ours = found.first(where: { $0.Notes == base.Notes }) { return .saved(ours, requestID: requestID) }
-                    throw .rejected(fault)
+                    guard let ours = found.first(where: { $0.Notes == base.Notes }) else { throw .rejected(fault) }
+                    created = ours
+                    adopted = true
                 }
+                // An earlier attempt's customer (Intuit's answer to a repeated requestid, or found again)
+                // holds that attempt's content: this push's content follows as an update (F9).
+                guard Self.holdsEarlierContent(intent: intent, hash: hash, adopted: adopted, differs: !base.intendedFields.changes(to: created.pushedFields).isEmpty) else {
+                    return .saved(created, requestID: requestID)
+                }
+                var update = base
+                update.Id = created.Id
+                update.SyncToken = created.SyncToken
+                update.sparse = true
+                return .saved(
+                    try await client.saveCustomer(update, realmID: connection.realmID, requestID: retryRequestID, accessToken: connection.tokens.accessToken),
+                    requestID: retryRequestID
+                )
             }
             switch outcome {
             case .drifted(let current):
-                let record = try await recordCustomer(current, org: org, localID: development.id, hash: nil, pushed: false)
+                let record = try await recordCustomer(current, org: org, realm: realm, localID: development.id, hash: nil, pushed: false)
                 throw Self.driftConflict(record, changes: record.drift?.changes ?? [])
             case .saved(let customer, _):
-                return try await recordCustomer(customer, org: org, localID: development.id, hash: hash, pushed: true).mapping
+                return try await recordCustomer(customer, org: org, realm: realm, localID: development.id, hash: hash, pushed: true).mapping
             }
         } catch {
-            try? await mappings.recordError(org: org, kind: .development, localID: development.id, error: Self.describe(error), refused: Self.isRefusal(error), now: Date())  // try?: the push's own error is what the caller needs
+            try? await mappings.recordError(org: org, realm: realm, kind: .development, localID: development.id, error: Self.describe(error), refused: Self.isRefusal(error), now: Date())  // try?: the push's own error is what the caller needs
             throw error
         }
     }
 
     /// Stores a customer as QuickBooks answered a push (its fields become the fingerprint) or a
     /// read (compared with the fingerprint: drift), and notifies a drift found.
-    private func recordCustomer(_ customer: QBOCustomer, org: OrgID, localID: String, hash: Data?, pushed: Bool) async throws -> MappingRecord {
+    func recordCustomer(_ customer: QBOCustomer, org: OrgID, realm: String, localID: String, hash: Data?, pushed: Bool) async throws -> MappingRecord {
         var state = SyncedState(
             qboID: customer.Id, syncToken: customer.SyncToken, status: .synced, docNumber: nil, total: nil, balance: nil, dueDate: nil, qboState: .active,
             contentHash: hash, qboUpdatedAt: customer.MetaData?.lastUpdated
         )
         if pushed { state.pushed = customer.pushedFields } else { state.observed = customer.pushedFields }
-        let result = try await mappings.recordSynced(org: org, kind: .development, localID: localID, state: state, now: Date())
+        let result = try await mappings.recordSynced(org: org, realm: realm, kind: .development, localID: localID, state: state, now: Date())
         if result.driftFound { notifyDrift(result.record) }
         return result.record
     }
@@ -91,7 +116,8 @@ extension SyncService {
     /// metered read) and compared with what qbsyncd last pushed, which marks any drift.
     func settleCustomerEvent(_ event: EventRecord, org: OrgID) async throws -> (status: String, resolution: String?, error: String?)? {
         let qboID = event.fact.entityID
-        guard let mapping = try await mappings.findByQBOID(org: org, qboType: "Customer", qboID: qboID) else { return nil }
+        let realm = event.realmID
+        guard let mapping = try await mappings.findByQBOID(org: org, realm: realm, qboType: "Customer", qboID: qboID) else { return nil }
         if let time = event.fact.lastUpdated.flatMap(IntuitTime.parse), let stored = mapping.qboUpdatedAt,
             time.timeIntervalSince1970.rounded(.down) <= stored.timeIntervalSince1970
         {
@@ -102,10 +128,13 @@ extension SyncService {
         }
         do {
             let client = try accounting(.event)
-            let customer = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOCustomer in
-                try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+            // Under the development's lock: a push in flight and this read never cross (F9).
+            let record = try await entityLocks.run("\(org)|development|\(mapping.localID)") {
+                let customer = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> QBOCustomer in
+                    try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+                }
+                return try await recordCustomer(customer, org: org, realm: realm, localID: mapping.localID, hash: nil, pushed: false)
             }
-            let record = try await recordCustomer(customer, org: org, localID: mapping.localID, hash: nil, pushed: false)
             let found = record.drift.map { "edited in QuickBooks (\($0.changes.map(\.field).joined(separator: ", ")))" } ?? "as qbsyncd pushed it"
             return ("processed", "read customer \(qboID): \(found)", nil)
         } catch let error as QBSyncError {

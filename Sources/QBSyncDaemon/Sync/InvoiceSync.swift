@@ -8,13 +8,23 @@ import QBSyncStore
 extension SyncService {
     /// `invoice.sync`. An invoice edited in QuickBooks since the last push is not overwritten
     /// (`conflict` with the changes) unless `force` is set; a voided or deleted one never is.
+    /// Pushes and reads of one demand run one at a time, in the org's current company only.
     func syncInvoice(org: OrgID, demand: DemandInput, force: Bool = false) async throws -> Mapping {
         try demand.validate()
+        let realm = try await connections.currentRealm(org)
+        return try await entityLocks.run(Self.lockKey(org, demand.id)) {
+            try await pushInvoice(org: org, realm: realm, demand: demand, force: force)
+        }
+    }
+
+    static func lockKey(_ org: OrgID, _ demandID: String) -> String { "\(org)|demand|\(demandID)" }
+
+    private func pushInvoice(org: OrgID, realm: String, demand: DemandInput, force: Bool) async throws -> Mapping {
         let client = try accounting()
-        guard let customer = try await mappings.find(org: org, kind: .development, localID: demand.developmentId), let customerID = customer.qboID else {
+        guard let customer = try await mappings.find(org: org, realm: realm, kind: .development, localID: demand.developmentId), let customerID = customer.qboID else {
             throw QBSyncError.customerNotSynced(org: org, developmentID: demand.developmentId)
         }
-        let existing = try await mappings.find(org: org, kind: .demand, localID: demand.id)
+        let existing = try await mappings.find(org: org, realm: realm, kind: .demand, localID: demand.id)
         if let existing, existing.qboState != .active {
             throw QBSyncError.conflict(
                 detail: "the invoice of demand \(demand.id) is \(existing.qboState.rawValue) in QuickBooks and cannot be updated",
@@ -30,13 +40,16 @@ extension SyncService {
             customerID: customerID, docNumber: demand.docNumber, txnDate: demand.txnDate, dueDate: demand.dueDate, memo: demand.memo,
             privateNote: Self.invoiceMarker(demand.id), lines: demand.lines.map { InvoicePayload.Line(amount: $0.amount, description: $0.description, itemID: itemID) }
         )
-        let hadPending = existing?.pendingRequestID != nil
         // A create's requestid is stored before the call; an update gets its own (a second after a stale SyncToken).
-        let requestID: String = existing?.qboID == nil
-            ? try await mappings.intendCreate(org: org, kind: .demand, localID: demand.id, developmentID: demand.developmentId, now: Date()) : UUID().uuidString.lowercased()
+        let intent = existing?.qboID == nil
+            ? try await mappings.intendCreate(
+                org: org, realm: realm, kind: .demand, localID: demand.id, developmentID: demand.developmentId, contentHash: hash, now: Date()
+            ) : nil
+        let hadPending = intent?.isNew == false
+        let requestID = intent?.requestID ?? UUID().uuidString.lowercased()
         let retryRequestID = UUID().uuidString.lowercased()
         do {
-            let outcome = try await retrying(org: org) { connection async throws(QBOClientError) -> PushOutcome<QBOInvoice> in
+            let outcome = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> PushOutcome<QBOInvoice> in
                 let realm = connection.realmID
                 let token = connection.tokens.accessToken
                 if let existing, let qboID = existing.qboID {
@@ -63,17 +76,30 @@ extension SyncService {
                 }
                 // A create that was in flight before (a crash, or an outage longer than Intuit keeps
                 // requestids): look for the invoice it may have made before sending it again.
+                var created: QBOInvoice?
                 if hadPending, let docNumber = demand.docNumber {
                     let sql = "SELECT * FROM Invoice WHERE DocNumber = \(AccountingClient.quoted(docNumber))"
                     let found = try await client.query(sql, entity: "Invoice", as: QBOInvoice.self, realmID: realm, accessToken: token)
-                    if let ours = found.first(where: { $0.PrivateNote == payload.PrivateNote }) { return .saved(ours, requestID: requestID) }
+                    created = found.first(where: { $0.PrivateNote == payload.PrivateNote })
                 }
-                return .saved(try await client.saveInvoice(payload, realmID: realm, requestID: requestID, accessToken: token), requestID: requestID)
+                let adopted = created != nil
+                let answer: QBOInvoice
+                if let created { answer = created } else { answer = try await client.saveInvoice(payload, realmID: realm, requestID: requestID, accessToken: token) }
+                // An earlier attempt's invoice (Intuit's answer to a repeated requestid, or found again)
+                // holds that attempt's amounts: this push's content follows as an update (F9).
+                guard Self.holdsEarlierContent(intent: intent, hash: hash, adopted: adopted, differs: !payload.intendedFields.changes(to: answer.pushedFields).isEmpty) else {
+                    return .saved(answer, requestID: requestID)
+                }
+                var update = payload
+                update.Id = answer.Id
+                update.SyncToken = answer.SyncToken
+                update.sparse = true
+                return .saved(try await client.saveInvoice(update, realmID: realm, requestID: retryRequestID, accessToken: token), requestID: retryRequestID)
             }
             switch outcome {
             case .drifted(let current):
                 let note = HistoryNote(kind: .read, detail: "re-read after a stale SyncToken: edited in QuickBooks since the last push; the push was not sent")
-                let record = try await record(current, org: org, demandID: demand.id, developmentID: nil, hash: nil, note: note)
+                let record = try await record(current, org: org, realm: realm, demandID: demand.id, developmentID: nil, hash: nil, note: note)
                 if current.isVoided {
                     throw QBSyncError.conflict(
                         detail: "the invoice of demand \(demand.id) was voided in QuickBooks and cannot be updated",
@@ -83,29 +109,37 @@ extension SyncService {
                 throw Self.driftConflict(record, changes: record.drift?.changes ?? [])
             case .saved(let invoice, let sentID):
                 let note = HistoryNote(kind: .push, requestID: sentID, detail: force ? (existing?.drift != nil ? "force:true, overwrote an edit made in QuickBooks" : "force:true") : nil)
-                return try await record(invoice, org: org, demandID: demand.id, developmentID: demand.developmentId, hash: hash, note: note, pushed: true).mapping
+                return try await record(invoice, org: org, realm: realm, demandID: demand.id, developmentID: demand.developmentId, hash: hash, note: note, pushed: true).mapping
             }
         } catch let error as QBSyncError {
-            throw try await conflictIfGone(error, org: org, demandID: demand.id, existing: existing)
+            throw try await conflictIfGone(error, org: org, realm: realm, demandID: demand.id, existing: existing)
         } catch {
-            try? await mappings.recordError(org: org, kind: .demand, localID: demand.id, error: Self.describe(error), now: Date())
+            try? await mappings.recordError(org: org, realm: realm, kind: .demand, localID: demand.id, error: Self.describe(error), now: Date())  // try?: the push's own error is what the caller needs
             throw error
         }
     }
 
     /// Reads the invoice from QuickBooks and updates its balance and status (an operator's
-    /// `invoice.refresh`, or the pipeline's direct read).
-    func refreshInvoice(org: OrgID, demandID: String, readClass: ReadClass = .operator) async throws -> Mapping {
+    /// `invoice.refresh`, or the pipeline's direct read), under the demand's lock.
+    func refreshInvoice(org: OrgID, realm: String? = nil, demandID: String, readClass: ReadClass = .operator) async throws -> Mapping {
+        let realm = if let realm { realm } else { try await connections.currentRealm(org) }
+        return try await entityLocks.run(Self.lockKey(org, demandID)) {
+            try await readInvoice(org: org, realm: realm, demandID: demandID, readClass: readClass)
+        }
+    }
+
+    /// ``refreshInvoice(org:realm:demandID:readClass:)`` for a caller that holds the demand's lock.
+    private func readInvoice(org: OrgID, realm: String, demandID: String, readClass: ReadClass) async throws -> Mapping {
         let client = try accounting(readClass)
-        guard let existing = try await mappings.find(org: org, kind: .demand, localID: demandID), let qboID = existing.qboID else {
+        guard let existing = try await mappings.find(org: org, realm: realm, kind: .demand, localID: demandID), let qboID = existing.qboID else {
             throw QBSyncError.notFound(what: "demand \(demandID)")
         }
         let kind: InvoiceHistoryKind = readClass == .operator ? .refresh : .read
         do {
-            let invoice = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOInvoice in
+            let invoice = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> QBOInvoice in
                 return try await client.readInvoice(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
             }
-            return try await record(invoice, org: org, demandID: demandID, developmentID: nil, hash: nil, note: HistoryNote(kind: kind)).mapping
+            return try await record(invoice, org: org, realm: realm, demandID: demandID, developmentID: nil, hash: nil, note: HistoryNote(kind: kind)).mapping
         } catch QBSyncError.qboRejected(let fault) where fault.code == "610" {
             return try await markGone(existing, state: .deleted, note: HistoryNote(kind: kind, detail: "QuickBooks answered 610: the invoice was deleted")).mapping
         }
@@ -113,15 +147,19 @@ extension SyncService {
 
     /// Applies a change from the feed to its mapping, without reading the invoice again.
     func apply(_ row: CDCInvoice, to mapping: MappingRecord) async throws -> Mapping {
-        if row.isDeleted { return try await markGone(mapping, state: .deleted, note: HistoryNote(kind: .feed, detail: "deleted in QuickBooks")).mapping }
-        guard let invoice = row.invoice else { return mapping.mapping }
-        return try await record(invoice, org: mapping.org, demandID: mapping.localID, developmentID: nil, hash: nil, note: HistoryNote(kind: .feed)).mapping
+        try await entityLocks.run(Self.lockKey(mapping.org, mapping.localID)) {
+            if row.isDeleted { return try await markGone(mapping, state: .deleted, note: HistoryNote(kind: .feed, detail: "deleted in QuickBooks")).mapping }
+            guard let invoice = row.invoice else { return mapping.mapping }
+            return try await record(
+                invoice, org: mapping.org, realm: mapping.realmID ?? "", demandID: mapping.localID, developmentID: nil, hash: nil, note: HistoryNote(kind: .feed)
+            ).mapping
+        }
     }
 
     /// Records an invoice as QuickBooks answered a push (its fields become the fingerprint) or a
     /// read (compared with it: drift), with its history row; notifies a status change and a drift.
     private func record(
-        _ invoice: QBOInvoice, org: OrgID, demandID: String, developmentID: String?, hash: Data?, note: HistoryNote, pushed: Bool = false
+        _ invoice: QBOInvoice, org: OrgID, realm: String, demandID: String, developmentID: String?, hash: Data?, note: HistoryNote, pushed: Bool = false
     ) async throws -> MappingRecord {
         guard let total = Money(exactly: invoice.TotalAmt), let balance = Money(exactly: invoice.Balance) else {
             throw QBSyncError.qboUnavailable(detail: "QuickBooks answered an amount that is not a two-place decimal")
@@ -136,7 +174,7 @@ extension SyncService {
         )
         if pushed { state.pushed = invoice.pushedFields } else { state.observed = invoice.pushedFields }
         state.history = note
-        let result = try await mappings.recordSynced(org: org, kind: .demand, localID: demandID, state: state, developmentID: developmentID, now: now)
+        let result = try await mappings.recordSynced(org: org, realm: realm, kind: .demand, localID: demandID, state: state, developmentID: developmentID, now: now)
         if let previous = result.previous, previous != status { notify(result.record, from: previous) }
         if result.driftFound { notifyDrift(result.record) }
         return result.record
@@ -144,18 +182,18 @@ extension SyncService {
 
     /// An update refused because the invoice was deleted or voided is a `conflict`; any other
     /// refusal (a 610 for an inactive customer or item among them) stays what Intuit said.
-    private func conflictIfGone(_ error: QBSyncError, org: OrgID, demandID: String, existing: MappingRecord?) async throws -> QBSyncError {
+    private func conflictIfGone(_ error: QBSyncError, org: OrgID, realm: String, demandID: String, existing: MappingRecord?) async throws -> QBSyncError {
         guard let existing, existing.qboID != nil, case .qboRejected = error else {
-            try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), refused: Self.isRefusal(error), now: Date())  // try?: the push's own error is what the caller needs
+            try? await mappings.recordError(org: org, realm: realm, kind: .demand, localID: demandID, error: Self.describe(error), refused: Self.isRefusal(error), now: Date())  // try?: the push's own error is what the caller needs
             return error
         }
         // Voided or deleted in QuickBooks, or, for a 610, perhaps only a customer or item made
         // inactive (Intuit answers both with 610): the invoice is read to know. A read's 610 does
         // mean deleted (refreshInvoice records it).
-        guard let refreshed = try? await refreshInvoice(org: org, demandID: demandID, readClass: .event), refreshed.status == .voided,
-            let gone = try await mappings.find(org: org, kind: .demand, localID: demandID)
+        guard let refreshed = try? await readInvoice(org: org, realm: realm, demandID: demandID, readClass: .event), refreshed.status == .voided,  // try?: an unreadable invoice keeps Intuit's refusal
+            let gone = try await mappings.find(org: org, realm: realm, kind: .demand, localID: demandID)
         else {
-            try? await mappings.recordError(org: org, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())
+            try? await mappings.recordError(org: org, realm: realm, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())  // try?: the push's own error is what the caller needs
             return error
         }
         return .conflict(detail: "the invoice of demand \(demandID) was voided or deleted in QuickBooks and cannot be updated", changes: gone.drift?.changes ?? [])
@@ -172,7 +210,7 @@ extension SyncService {
             state.observed = observed
         }
         state.history = note
-        let result = try await mappings.recordSynced(org: existing.org, kind: .demand, localID: existing.localID, state: state, now: Date())
+        let result = try await mappings.recordSynced(org: existing.org, realm: existing.realmID ?? "", kind: .demand, localID: existing.localID, state: state, now: Date())
         if let previous = result.previous, previous != .voided { notify(result.record, from: previous) }
         if result.driftFound { notifyDrift(result.record) }
         return result.record

@@ -21,6 +21,8 @@ final class SyncService: Sendable {
     let connections: ConnectionManager
     let mappings: MappingRepository
     let logger: Logger
+    /// Pushes and reads of one entity, one at a time (F9), by `org|kind|localId`.
+    let entityLocks = EntityLocks()
     /// Service-item lookups in flight, by `realm|name`.
     private let itemLookups = Mutex<[String: Task<String, any Error>]>([:])
 
@@ -104,12 +106,13 @@ final class SyncService: Sendable {
 
     /// Runs a QuickBooks call with the org's token; 5xx, timeouts and dropped connections are
     /// retried with jittered back-off, then `qbo_unavailable`. (The client's meter counts reads.)
-    func retrying<T: Sendable>(org: OrgID, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
+    /// With `realm`, only while the org is still in that company.
+    func retrying<T: Sendable>(org: OrgID, realm: String? = nil, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await connections.withAccessToken(org: org, call)
+                return try await connections.withAccessToken(org: org, realm: realm, call)
             } catch QBSyncError.qboUnavailable(let detail) where attempt < Self.attempts {
                 var log = logger
                 log[metadataKey: LogKey.org] = "\(org)"
@@ -143,4 +146,17 @@ struct InvoiceStatusChanged: Encodable, Sendable {
     var to: String
     var balance: String
     var at: String
+}
+
+extension SyncService {
+    /// Whether a create's answer may hold an earlier attempt's content, so this push's content
+    /// must follow as an update (F9): Intuit answers a repeated requestid with the first
+    /// request's result, and a record found again was made by an earlier attempt. The intent's
+    /// stored hash says whether the first attempt sent other content (unknown for intents stored
+    /// before 0.2); the answer's fields catch a record found again.
+    static func holdsEarlierContent(intent: MappingRepository.CreateIntent?, hash: Data, adopted: Bool, differs: Bool) -> Bool {
+        guard let intent else { return false }
+        if !intent.isNew, intent.sentContentHash != hash { return true }
+        return (adopted || !intent.isNew) && differs
+    }
 }
