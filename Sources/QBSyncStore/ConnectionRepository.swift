@@ -232,6 +232,14 @@ public struct ConnectionRepository: Sendable {
         }
     }
 
+    /// A small write before a refresh asks Intuit: a store that cannot commit now would lose the
+    /// rotated pair Intuit answers with, so the refresh is not asked for (F2).
+    public func recordRefreshStarted(org: OrgID, now: Date) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE qb_configs SET updated_at = ? WHERE org = ?", arguments: [Self.seconds(now), org.rawValue])
+        }
+    }
+
     /// A refresh failed for a reason other than `invalid_grant`: the error, and when to try again.
     public func recordRefreshFailure(org: OrgID, error: String, nextRetryAt: Date, now: Date) async throws {
         try await writer.write { db in

@@ -40,6 +40,8 @@ final class ConnectionManager: Sendable {
         set { metricsBox.withLock { $0 = newValue } }
     }
     private let inFlight = Mutex<[OrgID: Task<Connection, any Error>]>([:])
+    /// Refreshed pairs the store could not record yet (F2).
+    let uncommitted = UncommittedTokens()
     /// Told whenever an org's refresh schedule changes.
     let scheduleChanges: AsyncStream<ScheduleChange>.Continuation
 
@@ -157,7 +159,7 @@ final class ConnectionManager: Sendable {
         }
         let previous = try await orgs.find(org)?.status ?? .disconnected
         // The grant this one replaces, revoked once the new one is stored (unreadable: nothing to revoke).
-        let replaced = try? await repository.connection(org)  // try?: a row that cannot be opened has no grant to revoke
+        let replaced = (try? await repository.connection(org)).map { uncommitted.newer(than: $0) ?? $0 }  // try?: a row that cannot be opened has no grant to revoke
         do {
             try await repository.connect(
                 org: org, realmID: realmID, environment: state.settings.quickBooks.environment.rawValue, tokens: Self.tokens(response, now: now), fresh: fresh, now: now
@@ -318,8 +320,10 @@ final class ConnectionManager: Sendable {
 
     private func usableConnection(_ org: OrgID) async throws -> Connection {
         if let running = inFlight.withLock({ $0[org] }) { return try await running.value }
-        guard let connection = try await repository.connection(org) else { throw try await notConnected(org) }
-        guard connection.status == .connected else { throw QBSyncError.needsReauthorization(org) }
+        guard let stored = try await repository.connection(org) else { throw try await notConnected(org) }
+        guard stored.status == .connected else { throw QBSyncError.needsReauthorization(org) }
+        // Never an older token while a newer one is known (a refreshed pair not stored yet).
+        let connection = uncommitted.newer(than: stored) ?? stored
         // The scheduler refreshes ahead of expiry; this only catches a token it could not renew in time.
         if connection.tokens.accessTokenExpiresAt.timeIntervalSinceNow < Self.onDemandWindow {
             logger(for: org).info("access token refreshed on demand: it was about to expire")
@@ -360,9 +364,22 @@ final class ConnectionManager: Sendable {
 
     private func performRefresh(org: OrgID, reason: String) async throws -> Connection {
         let (oauth, _) = try clients()
-        guard let connection = try await repository.connection(org) else { throw try await notConnected(org) }
+        guard var connection = try await repository.connection(org) else { throw try await notConnected(org) }
         guard connection.status == .connected else { throw QBSyncError.needsReauthorization(org) }
         let log = logger(for: org, realm: connection.realmID)
+        if let newer = uncommitted.newer(than: connection) {
+            // A pair Intuit issued that the store could not record: record it before anything else.
+            connection = try await commitKept(newer, over: connection, log: log)
+            if reason != "401", connection.tokens.accessTokenExpiresAt.timeIntervalSinceNow > Double(state.settings.refreshMarginSeconds) { return connection }
+        }
+        do {
+            try await repository.recordRefreshStarted(org: org, now: Date())
+        } catch {
+            // Intuit may rotate the refresh token: asking now could lose the new one for good.
+            scheduleChanges.yield(.retry(org, inSeconds: 30))
+            log.error("token refresh not asked: the store cannot record its answer", metadata: [LogKey.error: "\(error)"])
+            throw error
+        }
         var attempt = 0
         while true {
             let now = Date()
@@ -371,8 +388,21 @@ final class ConnectionManager: Sendable {
             switch outcome {
             case .success(let response):
                 let tokens = Self.tokens(response, now: now)
-                // Committed before anything uses it: a crash now cannot lose the new refresh token.
-                guard try await repository.storeRefreshed(org: org, realmID: connection.realmID, tokens: tokens, expectedGeneration: connection.generation, now: now) else {
+                // Committed before anything uses it: a crash now cannot lose the new refresh token. A
+                // store that fails now keeps it in memory, in use, until a retry commits it (F2).
+                let stored: Bool
+                do {
+                    stored = try await repository.storeRefreshed(org: org, realmID: connection.realmID, tokens: tokens, expectedGeneration: connection.generation, now: now)
+                } catch {
+                    var kept = connection
+                    kept.tokens = tokens
+                    uncommitted.keep(kept, over: connection)
+                    scheduleChanges.yield(.retry(org, inSeconds: 5))
+                    metrics?.tokenRefresh(outcome: "uncommitted")
+                    log.error("refreshed tokens could not be stored; kept in memory and stored again shortly", metadata: [LogKey.error: "\(error)"])
+                    return kept
+                }
+                guard stored else {
                     log.notice("tokens changed during a refresh; keeping the newer ones")
                     guard let current = try await repository.connection(org) else { throw try await notConnected(org) }
                     return current
@@ -408,6 +438,23 @@ final class ConnectionManager: Sendable {
         }
     }
 
+    /// Commits a pair kept in memory; still failing, the org is tried again shortly.
+    private func commitKept(_ kept: Connection, over base: Connection, log: Logger) async throws -> Connection {
+        do {
+            let now = Date()
+            let committed = try await repository.storeRefreshed(org: kept.org, realmID: kept.realmID, tokens: kept.tokens, expectedGeneration: base.generation, now: now)
+            uncommitted.forget(kept.org)
+            guard committed, let current = try await repository.connection(kept.org) else { throw try await notConnected(kept.org) }
+            log.notice("refreshed tokens kept in memory are stored now")
+            scheduleChanges.yield(.tokenExpires(kept.org, inSeconds: kept.tokens.accessTokenExpiresAt.timeIntervalSince(now)))
+            return current
+        } catch {
+            scheduleChanges.yield(.retry(kept.org, inSeconds: 5))
+            log.warning("refreshed tokens kept in memory still cannot be stored", metadata: [LogKey.error: "\(error)"])
+            throw error
+        }
+    }
+
     /// Back-off after failed refreshes: 30 s doubling to 15 min, with jitter; never a storm.
     static func cooldown(failures: Int) -> TimeInterval {
         let base = min(900, 30 * pow(2, Double(max(0, failures - 1))))
@@ -434,9 +481,10 @@ final class ConnectionManager: Sendable {
         let (oauth, _) = try clients()
         guard try await orgs.find(org) != nil else { throw QBSyncError.notFound(what: "organisation \(org)") }
         var revoked = false
-        if let connection = try? await repository.connection(org) {
-            revoked = await oauth.revoke(connection.tokens.refreshToken)
+        if let stored = try? await repository.connection(org) {  // try?: a row that cannot be opened has nothing to revoke
+            revoked = await oauth.revoke((uncommitted.newer(than: stored) ?? stored).tokens.refreshToken)
         }
+        uncommitted.forget(org)
         let previous = try await repository.disconnect(org: org, now: Date())
         scheduleChanges.yield(.removed(org))
         logger(for: org).info("organisation disconnected from QuickBooks", metadata: ["revoked": "\(revoked)"])
