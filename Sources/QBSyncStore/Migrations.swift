@@ -232,6 +232,33 @@ enum Migrations {
             // Which income account the company's service item posts to (org.test says it).
             try db.execute(sql: "ALTER TABLE qb_items ADD COLUMN income_account TEXT")
         }
+        // The columns of a mapping, live or archived (v9).
+        let mappingColumns = """
+            org TEXT NOT NULL,
+            realm_id TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL CHECK (kind IN ('development', 'demand')),
+            local_id TEXT NOT NULL,
+            qbo_type TEXT NOT NULL,
+            qbo_id TEXT,
+            sync_token TEXT,
+            status TEXT NOT NULL CHECK (status IN ('Synced', 'Outstanding', 'Paid', 'Overdue', 'Voided')),
+            doc_number TEXT,
+            total_minor INTEGER,
+            balance_minor INTEGER,
+            due_date TEXT,
+            last_synced_at INTEGER,
+            last_error TEXT,
+            content_hash BLOB,
+            pending_request_id TEXT,
+            pending_content_hash BLOB,
+            development_id TEXT,
+            qbo_state TEXT NOT NULL DEFAULT 'active' CHECK (qbo_state IN ('active', 'voided', 'deleted')),
+            qbo_updated_at INTEGER,
+            pushed_fields TEXT,
+            drift TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+            """
         migrator.registerMigration("v9-realm-scoped-mappings") { db in
             // QuickBooks ids are small per-company integers, so a mapping means something only in its
             // company (F1): the company is part of every key, and every lookup names it. A mapping
@@ -242,30 +269,7 @@ enum Migrations {
                 sql: """
                     CREATE TABLE qb_entity_mappings_v9 (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        org TEXT NOT NULL,
-                        realm_id TEXT NOT NULL DEFAULT '',
-                        kind TEXT NOT NULL CHECK (kind IN ('development', 'demand')),
-                        local_id TEXT NOT NULL,
-                        qbo_type TEXT NOT NULL,
-                        qbo_id TEXT,
-                        sync_token TEXT,
-                        status TEXT NOT NULL CHECK (status IN ('Synced', 'Outstanding', 'Paid', 'Overdue', 'Voided')),
-                        doc_number TEXT,
-                        total_minor INTEGER,
-                        balance_minor INTEGER,
-                        due_date TEXT,
-                        last_synced_at INTEGER,
-                        last_error TEXT,
-                        content_hash BLOB,
-                        pending_request_id TEXT,
-                        pending_content_hash BLOB,
-                        development_id TEXT,
-                        qbo_state TEXT NOT NULL DEFAULT 'active' CHECK (qbo_state IN ('active', 'voided', 'deleted')),
-                        qbo_updated_at INTEGER,
-                        pushed_fields TEXT,
-                        drift TEXT,
-                        created_at INTEGER NOT NULL,
-                        updated_at INTEGER NOT NULL,
+                        \(mappingColumns),
                         UNIQUE (org, realm_id, kind, local_id)
                     ) STRICT;
                     INSERT INTO qb_entity_mappings_v9 (id, org, realm_id, kind, local_id, qbo_type, qbo_id, sync_token, status, doc_number, total_minor, balance_minor, due_date, last_synced_at, last_error, content_hash, pending_request_id, development_id, qbo_state, qbo_updated_at, pushed_fields, drift, created_at, updated_at)
@@ -279,30 +283,7 @@ enum Migrations {
                     CREATE INDEX qb_entity_mappings_list ON qb_entity_mappings(org, kind, status, id);
                     CREATE TABLE qb_entity_mappings_archive (
                         id INTEGER PRIMARY KEY,
-                        org TEXT NOT NULL,
-                        realm_id TEXT NOT NULL DEFAULT '',
-                        kind TEXT NOT NULL CHECK (kind IN ('development', 'demand')),
-                        local_id TEXT NOT NULL,
-                        qbo_type TEXT NOT NULL,
-                        qbo_id TEXT,
-                        sync_token TEXT,
-                        status TEXT NOT NULL CHECK (status IN ('Synced', 'Outstanding', 'Paid', 'Overdue', 'Voided')),
-                        doc_number TEXT,
-                        total_minor INTEGER,
-                        balance_minor INTEGER,
-                        due_date TEXT,
-                        last_synced_at INTEGER,
-                        last_error TEXT,
-                        content_hash BLOB,
-                        pending_request_id TEXT,
-                        pending_content_hash BLOB,
-                        development_id TEXT,
-                        qbo_state TEXT NOT NULL DEFAULT 'active' CHECK (qbo_state IN ('active', 'voided', 'deleted')),
-                        qbo_updated_at INTEGER,
-                        pushed_fields TEXT,
-                        drift TEXT,
-                        created_at INTEGER NOT NULL,
-                        updated_at INTEGER NOT NULL,
+                        \(mappingColumns),
                         archived_at INTEGER NOT NULL,
                         archived_for_realm TEXT NOT NULL
                     ) STRICT;

@@ -21,16 +21,20 @@ import Testing
         )
     }
 
+    /// A fresh store with org acme known.
+    static func open(_ directory: TempDirectory) async throws -> (Store, ConnectionRepository, MappingRepository) {
+        let store = try Store.open(stateDirectory: directory.path, logger: Logger(label: "test"))
+        try await OrgRepository(store: store).ensure(OrgID("acme")!, now: Date())
+        return (store, ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate())), MappingRepository(store: store))
+    }
+
     @Test func aMappingIsFoundOnlyInItsCompanyAndArchivedReadOnlyOnAMove() async throws {
         let directory = try TempDirectory()
         defer { directory.remove() }
-        let store = try Store.open(stateDirectory: directory.path, logger: Logger(label: "test"))
-        let connections = ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate()))
-        let mappings = MappingRepository(store: store)
+        let (store, connections, mappings) = try await Self.open(directory)
         let org = OrgID("acme")!
 
         // Given acme connected to company 111 with invoice 5 there
-        try await OrgRepository(store: store).ensure(org, now: Date())
         try await connections.connect(org: org, realmID: "111", environment: "sandbox", tokens: Self.tokens, now: Date())
         try await mappings.recordSynced(org: org, realm: "111", kind: .demand, localID: "dem-1", state: Self.state("5"), now: Date())
 
@@ -66,11 +70,8 @@ import Testing
     @Test func mappingsFromBeforeTheirCompanyWasKnownAreClaimedByTheNextConnection() async throws {
         let directory = try TempDirectory()
         defer { directory.remove() }
-        let store = try Store.open(stateDirectory: directory.path, logger: Logger(label: "test"))
-        let connections = ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate()))
-        let mappings = MappingRepository(store: store)
+        let (store, connections, mappings) = try await Self.open(directory)
         let org = OrgID("acme")!
-        try await OrgRepository(store: store).ensure(org, now: Date())
         // A mapping kept from before 0.2 of an org that was disconnected then (no company known)
         try await mappings.recordSynced(org: org, realm: "", kind: .demand, localID: "dem-1", state: Self.state("5"), now: Date())
 

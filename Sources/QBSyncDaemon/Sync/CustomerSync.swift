@@ -37,10 +37,7 @@ extension SyncService {
         do {
             let outcome = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> PushOutcome<QBOCustomer> in
                 if let existing, let qboID = existing.qboID {
-                    var update = base
-                    update.Id = qboID
-                    update.SyncToken = existing.syncToken
-                    update.sparse = true
+                    var update = base.sparseUpdate(of: qboID, at: existing.syncToken)
                     do throws(QBOClientError) {
                         return .saved(try await client.saveCustomer(update, realmID: connection.realmID, requestID: requestID, accessToken: connection.tokens.accessToken), requestID: requestID)
                     } catch .rejected(let fault) where fault.code == "5010" {
@@ -76,10 +73,7 @@ extension SyncService {
                 guard Self.holdsEarlierContent(intent: intent, hash: hash, adopted: adopted, differs: !base.intendedFields.changes(to: created.pushedFields).isEmpty) else {
                     return .saved(created, requestID: requestID)
                 }
-                var update = base
-                update.Id = created.Id
-                update.SyncToken = created.SyncToken
-                update.sparse = true
+                let update = base.sparseUpdate(of: created.Id, at: created.SyncToken)
                 return .saved(
                     try await client.saveCustomer(update, realmID: connection.realmID, requestID: retryRequestID, accessToken: connection.tokens.accessToken),
                     requestID: retryRequestID

@@ -53,10 +53,7 @@ extension SyncService {
                 let realm = connection.realmID
                 let token = connection.tokens.accessToken
                 if let existing, let qboID = existing.qboID {
-                    var update = payload
-                    update.Id = qboID
-                    update.SyncToken = existing.syncToken
-                    update.sparse = true
+                    var update = payload.sparseUpdate(of: qboID, at: existing.syncToken)
                     do throws(QBOClientError) {
                         return .saved(try await client.saveInvoice(update, realmID: realm, requestID: requestID, accessToken: token), requestID: requestID)
                     } catch .rejected(let fault) where fault.code == "5010" {
@@ -90,10 +87,7 @@ extension SyncService {
                 guard Self.holdsEarlierContent(intent: intent, hash: hash, adopted: adopted, differs: !payload.intendedFields.changes(to: answer.pushedFields).isEmpty) else {
                     return .saved(answer, requestID: requestID)
                 }
-                var update = payload
-                update.Id = answer.Id
-                update.SyncToken = answer.SyncToken
-                update.sparse = true
+                let update = payload.sparseUpdate(of: answer.Id, at: answer.SyncToken)
                 return .saved(try await client.saveInvoice(update, realmID: realm, requestID: retryRequestID, accessToken: token), requestID: retryRequestID)
             }
             switch outcome {
