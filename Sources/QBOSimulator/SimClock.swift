@@ -2,9 +2,19 @@ import Foundation
 
 /// Intuit's formats for times.
 enum IntuitTime {
-    /// Entity `MetaData` and envelope `time`: ISO 8601 with milliseconds and the Pacific offset,
-    /// e.g. `2015-07-23T11:04:15.496-07:00`.
+    /// An envelope's `time`: ISO 8601 with milliseconds and the Pacific offset, e.g.
+    /// `2015-07-23T11:04:15.496-07:00`.
     static func pacific(_ date: Date) -> String {
+        pacific(date, fraction: true)
+    }
+
+    /// Entity `MetaData` times: whole seconds (cut, not rounded) and the Pacific offset, e.g.
+    /// `2020-09-29T05:58:07-07:00`, as in every real sample.
+    static func metaData(_ date: Date) -> String {
+        pacific(date, fraction: false)
+    }
+
+    private static func pacific(_ date: Date, fraction: Bool) -> String {
         let pacific = TimeZone(identifier: "America/Los_Angeles") ?? TimeZone(secondsFromGMT: -8 * 3600)!
         let offset = pacific.secondsFromGMT(for: date)
         var calendar = Calendar(identifier: .gregorian)
@@ -14,10 +24,8 @@ enum IntuitTime {
         let sign = offset < 0 ? "-" : "+"
         let hours = abs(offset) / 3600
         let minutes = abs(offset) % 3600 / 60
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03d%@%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!, millis,
-            sign, hours, minutes
-        )
+        let seconds = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        return seconds + (fraction ? String(format: ".%03d", millis) : "") + String(format: "%@%02d:%02d", sign, hours, minutes)
     }
 
     /// A date as `YYYY-MM-DD` in the Pacific time zone (a US sandbox company's).

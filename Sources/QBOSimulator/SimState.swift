@@ -175,7 +175,7 @@ extension Company {
     /// income account for them.
     static func seeded(realmID: String, name: String, at now: Date) -> Company {
         var company = Company(realmID: realmID, name: name, createdAt: now)
-        let meta: JSONValue = ["CreateTime": .string(IntuitTime.pacific(now)), "LastUpdatedTime": .string(IntuitTime.pacific(now))]
+        let meta: JSONValue = ["CreateTime": .string(IntuitTime.metaData(now)), "LastUpdatedTime": .string(IntuitTime.metaData(now))]
         company.entities["CompanyInfo"] = [
             "1": Entity(
                 body: [

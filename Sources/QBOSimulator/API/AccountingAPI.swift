@@ -53,7 +53,7 @@ extension SimState {
         case (.POST, "batch", 1):
             return batch(request.body, realmID: realmID)
         default:
-            return IntuitFault.data(.notFound, code: "4000", message: "Unsupported Operation", detail: "Operation \(request.method) \(rest.joined(separator: "/")) is not supported", now: current)
+            return IntuitFault.unsupportedOperation("/v3/company/\(realmID)/" + rest.joined(separator: "/"), now: current)
         }
     }
 }

@@ -37,7 +37,7 @@ extension SimState {
             let rows: [JSONValue] = kept.filter { $0.entity == entity }.map { change in
                 let row = change.row
                 if row.deleted {
-                    return ["Id": row.body["Id"] ?? .null, "status": "Deleted", "domain": "QBO", "MetaData": ["LastUpdatedTime": .string(IntuitTime.pacific(row.updatedAt))]]
+                    return ["Id": row.body["Id"] ?? .null, "status": "Deleted", "domain": "QBO", "MetaData": ["LastUpdatedTime": .string(IntuitTime.metaData(row.updatedAt))]]
                 }
                 return .object(row.body)
             }

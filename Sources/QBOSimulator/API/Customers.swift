@@ -48,9 +48,12 @@ extension SimState {
         }
         for (key, value) in input { body[key] = value }
         guard let displayName = Self.displayName(body) else { return IntuitFault.requiredMissing("DisplayName", now: now()) }
-        if let problem = nameProblem(displayName, exceptID: existing.body.string("Id"), realmID: realmID) { return problem }
         body["DisplayName"] = .string(displayName)
         body["FullyQualifiedName"] = .string(displayName)
+        Self.applyActivation(previous: existing.body, body: &body, nameField: "DisplayName", named: input["DisplayName"] != nil)
+        if body["Active"]?.boolValue != false, let problem = nameProblem(body.string("DisplayName") ?? displayName, exceptID: existing.body.string("Id"), realmID: realmID) {
+            return problem
+        }
         body["domain"] = "QBO"
         body["sparse"] = false
         var entity = existing
@@ -66,11 +69,9 @@ extension SimState {
         return parts.isEmpty ? nil : parts.joined(separator: " ")
     }
 
-    /// 6240 when another live customer (Intuit: also vendor or employee) already uses the name.
+    /// 6240 when another active customer (Intuit: also vendor or employee) already uses the name;
+    /// inactive ones do not count (their names carry " (deleted)").
     private func nameProblem(_ name: String, exceptID: String?, realmID: String) -> SimResponse? {
-        let taken = companies[realmID]?.live("Customer").contains {
-            $0.body.string("DisplayName")?.lowercased() == name.lowercased() && $0.body.string("Id") != exceptID
-        }
-        return taken == true ? IntuitFault.duplicateName(now: now()) : nil
+        activeNameTaken("Customer", field: "DisplayName", name: name, exceptID: exceptID, realmID: realmID) ? IntuitFault.duplicateName(now: now()) : nil
     }
 }

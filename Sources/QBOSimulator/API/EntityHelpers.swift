@@ -54,7 +54,7 @@ extension SimState {
     }
 
     func meta(created: Date, updated: Date) -> JSONValue {
-        ["CreateTime": .string(IntuitTime.pacific(created)), "LastUpdatedTime": .string(IntuitTime.pacific(updated))]
+        ["CreateTime": .string(IntuitTime.metaData(created)), "LastUpdatedTime": .string(IntuitTime.metaData(updated))]
     }
 
     /// Reads an entity (`GET /v3/company/{realm}/{type}/{id}`); a deleted one is 610.

@@ -4,16 +4,17 @@ import QBSyncCore
 
 /// Intuit's error answers, byte-shaped as Intuit sends them (reference §2.8).
 enum IntuitFault {
-    /// A data-service fault (HTTP 400/500): `{"Fault":{"Error":[…],"type":…},"time":…}`.
+    /// A data-service fault (HTTP 400/500): `{"Fault":{"Error":[…],"type":…},"time":…}`. Intuit
+    /// often leaves `element` out (the 6240, 4001, 500 samples) and sends `""` in others (610,
+    /// 2500, 5010): nil omits it.
     static func data(
         _ status: HTTPResponseStatus, code: String, message: String, detail: String, type: String = "ValidationFault",
-        element: String = "", now: Date
+        element: String? = nil, now: Date
     ) -> SimResponse {
+        var error: [String: JSONValue] = ["Message": .string(message), "Detail": .string(detail), "code": .string(code)]
+        if let element { error["element"] = .string(element) }
         let body: JSONValue = [
-            "Fault": [
-                "Error": [["Message": .string(message), "Detail": .string(detail), "code": .string(code), "element": .string(element)]],
-                "type": .string(type),
-            ],
+            "Fault": ["Error": [.object(error)], "type": .string(type)],
             "time": .string(IntuitTime.pacific(now)),
         ]
         return .json(status, body)
@@ -22,23 +23,26 @@ enum IntuitFault {
     static func staleObject(now: Date) -> SimResponse {
         data(
             .badRequest, code: "5010", message: "Stale Object Error",
-            detail: "Stale Object Error : You and another user were working on the same thing. Please try again.", now: now
+            detail: "Stale Object Error : You and another user were working on the same thing. Please try again.", element: "", now: now
         )
     }
 
+    /// 610, with the "made inactive" wording and an empty `element` whatever the cause (the batch
+    /// sample answers a missing invoice so): a client cannot tell which reference it was.
     static func objectNotFound(_ type: String, id: String, now: Date) -> SimResponse {
         data(
             .badRequest, code: "610", message: "Object Not Found",
             detail: "Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.",
-            element: "\(type) Id=\(id)", now: now
+            element: "", now: now
         )
     }
 
+    /// 2500, with an empty `element` as in the sample (Intuit does not name the reference).
     static func invalidReference(_ element: String, id: String, now: Date) -> SimResponse {
         data(
             .badRequest, code: "2500", message: "Invalid Reference Id",
             detail: "Invalid Reference Id : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.",
-            element: element, now: now
+            element: "", now: now
         )
     }
 
@@ -65,8 +69,22 @@ enum IntuitFault {
         data(.badRequest, code: "2010", message: "Request has invalid or unsupported property", detail: detail, now: now)
     }
 
+    /// A query Intuit's parser cannot read (4000, as in the issues quoting Intuit's answers).
     static func queryParser(_ detail: String, now: Date) -> SimResponse {
         data(.badRequest, code: "4000", message: "Error parsing query", detail: "QueryParserError: \(detail)", type: "ValidationFault", now: now)
+    }
+
+    /// A query that parses but names no entity Intuit knows (the 4001 sample).
+    static func queryValidation(_ detail: String, now: Date) -> SimResponse {
+        data(.badRequest, code: "4001", message: "Invalid query", detail: "QueryValidationError: \(detail)", type: "ValidationFault", now: now)
+    }
+
+    /// A path Intuit has no resource for: HTTP 400 with code "500" (the unsupported-operation sample).
+    static func unsupportedOperation(_ path: String, now: Date) -> SimResponse {
+        data(
+            .badRequest, code: "500", message: "Unsupported Operation",
+            detail: "Operation Could not find resource for relative : \(path) of full path: \(path) is not supported.", now: now
+        )
     }
 
     static func systemFault(now: Date) -> SimResponse {
@@ -123,7 +141,7 @@ enum IntuitFault {
     /// Throttling comes back as XML even to a JSON client (pitfall 9).
     static func throttled(detail: String = "The request limit was reached.  Try again later") -> SimResponse {
         let xml = """
-            <?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="\(IntuitTime.pacific(Date()))"><Fault type="SERVICE"><Error code="3001" element=""><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message><Detail>\(detail)</Detail></Error></Fault></IntuitResponse>
+            <?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="\(IntuitTime.pacific(Date()))"><Fault type="SERVICE"><Error code="3001"><Message>message=ThrottleExceeded; errorCode=003001; statusCode=429</Message><Detail>\(detail)</Detail></Error></Fault></IntuitResponse>
             """
         return .text(.tooManyRequests, xml, contentType: "application/xml")
     }

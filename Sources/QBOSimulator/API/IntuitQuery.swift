@@ -3,7 +3,13 @@ import QBSyncCore
 
 /// Intuit's query language, the part the daemon and Intuit's client libraries use (reference §2.7):
 /// `SELECT * | COUNT(*) FROM <Entity> [WHERE f op v [AND …]] [ORDERBY f [ASC|DESC]] [STARTPOSITION n] [MAXRESULTS n]`
-/// with `= != < > <= >= IN (…) LIKE`; keywords and entity names case-insensitive; `'` escaped as `\'`.
+/// with `= != < > <= >= IN (…) LIKE`; keywords and entity names case-insensitive.
+///
+/// Strings: `\'` is a quote (Intuit's blog "Deep dive into data queries", 2017). A backslash
+/// before any other character is consumed with it and both are kept as they are: Intuit's lexer
+/// reads `\` as an escape (a value ending in `\` escapes its closing quote, quickbooks-ruby#345),
+/// yet a name with a backslash inside was still found there, so `\\` is not taken to mean one
+/// backslash. Only `\'` has a documented meaning, and it is the only one a client can rely on.
 struct IntuitQuery: Equatable {
     enum Value: Equatable {
         case string(String)
@@ -33,6 +39,8 @@ struct IntuitQuery: Equatable {
 
     struct ParseError: Error, CustomStringConvertible {
         let description: String
+        /// Parsed, but names no entity Intuit knows: 4001 rather than 4000.
+        var validation = false
     }
 
     /// Entities the simulator can query, in Intuit's spelling.
@@ -58,8 +66,9 @@ struct IntuitQuery: Equatable {
         case let token: throw ParseError(description: "only SELECT * and SELECT COUNT(*) are supported, found \(token)")
         }
         try expectWord("FROM")
-        guard case .word(let entityName) = try next(), let entity = entities.first(where: { $0.lowercased() == entityName.lowercased() }) else {
-            throw ParseError(description: "unknown entity")
+        guard case .word(let entityName) = try next() else { throw ParseError(description: "expected an entity after FROM") }
+        guard let entity = entities.first(where: { $0.lowercased() == entityName.lowercased() }) else {
+            throw ParseError(description: "invalid context declaration: \(entityName)", validation: true)
         }
         var query = IntuitQuery(count: count, entity: entity)
         while let token = tokens.first {
@@ -149,11 +158,18 @@ struct IntuitQuery: Equatable {
                 var value = ""
                 var closed = false
                 while let next = characters.popFirst() {
-                    if next == "\\", let escaped = characters.popFirst() { value.append(escaped); continue }
+                    if next == "\\" {
+                        guard let escaped = characters.popFirst() else { break }
+                        if escaped != "'" { value.append(next) }
+                        value.append(escaped)
+                        continue
+                    }
                     if next == "'" { closed = true; break }
                     value.append(next)
                 }
-                guard closed else { throw ParseError(description: "unterminated string") }
+                guard closed else {
+                    throw ParseError(description: "Invalid content. Lexical error at line 1, column \(text.count + 1).  Encountered: <EOF> after : \"'\(value)\"")
+                }
                 tokens.append(.string(value))
             } else if character.isNumber || (character == "-" && characters.dropFirst().first?.isNumber == true) {
                 var number = String(characters.removeFirst())
@@ -279,10 +295,16 @@ extension SimState {
         let query: IntuitQuery
         do {
             query = try IntuitQuery.parse(text)
+        } catch let error as IntuitQuery.ParseError where error.validation {
+            return IntuitFault.queryValidation(error.description, now: current)
         } catch {
             return IntuitFault.queryParser("\(error)", now: current)
         }
         var rows = companies[realmID]!.live(query.entity).map(\.body).filter(query.matches)
+        if Self.nameLists.contains(query.entity), !query.mentionsActive {
+            // Intuit's default: `SELECT * FROM Customer` answers active customers only.
+            rows.removeAll { $0["Active"]?.boolValue == false }
+        }
         if query.count {
             return .json(.ok, JSONValue.object(["QueryResponse": ["totalCount": .int(Int64(rows.count))], "time": .string(IntuitTime.pacific(current))]))
         }

@@ -8,15 +8,21 @@ extension SimState {
         if let id = raw.string("Id") {
             var entity: Company.Entity
             do { entity = try checkedForUpdate("Item", input: raw, realmID: realmID) } catch { return error.response }
-            for (key, value) in raw.cleanedInput(readOnly: ["Id", "SyncToken", "MetaData", "domain", "sparse"]) { entity.body[key] = value }
-            _ = id
+            let input = raw.cleanedInput(readOnly: ["Id", "SyncToken", "MetaData", "domain", "sparse", "FullyQualifiedName"])
+            let previous = entity.body
+            for (key, value) in input { entity.body[key] = value }
+            if let name = input.string("Name") { entity.body["FullyQualifiedName"] = .string(name) }
+            Self.applyActivation(previous: previous, body: &entity.body, nameField: "Name", named: input["Name"] != nil)
+            if entity.body["Active"]?.boolValue != false, let name = entity.body.string("Name"),
+                activeNameTaken("Item", field: "Name", name: name, exceptID: id, realmID: realmID)
+            {
+                return Self.duplicateItemName(name, now: current)
+            }
             return entityReply("Item", store("Item", entity, realmID: realmID, operation: "Update").body)
         }
         var body = raw.cleanedInput(readOnly: ["Id", "SyncToken", "MetaData", "domain", "sparse", "FullyQualifiedName"])
         guard let name = body.string("Name") else { return IntuitFault.requiredMissing("Name", now: current) }
-        if companies[realmID]!.live("Item").contains(where: { $0.body.string("Name")?.lowercased() == name.lowercased() }) {
-            return IntuitFault.data(.badRequest, code: "6240", message: "Duplicate Name Exists Error", detail: "The name supplied already exists. : \(name)", now: current)
-        }
+        if activeNameTaken("Item", field: "Name", name: name, exceptID: nil, realmID: realmID) { return Self.duplicateItemName(name, now: current) }
         let type = body.string("Type") ?? "Service"
         guard ["Service", "NonInventory"].contains(type) else {
             return IntuitFault.requestValidation("Item Type \(type) is not supported here", now: current)
@@ -38,5 +44,10 @@ extension SimState {
         body["sparse"] = false
         body["MetaData"] = meta(created: current, updated: current)
         return entityReply("Item", store("Item", Company.Entity(body: body, updatedAt: current), realmID: realmID, operation: "Create", bumpSyncToken: false).body)
+    }
+
+    /// 6240 for an item name an active item has.
+    static func duplicateItemName(_ name: String, now: Date) -> SimResponse {
+        IntuitFault.data(.badRequest, code: "6240", message: "Duplicate Name Exists Error", detail: "The name supplied already exists. : \(name)", now: now)
     }
 }
