@@ -92,20 +92,15 @@ extension AccountingClient {
         return accounts.first { $0.AccountSubType == "ServiceFeeIncome" } ?? accounts.first
     }
 
-    /// `'` escaped as `\'`, as Intuit's query language wants.
-    public static func quoted(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
-    }
-
     private func requestQuery(_ requestID: String?) -> [URLQueryItem] {
         requestID.map { [URLQueryItem(name: "requestid", value: $0)] } ?? []
     }
 
-    private func encode(_ value: some Encodable) throws(QBOClientError) -> Data {
+    func encode(_ value: some Encodable) throws(QBOClientError) -> Data {
         do { return try JSONEncoder().encode(value) } catch { throw .unavailable("cannot encode the request") }
     }
 
-    private func decode<Entity: Decodable>(_ data: Data, entity: String) throws(QBOClientError) -> Entity {
+    func decode<Entity: Decodable>(_ data: Data, entity: String) throws(QBOClientError) -> Entity {
         let decoder = JSONDecoder()
         decoder.userInfo[AnyKey.entityInfo] = entity
         do {

@@ -38,6 +38,9 @@ public struct CustomerPayload: Encodable, Sendable {
     public var PrimaryPhone: Phone?
     public var BillAddr: Address?
     public var Notes: String?
+    /// Every push says the customer is active (its intended `status`): one a QuickBooks user made
+    /// inactive (Intuit renamed it "<name> (deleted)") comes back under the pushed name.
+    public var Active = true
 
     public init(displayName: String, email: String?, phone: String?, address: Address?, notes: String?) {
         DisplayName = displayName
@@ -147,8 +150,11 @@ public struct QBOItem: Decodable, Sendable {
         public var name: String?
     }
     public var Id: String
+    public var SyncToken: String? = nil
     public var Name: String?
     public var IncomeAccountRef: AccountRef?
+    /// False once a QuickBooks user made it inactive (Intuit then renames it "<name> (deleted)").
+    public var Active: Bool? = nil
 }
 
 /// An account as the service item's choice needs it.

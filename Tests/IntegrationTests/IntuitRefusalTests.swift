@@ -82,14 +82,12 @@ import Testing
         let syncToken = try #require(try await pair.http.get("/v3/company/\(realm)/customer/\(id)", token: token).json["Customer"]?["SyncToken"])
         #expect(try await pair.http.post("/v3/company/\(realm)/customer", json: ["Id": .string(id), "SyncToken": syncToken, "sparse": true, "Active": false], token: token).status == 200)
 
-        // Intuit answers the update 610 "made inactive"; the invoice still stands.
-        await #expect { _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["99.00"])]) } throws: { error in
-            guard let rpc = (error as? ControlClientError)?.rpcError else { return false }
-            return rpc.reason == "qbo_rejected" && rpc.data["qbo"]?["code"] == "610"
-        }
+        // Intuit answers the update 610 "made inactive"; the invoice still stands, and qbsyncd makes
+        // the customer active again and pushes once more (fidelity #5, InactiveNameTests).
+        let updated = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["99.00"])])
+        #expect(updated["totalAmount"] == "99.00")
         let mapping = try #require(try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first)
         #expect(mapping["status"] == "Outstanding", "not Voided: \(mapping)")
-        #expect(mapping["lastError"]?.stringValue?.contains("Object Not Found") == true)
     }
 }
 

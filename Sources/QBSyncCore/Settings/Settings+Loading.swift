@@ -222,8 +222,8 @@ private struct Builder {
 
     mutating func itemName(_ text: String?) -> String {
         guard let text else { return "Service Charge" }
-        guard text.count <= 100, !text.contains(":") else {
-            problems.append("\(SettingKey.invoiceItem): '\(text.prefix(40))' is not a QuickBooks item name (at most 100 characters, no ':')")
+        guard text.count <= 100, !text.contains(":"), !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            problems.append("\(SettingKey.invoiceItem): '\(text.prefix(40).debugDescription.dropFirst().dropLast())' is not a QuickBooks item name (at most 100 characters, no ':', no control characters)")
             return "Service Charge"
         }
         return text

@@ -62,7 +62,7 @@ extension SyncService {
                 } catch .rejected(let fault) where fault.code == "6240" {
                     // The name is taken. Only a customer this daemon made (its marker in Notes: a create
                     // whose answer was lost) is adopted; anyone else's is never taken over.
-                    let sql = "SELECT * FROM Customer WHERE DisplayName = \(AccountingClient.quoted(base.DisplayName))"
+                    let sql = "SELECT * FROM Customer WHERE \(AccountingClient.condition("DisplayName", equals: base.DisplayName))"
                     let found = try await client.query(sql, entity: "Customer", as: QBOCustomer.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
                     guard let ours = found.first(where: { $0.Notes == base.Notes }) else { throw .rejected(fault) }
                     created = ours

@@ -13,7 +13,9 @@ extension SyncService {
         try demand.validate()
         let realm = try await connections.currentRealm(org)
         return try await entityLocks.run(Self.lockKey(org, demand.id)) {
-            try await pushInvoice(org: org, realm: realm, demand: demand, force: force)
+            try await recoveringInactiveReferences(org: org, realm: realm, developmentID: demand.developmentId) {
+                try await pushInvoice(org: org, realm: realm, demand: demand, force: force)
+            }
         }
     }
 
@@ -75,7 +77,7 @@ extension SyncService {
                 // requestids): look for the invoice it may have made before sending it again.
                 var created: QBOInvoice?
                 if hadPending, let docNumber = demand.docNumber {
-                    let sql = "SELECT * FROM Invoice WHERE DocNumber = \(AccountingClient.quoted(docNumber))"
+                    let sql = "SELECT * FROM Invoice WHERE \(AccountingClient.condition("DocNumber", equals: docNumber))"
                     let found = try await client.query(sql, entity: "Invoice", as: QBOInvoice.self, realmID: realm, accessToken: token)
                     created = found.first(where: { $0.PrivateNote == payload.PrivateNote })
                 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import QBOClient
 import QBSyncCore
 
 /// `customer.sync`'s development.
@@ -25,6 +26,7 @@ struct DevelopmentInput: Codable, Sendable {
         guard !trimmed.isEmpty, trimmed.count <= 100, !trimmed.contains(":") else {
             throw .invalidParams(field: "development.name", detail: "must be 1-100 characters without ':'")
         }
+        try SyncValidation.noControlCharacters(name, field: "development.name")
         if let email, email.count > 100 || !email.contains("@") { throw .invalidParams(field: "development.email", detail: "is not an e-mail address") }
         if let phone, phone.count > 30 { throw .invalidParams(field: "development.phone", detail: "is longer than 30 characters") }
         if let address, address.line1.isEmpty || address.line1.count > 500 { throw .invalidParams(field: "development.address.line1", detail: "must be 1-500 characters") }
@@ -50,6 +52,7 @@ struct DemandInput: Codable, Sendable {
         try SyncValidation.identifier(id, field: "demand.id")
         try SyncValidation.identifier(developmentId, field: "demand.developmentId")
         if let docNumber, docNumber.isEmpty || docNumber.count > 21 { throw .invalidParams(field: "demand.docNumber", detail: "must be 1-21 characters") }
+        if let docNumber { try SyncValidation.noControlCharacters(docNumber, field: "demand.docNumber") }
         if let txnDate { try SyncValidation.date(txnDate, field: "demand.txnDate") }
         try SyncValidation.date(dueDate, field: "demand.dueDate")
         if let memo, memo.count > 1000 { throw .invalidParams(field: "demand.memo", detail: "is longer than 1000 characters") }
@@ -64,6 +67,12 @@ struct DemandInput: Codable, Sendable {
 enum SyncValidation {
     static func identifier(_ value: String, field: String) throws(QBSyncError) {
         guard !value.isEmpty, value.count <= 64 else { throw .invalidParams(field: field, detail: "must be 1-64 characters") }
+    }
+
+    /// Names and DocNumbers are looked up in Intuit's query language, where a control character
+    /// has no documented meaning (L2): refused before any call.
+    static func noControlCharacters(_ value: String, field: String) throws(QBSyncError) {
+        if AccountingClient.hasControlCharacters(value) { throw .invalidParams(field: field, detail: "must not contain control characters") }
     }
 
     static func date(_ value: String, field: String) throws(QBSyncError) {

@@ -83,27 +83,6 @@ final class SyncService: Sendable {
         return try await lookup.value
     }
 
-    private func findOrCreateItem(org: OrgID, realm: String, name: String, client: AccountingClient) async throws -> String {
-        let sql = "SELECT * FROM Item WHERE Name = \(AccountingClient.quoted(name))"
-        let incomeAccount = connections.state.settings.incomeAccountName
-        let item = try await retrying(org: org) { connection async throws(QBOClientError) -> QBOItem in
-            if let found = try await client.query(sql, entity: "Item", as: QBOItem.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
-                return found
-            }
-            do throws(QBOClientError) {
-                return try await client.createServiceItem(name: name, incomeAccount: incomeAccount, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
-            } catch .rejected(let fault) where fault.code == "6240" {
-                // Made meanwhile by someone else (a user, another app): adopt it.
-                if let found = try await client.query(sql, entity: "Item", as: QBOItem.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken).first {
-                    return found
-                }
-                throw .rejected(fault)
-            }
-        }
-        try await mappings.storeItem(realmID: realm, name: name, itemID: item.Id, incomeAccount: item.IncomeAccountRef?.name)
-        return item.Id
-    }
-
     /// Runs a QuickBooks call with the org's token; 5xx, timeouts and dropped connections are
     /// retried with jittered back-off, then `qbo_unavailable`. (The client's meter counts reads.)
     /// With `realm`, only while the org is still in that company.
