@@ -6,10 +6,16 @@ import QBSyncStore
 /// `qbsyncd --rotate-token-key PATH`: re-seals every stored token under a new key, in one
 /// transaction, while the daemon is stopped.
 ///
-/// PATH is created (0600, 32 random bytes) when it does not exist. With the generated default key
+/// PATH is created (0600, 32 random bytes) when it does not exist, owned by the daemon's user (the
+/// owner of the state directory) when run as root. With the generated default key
 /// (`<state dir>/token.key`) the new key then replaces it; with `QBSYNCD_TOKEN_KEY_FILE` or the
 /// `token_key` credential the admin points the setting at PATH before starting the daemon again
 /// (until then the daemon refuses to start, naming both key ids).
+///
+/// The key in use is never created here (L16): from a root shell `CREDENTIALS_DIRECTORY` is unset,
+/// so the settings fall back to `<state dir>/token.key`; when that does not exist the rotation stops
+/// and says to run it as `QBSYNCD_TOKEN_KEY_FILE=/etc/qbsyncd/credentials/token_key qbsyncd
+/// --rotate-token-key PATH` (the file the unit's `LoadCredential=` reads).
 public enum TokenKeyRotation {
     public static func run(environment: [String: String], newKeyPath: String) async -> (ok: Bool, lines: [String]) {
         let settings: Settings
@@ -21,8 +27,11 @@ public enum TokenKeyRotation {
             return (false, ["qbsyncd is running (\(settings.controlSocketPath) answers): stop it before rotating the token key"])
         }
         do {
-            let current = try TokenKey.load(settings.tokenKey)
-            if !FileManager.default.fileExists(atPath: newKeyPath) { try TokenKey.create(at: newKeyPath) }
+            let current = try TokenKey.load(settings.tokenKey, create: false)
+            if !FileManager.default.fileExists(atPath: newKeyPath) {
+                try TokenKey.create(at: newKeyPath)
+                try giveToDaemonUser(newKeyPath, stateDirectory: settings.stateDirectory)
+            }
             let next = try TokenKey.load(.file(newKeyPath))
             guard next.id != current.id || FileManager.default.contents(atPath: newKeyPath) != FileManager.default.contents(atPath: settings.tokenKey.path) else {
                 return (false, ["the new key is the key in use"])
@@ -35,6 +44,7 @@ public enum TokenKeyRotation {
                 guard rename(newKeyPath, path) == 0 else {
                     return (false, lines + ["cannot move \(newKeyPath) to \(path): \(String(cString: strerror(errno))); move it there before starting qbsyncd"])
                 }
+                try TokenKey.syncDirectory(of: path)
                 lines.append("the new key replaced \(path)")
             } else {
                 lines.append("now point \(SettingKey.tokenKeyFile) (or the token_key credential) at \(newKeyPath), then start qbsyncd")
@@ -42,6 +52,18 @@ public enum TokenKeyRotation {
             return (true, lines)
         } catch {
             return (false, ["token key rotation failed: \(error)"])
+        }
+    }
+
+    /// Run as root, a new key file would be root's 0600 and unreadable to the daemon (User=qbsyncd):
+    /// it is given to the owner of the state directory.
+    static func giveToDaemonUser(_ path: String, stateDirectory: String) throws(TokenKeyError) {
+        guard geteuid() == 0 else { return }
+        var owner = stat()
+        guard stat(stateDirectory, &owner) == 0 else { throw TokenKeyError("cannot read the owner of \(stateDirectory): \(String(cString: strerror(errno)))") }
+        guard chown(path, owner.st_uid, owner.st_gid) == 0 else {
+            unlink(path)
+            throw TokenKeyError("cannot give \(path) to uid \(owner.st_uid): \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -138,8 +138,7 @@ public struct ConnectionRepository: Sendable {
     /// and a company other than the one its mappings belong to unless `fresh` (which archives
     /// them, in the same transaction).
     public func connect(org: OrgID, realmID: String, environment: String, tokens: TokenSet, fresh: Bool = false, now: Date) async throws {
-        let access = try vault.seal(tokens.accessToken, org: org, realm: realmID, column: .accessToken)
-        let refresh = try vault.seal(tokens.refreshToken, org: org, realm: realmID, column: .refreshToken)
+        let vault = self.vault
         try await writer.write { db in
             if let owner = try String.fetchOne(db, sql: "SELECT org FROM qb_configs WHERE realm_id = ?", arguments: [realmID]), owner != org.rawValue {
                 throw RealmInUse()
@@ -156,6 +155,10 @@ public struct ConnectionRepository: Sendable {
                     """,
                 arguments: [org.rawValue, n, n]
             )
+            // Sealed for the generation this write gives the row (L17).
+            let generation = try Int64.fetchOne(db, sql: "SELECT token_generation FROM qb_configs WHERE org = ?", arguments: [org.rawValue]) ?? 0
+            let access = try vault.seal(tokens.accessToken, org: org, realm: realmID, column: .accessToken, generation: generation + 1)
+            let refresh = try vault.seal(tokens.refreshToken, org: org, realm: realmID, column: .refreshToken, generation: generation + 1)
             try db.execute(
                 sql: """
                     UPDATE qb_configs SET realm_id = ?, environment = ?, status = 'connected', access_token = ?, refresh_token = ?,
@@ -199,8 +202,8 @@ public struct ConnectionRepository: Sendable {
         return Connection(
             org: org, realmID: raw.realmID, status: raw.status,
             tokens: TokenSet(
-                accessToken: try vault.open(raw.access, org: org, realm: raw.realmID, column: .accessToken),
-                refreshToken: try vault.open(raw.refresh, org: org, realm: raw.realmID, column: .refreshToken),
+                accessToken: try vault.open(raw.access, org: org, realm: raw.realmID, column: .accessToken, generation: raw.generation),
+                refreshToken: try vault.open(raw.refresh, org: org, realm: raw.realmID, column: .refreshToken, generation: raw.generation),
                 accessTokenExpiresAt: Self.date(raw.accessExpiry) ?? .distantPast,
                 refreshTokenExpiresAt: Self.date(raw.refreshExpiry) ?? .distantPast,
                 refreshTokenHardExpiresAt: Self.date(raw.hardExpiry)
@@ -213,8 +216,8 @@ public struct ConnectionRepository: Sendable {
     /// Returns false when another writer changed the tokens meanwhile.
     @discardableResult
     public func storeRefreshed(org: OrgID, realmID: String, tokens: TokenSet, expectedGeneration: Int64, now: Date) async throws -> Bool {
-        let access = try vault.seal(tokens.accessToken, org: org, realm: realmID, column: .accessToken)
-        let refresh = try vault.seal(tokens.refreshToken, org: org, realm: realmID, column: .refreshToken)
+        let access = try vault.seal(tokens.accessToken, org: org, realm: realmID, column: .accessToken, generation: expectedGeneration + 1)
+        let refresh = try vault.seal(tokens.refreshToken, org: org, realm: realmID, column: .refreshToken, generation: expectedGeneration + 1)
         return try await writer.write { db in
             try db.execute(
                 sql: """
@@ -313,12 +316,12 @@ public struct ConnectionRepository: Sendable {
         return try await writer.read { db in
             var checked = 0
             var failing: [String] = []
-            let rows = try Row.fetchCursor(db, sql: "SELECT org, realm_id, refresh_token FROM qb_configs WHERE refresh_token IS NOT NULL AND realm_id IS NOT NULL")
+            let rows = try Row.fetchCursor(db, sql: "SELECT org, realm_id, refresh_token, token_generation FROM qb_configs WHERE refresh_token IS NOT NULL AND realm_id IS NOT NULL")
             while let row = try rows.next() {
                 checked += 1
                 let name: String = row["org"]
                 guard let org = OrgID(name), let realm: String = row["realm_id"], let refresh: Data = row["refresh_token"],
-                    (try? vault.open(refresh, org: org, realm: realm, column: .refreshToken)) != nil
+                    (try? vault.open(refresh, org: org, realm: realm, column: .refreshToken, generation: row["token_generation"])) != nil
                 else {
                     failing.append(name)
                     continue
@@ -332,12 +335,14 @@ public struct ConnectionRepository: Sendable {
     public func reseal(with newVault: TokenVault) async throws -> Int {
         try await writer.write { db in
             var count = 0
-            for row in try Row.fetchAll(db, sql: "SELECT org, realm_id, access_token, refresh_token FROM qb_configs WHERE refresh_token IS NOT NULL") {
+            for row in try Row.fetchAll(db, sql: "SELECT org, realm_id, access_token, refresh_token, token_generation FROM qb_configs WHERE refresh_token IS NOT NULL") {
                 guard let org = OrgID(row["org"] as String), let realm: String = row["realm_id"], let access: Data = row["access_token"],
                     let refresh: Data = row["refresh_token"]
                 else { continue }
-                let newAccess = try newVault.seal(try vault.open(access, org: org, realm: realm, column: .accessToken), org: org, realm: realm, column: .accessToken)
-                let newRefresh = try newVault.seal(try vault.open(refresh, org: org, realm: realm, column: .refreshToken), org: org, realm: realm, column: .refreshToken)
+                // The generation is unchanged by this write: the row is re-sealed for it (and a version-1 row migrates).
+                let g: Int64 = row["token_generation"]
+                let newAccess = try newVault.seal(try vault.open(access, org: org, realm: realm, column: .accessToken, generation: g), org: org, realm: realm, column: .accessToken, generation: g)
+                let newRefresh = try newVault.seal(try vault.open(refresh, org: org, realm: realm, column: .refreshToken, generation: g), org: org, realm: realm, column: .refreshToken, generation: g)
                 try db.execute(sql: "UPDATE qb_configs SET access_token = ?, refresh_token = ? WHERE org = ?", arguments: [newAccess, newRefresh, org.rawValue])
                 count += 1
             }

@@ -5,7 +5,7 @@ public import QBSyncCore
 /// Why the token key could not be loaded. Never carries key material.
 public struct TokenKeyError: Error, Sendable, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 /// The 32-byte AES-256 key that seals OAuth tokens at rest, with a one-byte id (the first byte of
@@ -27,22 +27,50 @@ public struct TokenKey: Sendable {
     }
 
     /// Loads the key runtime.md names: `QBSYNCD_TOKEN_KEY_FILE`, the credential `token_key`, or
-    /// `<state dir>/token.key`, which is created (0600, 32 random bytes) on first start.
+    /// `<state dir>/token.key`, which is created (0600, 32 random bytes) on first start unless
+    /// `create` is false (a key rotation never makes the key in use).
     ///
     /// A key file is 32 raw bytes, or the same as 64 hex digits or base64 (whitespace ignored). A
-    /// key file readable by group or others is refused.
-    public static func load(_ source: TokenKeySource) throws(TokenKeyError) -> TokenKey {
+    /// key file that is not a regular file, is readable by group or others, or is owned by someone
+    /// other than this user or root (L17) is refused. Running as root (a rotation from a root
+    /// shell), the owner of the key's directory is accepted too: the daemon's user owns its state
+    /// directory and the key in it.
+    public static func load(_ source: TokenKeySource, create: Bool = true) throws(TokenKeyError) -> TokenKey {
         if case .generated(let path) = source, !FileManager.default.fileExists(atPath: path) {
-            try create(at: path)
+            guard create else {
+                throw TokenKeyError(
+                    "the token key \(path) does not exist. Run from a root shell, the systemd credential is not visible: set \(SettingKey.tokenKeyFile)=/etc/qbsyncd/credentials/token_key (the file the unit loads) or the path the daemon uses"
+                )
+            }
+            try Self.create(at: path)
         }
         let path = source.path
         var info = stat()
         guard stat(path, &info) == 0 else { throw TokenKeyError("the token key \(path) cannot be read: \(String(cString: strerror(errno)))") }
-        if case .credential = source {} else if info.st_mode & 0o077 != 0 {
-            throw TokenKeyError("the token key \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
+        guard info.st_mode & S_IFMT == S_IFREG else { throw TokenKeyError("the token key \(path) is not a regular file") }
+        if case .credential = source {} else {
+            if info.st_mode & 0o077 != 0 {
+                throw TokenKeyError("the token key \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
+            }
+            guard trustedOwners(of: path).contains(info.st_uid) else {
+                throw TokenKeyError("the token key \(path) is owned by uid \(info.st_uid), not by this user (\(geteuid())) or root; chown it")
+            }
         }
         guard let contents = FileManager.default.contents(atPath: path) else { throw TokenKeyError("the token key \(path) cannot be read") }
         return try parse(contents, path: path)
+    }
+
+    /// Who may own a key file: this user and root; for root, also the owner of its directory.
+    static func trustedOwners(of path: String) -> Set<uid_t> {
+        var owners: Set<uid_t> = [geteuid(), 0]
+        var directory = stat()
+        if geteuid() == 0, stat(Self.directory(of: path), &directory) == 0 { owners.insert(directory.st_uid) }
+        return owners
+    }
+
+    static func directory(of path: String) -> String {
+        let parent = (path as NSString).deletingLastPathComponent
+        return parent.isEmpty ? "." : parent
     }
 
     static func parse(_ contents: Data, path: String) throws(TokenKeyError) -> TokenKey {
@@ -53,7 +81,8 @@ public struct TokenKey: Sendable {
         throw TokenKeyError("the token key \(path) is not 32 bytes (raw, 64 hex digits or base64)")
     }
 
-    /// Writes a new key with O_EXCL and mode 0600, so two starting daemons cannot both make one.
+    /// Writes a new key with O_EXCL and mode 0600, so two starting daemons cannot both make one;
+    /// the file and then its directory are fsynced, so the key survives a crash with its name (L17).
     public static func create(at path: String) throws(TokenKeyError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw TokenKeyError("cannot create the token key \(path): \(String(cString: strerror(errno)))") }
@@ -63,6 +92,16 @@ public struct TokenKey: Sendable {
             unlink(path)
             throw TokenKeyError("cannot write the token key \(path)")
         }
+        try syncDirectory(of: path)
+    }
+
+    /// fsyncs the directory holding `path`, so a file created or renamed in it is durable.
+    public static func syncDirectory(of path: String) throws(TokenKeyError) {
+        let directory = Self.directory(of: path)
+        let fd = open(directory, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { throw TokenKeyError("cannot open \(directory) to sync it: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw TokenKeyError("cannot sync \(directory): \(String(cString: strerror(errno)))") }
     }
 
     private static func hexBytes(_ text: String) -> Data? {
