@@ -1,5 +1,4 @@
 import Foundation
-import HeapModule
 import Logging
 import QBSyncCore
 import QBSyncStore
@@ -21,17 +20,10 @@ final class TokenScheduler: Service, Sendable {
     static let warningSweep: TimeInterval = 3600
     static let sweepSpacing: TimeInterval = 10
 
-    struct Entry: Comparable, Sendable {
-        var due: ContinuousClock.Instant
-        var org: OrgID
-        static func < (lhs: Entry, rhs: Entry) -> Bool { lhs.due < rhs.due }
-    }
+    typealias Plan = TokenRefreshStateMachine<ContinuousClock.Instant>
 
     private struct State {
-        var heap = Heap<Entry>()
-        /// The live due time per org; heap entries that differ are stale.
-        var due: [OrgID: ContinuousClock.Instant] = [:]
-        var running = 0
+        var plan = Plan(maximumConcurrent: TokenScheduler.maximumConcurrentRefreshes)
         var lastSweep: ContinuousClock.Instant?
         /// Tokens changed since the last sweep: look again soon (at most every ``sweepSpacing``).
         var sweepRequested = false
@@ -62,8 +54,7 @@ final class TokenScheduler: Service, Sendable {
             while !Task.isShuttingDownGracefully {
                 startDueRefreshes(in: &group)
                 await sweepReconnectWarningsIfDue()
-                let next = state.withLock { $0.heap.min?.due }
-                let wake = min(next ?? .now + Self.tick, .now + Self.tick)
+                let wake = state.withLock { $0.plan.nextWake(now: .now, tick: Self.tick) }
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(until: wake, clock: .continuous) }
             }
             group.cancelAll()
@@ -74,16 +65,13 @@ final class TokenScheduler: Service, Sendable {
     func rebuild() async throws {
         let entries = try await manager.repository.schedule()
         let now = Date()
-        // Orgs already overdue (the daemon was down) are spread over a few seconds, not refreshed in one burst.
-        let spread = min(30.0, Double(entries.count) / 200)
+        let spread = Plan.restartSpread(orgs: entries.count)
         for entry in entries {
-            let due: TimeInterval
-            if let retry = entry.nextRetryAt {
-                due = retry.timeIntervalSince(now)
-            } else {
-                due = entry.accessTokenExpiresAt.timeIntervalSince(now) - margin() - jitter()
-            }
-            schedule(entry.org, inSeconds: due > 0 ? due : Double.random(in: 0...max(spread, 0.001)))
+            let delay = Plan.delayAfterRestart(
+                expiresIn: entry.accessTokenExpiresAt.timeIntervalSince(now), retryIn: entry.nextRetryAt?.timeIntervalSince(now), margin: margin(),
+                jitter: jitter(), spread: spread, position: Double.random(in: 0...1)
+            )
+            schedule(entry.org, inSeconds: delay)
         }
         logger.info("token schedule loaded", metadata: ["orgs": "\(entries.count)"])
     }
@@ -91,44 +79,29 @@ final class TokenScheduler: Service, Sendable {
     func apply(_ change: ConnectionManager.ScheduleChange) {
         switch change {
         case .tokenExpires(let org, let seconds):
-            // Never before half the token's life: a margin as long as the lifetime must not turn
-            // into a refresh loop.
-            schedule(org, inSeconds: max(seconds / 2, seconds - margin() - jitter()))
+            schedule(org, inSeconds: Plan.refreshDelay(expiresIn: seconds, margin: margin(), jitter: jitter()))
             state.withLock { $0.sweepRequested = true }
         case .retry(let org, let seconds): schedule(org, inSeconds: seconds)
-        case .removed(let org): _ = state.withLock { $0.due.removeValue(forKey: org) }
+        case .removed(let org): state.withLock { $0.plan.remove(org) }
         }
     }
 
     private func schedule(_ org: OrgID, inSeconds seconds: TimeInterval) {
         let due = ContinuousClock.now + .milliseconds(Int64(max(0, seconds) * 1000))
-        state.withLock { state in
-            state.due[org] = due
-            state.heap.insert(Entry(due: due, org: org))
-        }
+        state.withLock { $0.plan.schedule(org, at: due) }
     }
 
     private func margin() -> TimeInterval { Double(manager.state.settings.refreshMarginSeconds) }
 
     /// Up to a fifth of the margin (at most a minute), so orgs connected together do not stay in step.
-    private func jitter() -> TimeInterval { Double.random(in: 0...min(60, margin() / 5)) }
+    private func jitter() -> TimeInterval { Double.random(in: 0...Plan.maximumJitter(margin: margin())) }
 
     private func startDueRefreshes(in group: inout DiscardingTaskGroup) {
         let now = ContinuousClock.now
-        let due: [OrgID] = state.withLock { state in
-            var orgs: [OrgID] = []
-            while state.running < Self.maximumConcurrentRefreshes, let top = state.heap.min, top.due <= now {
-                _ = state.heap.popMin()
-                guard state.due[top.org] == top.due else { continue }
-                state.due.removeValue(forKey: top.org)
-                state.running += 1
-                orgs.append(top.org)
-            }
-            return orgs
-        }
+        let due = state.withLock { $0.plan.takeDue(now: now) }
         for org in due {
             group.addTask {
-                defer { self.state.withLock { $0.running -= 1 } }
+                defer { self.state.withLock { $0.plan.finished() } }
                 // Failures are recorded and rescheduled by the manager (cooldown, or needs_reauthorization).
                 _ = try? await self.manager.refresh(org: org, reason: "scheduled")
             }

@@ -4,8 +4,8 @@ import QBSyncCore
 import QBSyncStore
 import ServiceLifecycle
 
-/// Turns invoices whose due date has passed Overdue (and notifies), at start and then hourly, so
-/// the daily change happens within an hour of midnight UTC.
+/// Turns invoices whose due date has passed Overdue (and notifies), at start and then just after
+/// each hour starts (``OverduePass``), so the daily change lands within minutes of midnight UTC.
 struct OverdueService: Service, CustomStringConvertible {
     var description: String { "OverdueService" }
     let sync: SyncService
@@ -14,21 +14,32 @@ struct OverdueService: Service, CustomStringConvertible {
     func run() async throws {
         while !Task.isShuttingDownGracefully {
             await pass()
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+            let wait = OverduePass.nextRun(after: Date()).timeIntervalSinceNow
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(max(1, wait))) }  // try?: a shutdown ends the wait
         }
     }
 
-    /// One pass; returns how many invoices turned Overdue.
+    /// One pass; returns how many invoices turned Overdue. No notification follows a write that
+    /// did not happen (failed, or found the invoice no longer Outstanding).
     @discardableResult
     func pass(now: Date = Date()) async -> Int {
         let today = SyncService.today(now)
-        guard let due = try? await sync.mappings.newlyOverdue(today: today) else { return 0 }
+        let due: [MappingRecord]
+        do {
+            due = try await sync.mappings.newlyOverdue(today: today).filter { OverduePass.turnsOverdue($0, today: today) }
+        } catch {
+            logger.warning("the Overdue pass could not read the invoices due; it runs again next hour", metadata: [LogKey.error: "\(error)"])
+            return 0
+        }
         var turned = 0
         for record in due {
-            // Checked again in the transaction that records it (with its history row): a payment may have landed meanwhile.
-            guard let changed = try? await sync.mappings.markOverdue(id: record.id, today: today, now: now) else { continue }
-            sync.notify(changed, from: record.status)
-            turned += 1
+            do {
+                guard let changed = try await sync.mappings.markOverdue(id: record.id, today: today, now: now) else { continue }
+                sync.notify(changed, from: record.status)
+                turned += 1
+            } catch {
+                logger.warning("the Overdue pass could not record an invoice; it is tried again next hour", metadata: [LogKey.error: "\(error)", LogKey.demand: "\(record.localID)"])
+            }
         }
         if turned > 0 { logger.info("invoices turned overdue", metadata: ["count": "\(turned)"]) }
         return turned
