@@ -37,7 +37,7 @@ public enum TokenKeyRotation {
                 return (false, ["the new key is the key in use"])
             }
             let store = try Store.open(stateDirectory: settings.stateDirectory, logger: Logger(label: "qbsyncd"))
-            defer { try? store.close() }
+            defer { try? store.close() }  // try?: the rotation's own outcome is what the admin needs
             let count = try await ConnectionRepository(store: store, vault: TokenVault(key: current)).reseal(with: TokenVault(key: next))
             var lines = ["re-sealed the tokens of \(count) organisation(s) under key id \(next.id) (was \(current.id))"]
             if case .generated(let path) = settings.tokenKey {

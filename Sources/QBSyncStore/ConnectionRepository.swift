@@ -321,7 +321,7 @@ public struct ConnectionRepository: Sendable {
                 checked += 1
                 let name: String = row["org"]
                 guard let org = OrgID(name), let realm: String = row["realm_id"], let refresh: Data = row["refresh_token"],
-                    (try? vault.open(refresh, org: org, realm: realm, column: .refreshToken, generation: row["token_generation"])) != nil
+                    (try? vault.open(refresh, org: org, realm: realm, column: .refreshToken, generation: row["token_generation"])) != nil  // try?: the question is whether it opens
                 else {
                     failing.append(name)
                     continue

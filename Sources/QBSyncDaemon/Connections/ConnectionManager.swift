@@ -105,7 +105,7 @@ final class ConnectionManager: Sendable {
     }
 
     func refreshCounts() async {
-        if let counts = try? await orgs.statusCounts() { state.updateOrgCounts(counts) }
+        if let counts = try? await orgs.statusCounts() { state.updateOrgCounts(counts) }  // try?: the counts are refreshed again by the next change
     }
 }
 

@@ -55,7 +55,7 @@ final class TokenScheduler: Service, Sendable {
                 startDueRefreshes(in: &group)
                 await sweepReconnectWarningsIfDue()
                 let wake = state.withLock { $0.plan.nextWake(now: .now, tick: Self.tick) }
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(until: wake, clock: .continuous) }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(until: wake, clock: .continuous) }  // try?: a shutdown ends the wait
             }
             group.cancelAll()
         }
@@ -103,7 +103,7 @@ final class TokenScheduler: Service, Sendable {
             group.addTask {
                 defer { self.state.withLock { $0.plan.finished() } }
                 // Failures are recorded and rescheduled by the manager (cooldown, or needs_reauthorization).
-                _ = try? await self.manager.refresh(org: org, reason: "scheduled")
+                _ = try? await self.manager.refresh(org: org, reason: "scheduled")  // try?: the manager records and reschedules every failure
             }
         }
     }
@@ -120,7 +120,14 @@ final class TokenScheduler: Service, Sendable {
             state.sweepRequested = false
             return true
         }
-        guard due, let entries = try? await manager.repository.schedule() else { return }
+        guard due else { return }
+        let entries: [ScheduleEntry]
+        do {
+            entries = try await manager.repository.schedule()
+        } catch {
+            logger.warning("reconnect warnings not looked for: the store cannot be read; trying again within the hour", metadata: [LogKey.error: "\(error)"])
+            return
+        }
         let window = Double(manager.state.settings.reconnectWarningDays) * 86_400
         let wallNow = Date()
         for entry in entries {
@@ -134,7 +141,11 @@ final class TokenScheduler: Service, Sendable {
                 topic: NotificationTopic.connectionReconnectDue, org: entry.org,
                 params: ReconnectDue(org: entry.org.rawValue, reconnectBy: Timestamp.string(reconnectBy), daysLeft: days, at: Timestamp.string(wallNow))
             )
-            try? await manager.repository.markReconnectWarned(org: entry.org, now: wallNow)
+            do {
+                try await manager.repository.markReconnectWarned(org: entry.org, now: wallNow)
+            } catch {
+                log.warning("the reconnect warning could not be recorded; it may be repeated", metadata: [LogKey.error: "\(error)"])
+            }
         }
     }
 }

@@ -116,7 +116,7 @@ struct SyncSummaryMethod: RPCMethod {
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
         let counts = try await mappings.counts(org: params.org)
         let month = ReadBudget.month(of: Date())
-        let realm = (try? await connections.repository.connection(params.org))?.realmID
+        let realm = try await connections.repository.realm(of: params.org)
         var reads = 0
         if let realm { reads = try await mappings.reads(realmID: realm, month: month) }
         func count(_ status: EntityStatus) -> Int { counts.invoices[status, default: 0] }

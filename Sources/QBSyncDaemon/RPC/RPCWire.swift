@@ -33,7 +33,7 @@ enum RPCWire {
         buffer.writeStaticString(#"{"jsonrpc":"2.0","id":"#)
         writeID(id ?? .null, into: &buffer)
         buffer.writeStaticString(#","error":"#)
-        buffer.writeBytes((try? encoder.encode(error)) ?? Data(#"{"code":-32603,"message":"internal error"}"#.utf8))
+        buffer.writeBytes((try? encoder.encode(error)) ?? Data(#"{"code":-32603,"message":"internal error"}"#.utf8))  // try?: an error that cannot encode still answers
         buffer.writeStaticString("}\n")
     }
 
@@ -52,7 +52,7 @@ enum RPCWire {
         switch id {
         case .int(let value): buffer.writeString(String(value))
         case .null: buffer.writeStaticString("null")
-        case .double, .string: buffer.writeBytes((try? encoder.encode(id)) ?? Data("null".utf8))
+        case .double, .string: buffer.writeBytes((try? encoder.encode(id)) ?? Data("null".utf8))  // try?: a non-finite id answers null
         }
     }
 }

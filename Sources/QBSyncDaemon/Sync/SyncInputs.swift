@@ -76,7 +76,7 @@ enum SyncValidation {
     }
 
     static func date(_ value: String, field: String) throws(QBSyncError) {
-        guard value.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil, (try? Date.ISO8601FormatStyle().year().month().day().parse(value)) != nil else {
+        guard value.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil, (try? Date.ISO8601FormatStyle().year().month().day().parse(value)) != nil else {  // try?: not a date is the answer
             throw .invalidParams(field: field, detail: "must be a date, YYYY-MM-DD")
         }
     }
@@ -85,7 +85,7 @@ enum SyncValidation {
     static func contentHash(_ value: some Encodable, extra: String = "") -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = ((try? encoder.encode(value)) ?? Data()) + Data(extra.utf8)
+        let data = ((try? encoder.encode(value)) ?? Data()) + Data(extra.utf8)  // try?: validated inputs always encode
         return Data(SHA256.hash(data: data))
     }
 }
