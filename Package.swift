@@ -40,6 +40,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // The SQLite store: migrations and repositories.
@@ -51,6 +52,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // The Intuit client: OAuth2 token/revoke and the Accounting API, with Intuit's answers classified.
@@ -65,6 +67,7 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // libsystemd (sd_notify, sd_listen_fds_with_names, sd_journal_sendv).
@@ -73,6 +76,7 @@ let package = Package(
         .target(
             name: "SystemdSupport",
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // The daemon's services, the control server and the JSON-RPC handlers.
@@ -96,6 +100,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // The client side of the control protocol (qbctl, tests, benchmarks).
@@ -107,6 +112,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         // qbo-sim: a faithful stand-in for Intuit (OAuth2, Accounting API, throttling, webhooks, faults).
@@ -123,6 +129,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         .executableTarget(
