@@ -42,6 +42,10 @@ struct SettingsReloader: Service, CustomStringConvertible {
                 (SettingKey.controlSocket, old.controlSocketPath != settings.controlSocketPath),
                 (SettingKey.webhookListen, old.webhookListen != settings.webhookListen),
                 (SettingKey.tokenKeyFile, old.tokenKey != settings.tokenKey),
+                // Every connected org holds a grant for one environment: a live switch would send each
+                // of them to the other environment's host, which answers 403 and so disconnects it (F15).
+                (SettingKey.environment, old.quickBooks.environment != settings.quickBooks.environment),
+                (SettingKey.apiBaseURL, old.quickBooks.apiBaseURL != settings.quickBooks.apiBaseURL),
             ] where changed {
                 logger.warning("setting changed but takes effect only after a restart", metadata: ["setting": "\(name)"])
             }
@@ -50,6 +54,8 @@ struct SettingsReloader: Service, CustomStringConvertible {
             applied.controlSocketPath = old.controlSocketPath
             applied.webhookListen = old.webhookListen
             applied.tokenKey = old.tokenKey
+            applied.quickBooks.environment = old.quickBooks.environment
+            applied.quickBooks.apiBaseURL = old.quickBooks.apiBaseURL
             state.apply(applied)
             logLevel.level = applied.logLevel
             logger.info(

@@ -14,7 +14,7 @@ import QBSyncStore
 ///
 /// The key in use is never created here (L16): from a root shell `CREDENTIALS_DIRECTORY` is unset,
 /// so the settings fall back to `<state dir>/token.key`; when that does not exist the rotation stops
-/// and says to run it as `QBSYNCD_TOKEN_KEY_FILE=/etc/qbsyncd/credentials/token_key qbsyncd
+/// and says to run it as `QBSYNCD_TOKEN_KEY_FILE=/etc/credstore/qbsyncd.token_key qbsyncd
 /// --rotate-token-key PATH` (the file the unit's `LoadCredential=` reads).
 public enum TokenKeyRotation {
     public static func run(environment: [String: String], newKeyPath: String) async -> (ok: Bool, lines: [String]) {

@@ -39,7 +39,7 @@ public struct TokenKey: Sendable {
         if case .generated(let path) = source, !FileManager.default.fileExists(atPath: path) {
             guard create else {
                 throw TokenKeyError(
-                    "the token key \(path) does not exist. Run from a root shell, the systemd credential is not visible: set \(SettingKey.tokenKeyFile)=/etc/qbsyncd/credentials/token_key (the file the unit loads) or the path the daemon uses"
+                    "the token key \(path) does not exist. Run from a root shell, the systemd credential is not visible: set \(SettingKey.tokenKeyFile)=/etc/credstore/qbsyncd.token_key (the file the unit loads) or the path the daemon uses"
                 )
             }
             try Self.create(at: path)

@@ -53,8 +53,18 @@ struct QBSyncDCommand: AsyncParsableCommand {
         do {
             try await Daemon.run(environment: environment, listenFDs: listenFDs, logLevel: level, logger: logger)
         } catch let failure as Daemon.StartupFailure {
+            // EX_CONFIG: the unit's RestartPreventExitStatus=78 does not restart what a restart cannot fix.
             logger.critical("cannot start: \(failure.description)")
-            throw ExitCode(1)
+            throw ExitCode(Self.exitConfiguration)
+        } catch {
+            // Anything else at run time (a store error, a service that ended): exit 1, which systemd restarts.
+            logger.critical("stopped by a failure: \(error)")
+            throw ExitCode(Self.exitFailure)
         }
     }
+
+    /// sysexits.h EX_CONFIG: settings, key or store that a restart will not fix.
+    static let exitConfiguration: Int32 = 78
+    /// Any failure after start-up: systemd restarts it (Restart=on-failure).
+    static let exitFailure: Int32 = 1
 }

@@ -118,7 +118,7 @@ import Testing
         var environment = daemon.environment
         environment["QBSYNCD_STATE_DIR"] = try daemon.directory.makeDirectory("second-state")
         let second = try await runCommand(Binaries.qbsyncd, [], environment: environment)
-        #expect(second.status == 1)
+        #expect(second.status == 78)
         #expect(second.stderr.contains("another qbsyncd is already listening on \(daemon.socketPath)"))
         #expect(try await daemon.connect().call("daemon.status")["version"] != nil, "the first daemon is untouched")
     }
@@ -127,7 +127,7 @@ import Testing
         let daemon = try DaemonProcess(extraEnvironment: ["QBSYNCD_STATE_DIR": "/nonexistent/qbsyncd-state"])
         defer { daemon.directory.remove() }
         let result = try await runCommand(Binaries.qbsyncd, [], environment: daemon.environment)
-        #expect(result.status == 1)
+        #expect(result.status == 78)
         #expect(result.stderr.contains("the state directory /nonexistent/qbsyncd-state does not exist"))
     }
 

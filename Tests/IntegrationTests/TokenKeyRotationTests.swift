@@ -9,7 +9,7 @@ import Testing
 /// creates belongs to the daemon's user.
 @Suite(.timeLimit(.minutes(2))) struct TokenKeyRotationTests {
     @Test func aRotationFromARootShellNeverCreatesTheKeyInUseAndGivesTheNewOneToTheDaemon() async throws {
-        // The unit passes the key as a credential (LoadCredential=token_key:/etc/qbsyncd/credentials/token_key).
+        // The unit passes the key as a credential (LoadCredential=token_key:qbsyncd.token_key, from /etc/credstore).
         let credentials = try TempDirectory()
         defer { credentials.remove() }
         let credential = credentials.file("token_key")
@@ -32,7 +32,7 @@ import Testing
         shell.removeValue(forKey: "CREDENTIALS_DIRECTORY")
         let refused = try await runCommand(Binaries.qbsyncd, ["--rotate-token-key", newKey], environment: shell)
         #expect(refused.status == 1)
-        #expect(refused.stderr.contains("QBSYNCD_TOKEN_KEY_FILE=/etc/qbsyncd/credentials/token_key"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("QBSYNCD_TOKEN_KEY_FILE=/etc/credstore/qbsyncd.token_key"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: generated), "the key in use is never created")
         #expect(!FileManager.default.fileExists(atPath: newKey))
 

@@ -161,7 +161,7 @@ import Testing
 
         let missing = directory.file("state/token.key")
         mkdir(directory.file("state"), 0o700)
-        #expect { try TokenKey.load(.generated(missing), create: false) } throws: { "\($0)".contains("QBSYNCD_TOKEN_KEY_FILE=/etc/qbsyncd/credentials/token_key") }
+        #expect { try TokenKey.load(.generated(missing), create: false) } throws: { "\($0)".contains("QBSYNCD_TOKEN_KEY_FILE=/etc/credstore/qbsyncd.token_key") }
         #expect(!FileManager.default.fileExists(atPath: missing), "not created")
         #expect(throws: Never.self) { try TokenKey.load(.generated(missing)) }
 

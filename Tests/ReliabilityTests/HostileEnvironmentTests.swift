@@ -111,7 +111,7 @@ import Testing
         let remount = try await runCommand("/usr/bin/mount", ["-o", "remount,ro", daemon.stateDirectory])
         #expect(remount.status == 0, "\(remount.stderr)")
         let refused = try await Self.startExpectingFailure(daemon.environment)
-        #expect(refused.status == 1)
+        #expect(refused.status == 78)
         #expect(refused.stderr.contains(daemon.stateDirectory) && refused.stderr.contains("Read-only file system"), "\(refused.stderr.suffix(400))")
         #expect(try Data(contentsOf: URL(fileURLWithPath: daemon.stateDirectory + "/qbsyncd.sqlite")) == database)
 
@@ -120,7 +120,7 @@ import Testing
         try await daemon.start()
         #expect(begun["state"]?.stringValue != nil)
         #expect(try await daemon.connect().call("daemon.status")["version"] != nil)
-        Campaign.report("Hostile environment: read-only state directory", ["start refused (exit 1): \(refused.stderr.split(separator: "\n").last.map(String.init)?.suffix(220) ?? "")", "database unchanged; after remounting rw the daemon started with its data"])
+        Campaign.report("Hostile environment: read-only state directory", ["start refused (exit 78): \(refused.stderr.split(separator: "\n").last.map(String.init)?.suffix(220) ?? "")", "database unchanged; after remounting rw the daemon started with its data"])
     }
 
     /// Runs qbsyncd expecting it to refuse to start; a daemon that starts anyway is killed after 20 s.
@@ -147,7 +147,7 @@ import Testing
             try bytes.write(to: URL(fileURLWithPath: path))
             let wal = FileManager.default.contents(atPath: path + "-wal")
             let result = try await Self.startExpectingFailure(daemon.environment)
-            #expect(result.status == 1, "\(damage): \(result.stderr.suffix(300))")
+            #expect(result.status == 78, "\(damage): \(result.stderr.suffix(300))")
             #expect(result.stderr.contains(path) && result.stderr.contains("nothing was changed"), "\(damage): \(result.stderr.suffix(300))")
             #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes, "\(damage): the damaged file is left as it was")
             #expect(FileManager.default.contents(atPath: path + "-wal") == wal, "\(damage): its WAL is left as it was")
@@ -157,7 +157,7 @@ import Testing
         try original.write(to: URL(fileURLWithPath: path))
         try await daemon.start()
         #expect(try await daemon.connect().call("daemon.status")["version"] != nil)
-        Campaign.report("Hostile environment: damaged database", reasons.map { "refused (exit 1): \($0.suffix(220))" })
+        Campaign.report("Hostile environment: damaged database", reasons.map { "refused (exit 78): \($0.suffix(220))" })
     }
 
     @Test func tokenKeyProblemsStopTheStartWithTheReason() async throws {
@@ -175,22 +175,22 @@ import Testing
         }
         // Missing, wrong-sized, and another key altogether.
         let missing = try await start(["QBSYNCD_TOKEN_KEY_FILE": pair.daemon.directory.file("nowhere.key")])
-        #expect(missing.status == 1 && missing.stderr.contains("nowhere.key") && missing.stderr.contains("cannot be read"), "\(missing.stderr.suffix(300))")
+        #expect(missing.status == 78 && missing.stderr.contains("nowhere.key") && missing.stderr.contains("cannot be read"), "\(missing.stderr.suffix(300))")
         let short = pair.daemon.directory.file("short.key")
         _ = FileManager.default.createFile(atPath: short, contents: Data(repeating: 7, count: 16), attributes: [.posixPermissions: 0o600])
         let wrongSize = try await start(["QBSYNCD_TOKEN_KEY_FILE": short])
-        #expect(wrongSize.status == 1 && wrongSize.stderr.contains("not 32 bytes"), "\(wrongSize.stderr.suffix(300))")
+        #expect(wrongSize.status == 78 && wrongSize.stderr.contains("not 32 bytes"), "\(wrongSize.stderr.suffix(300))")
         let other = pair.daemon.directory.file("other.key")
         _ = FileManager.default.createFile(atPath: other, contents: Data((0..<32).map { UInt8($0) }), attributes: [.posixPermissions: 0o600])
         let wrongKey = try await start(["QBSYNCD_TOKEN_KEY_FILE": other])
-        #expect(wrongKey.status == 1 && wrongKey.stderr.contains("does not open the stored tokens of 1 of 1 orgs (acme)"), "\(wrongKey.stderr.suffix(400))")
+        #expect(wrongKey.status == 78 && wrongKey.stderr.contains("does not open the stored tokens of 1 of 1 orgs (acme)"), "\(wrongKey.stderr.suffix(400))")
         reasons = [missing, wrongSize, wrongKey].map { $0.stderr.split(separator: "\n").last.map(String.init) ?? "" }
 
         // Nothing was changed: with its own key the daemon starts and acme still reaches QuickBooks.
         #expect(try Data(contentsOf: URL(fileURLWithPath: keyPath)) == key)
         try await pair.daemon.start()
         #expect(try await pair.daemon.connect().call("org.test", params: ["org": "acme"])["ok"] == true)
-        Campaign.report("Hostile environment: token key", reasons.map { "refused (exit 1): \($0.suffix(260))" })
+        Campaign.report("Hostile environment: token key", reasons.map { "refused (exit 78): \($0.suffix(260))" })
     }
 
     @Test func anUnreachableIntuitIsReportedAndRecoveredFrom() async throws {
