@@ -9,7 +9,7 @@ public import SystemdSupport
 
 /// Builds and runs the daemon: settings, store, listeners, and the one `ServiceGroup`.
 public enum Daemon {
-    /// Why the daemon could not start; the message is for the operator, the exit status is 1.
+    /// Why the daemon could not start; the message is for the operator, the exit status is 78 (EX_CONFIG).
     public struct StartupFailure: Error, CustomStringConvertible {
         public let description: String
     }
@@ -90,7 +90,7 @@ public enum Daemon {
         let webhooks = WebhookRepository(store: store)
         let feeds = FeedStateRepository(store: store)
         let pipeline = FeedPipeline(worker: FeedWorker(webhooks: webhooks, feeds: feeds, sync: sync, logger: logger), state: state)
-        let intake = WebhookIntake(repository: webhooks) { deliveries in
+        let intake = WebhookIntake(repository: webhooks, duplicate: { metrics.webhookDuplicates.increment(); state.webhookDuplicate() }) { deliveries in
             pipeline.eventsArrived(realmIDs: Set(deliveries.flatMap { $0.events.map(\.realmID) }))
             // Events that could not be parsed were stored failed: the count shows them at once.
             if deliveries.contains(where: { !$0.unparsed.isEmpty }) { Task { await pipeline.updateCounts() } }

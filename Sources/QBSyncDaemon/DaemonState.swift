@@ -28,6 +28,7 @@ final class DaemonState: Sendable {
         var reconciled = (changes: 0, missed: 0)
         var oldestPendingEvent: Date?
         var webhookEventsUnparsed = 0
+        var webhookDuplicates = 0
     }
 
     let startedAt: Date
@@ -96,6 +97,10 @@ final class DaemonState: Sendable {
     /// Events of signed deliveries that could not be parsed (stored as failed), since start.
     var webhookEventsUnparsed: Int { storage.withLock { $0.webhookEventsUnparsed } }
     func webhookEventsUnparsed(add count: Int) { storage.withLock { $0.webhookEventsUnparsed += count } }
+
+    /// Accepted deliveries that repeated a stored one and were not stored again (F10), since start.
+    var webhookDuplicates: Int { storage.withLock { $0.webhookDuplicates } }
+    func webhookDuplicate() { storage.withLock { $0.webhookDuplicates += 1 } }
 
     func webhookAccepted() { storage.withLock { $0.webhooksAccepted += 1 } }
     func webhookRejected() { storage.withLock { $0.webhooksRejected += 1 } }

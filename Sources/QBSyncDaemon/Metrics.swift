@@ -9,6 +9,11 @@ final class DaemonMetrics: Sendable {
     let webhooksRejectedSignature: Counter
     let webhooksRejectedTooLarge: Counter
     let webhookEventsUnparsed: Counter
+    /// Signed deliveries that repeated a stored one: answered 200, not stored again (F10).
+    let webhookDuplicates: Counter
+    /// Webhook connections closed by admission: over the per-address cap, or the oldest when full (F8).
+    let webhookConnectionsShedAddressCap: Counter
+    let webhookConnectionsShedFull: Counter
     private let controlRequests = Mutex<[String: Counter]>([:])
     private let qboCalls = Mutex<[String: Counter]>([:])
     private let refreshes = Mutex<[String: Counter]>([:])
@@ -18,6 +23,12 @@ final class DaemonMetrics: Sendable {
         let rejected = Self.name("webhooks_rejected", unit: "total", help: "Webhook deliveries refused")
         webhooksRejectedSignature = registry.makeCounter(descriptor: rejected, labels: [("reason", "signature")])
         webhooksRejectedTooLarge = registry.makeCounter(descriptor: rejected, labels: [("reason", "too_large")])
+        let shed = Self.name("webhook_connections_shed", unit: "total", help: "Webhook connections closed by admission")
+        webhookConnectionsShedAddressCap = registry.makeCounter(descriptor: shed, labels: [("reason", "address_cap")])
+        webhookConnectionsShedFull = registry.makeCounter(descriptor: shed, labels: [("reason", "oldest_when_full")])
+        webhookDuplicates = registry.makeCounter(
+            descriptor: Self.name("webhook_duplicates", unit: "total", help: "Signed deliveries that repeated a stored one (acknowledged, not stored again)")
+        )
         webhookEventsUnparsed = registry.makeCounter(
             descriptor: Self.name("webhook_events_unparsed", unit: "total", help: "Events in signed deliveries that could not be parsed (stored as failed)")
         )

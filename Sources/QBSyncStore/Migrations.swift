@@ -295,6 +295,47 @@ enum Migrations {
                     """
             )
         }
+        migrator.registerMigration("v10-log-dedupe-and-archives") { db in
+            // F10: a delivery keeps the SHA-256 of its body, unique, so an exact replay is answered
+            // without a second copy (rows stored before have none). CloudEvents ids are looked up
+            // for the same reason. The log stays append-only; the only way rows leave it is an
+            // archive (LogArchiver): its row is recorded first, append-only and hash-chained, and
+            // the triggers refuse the DELETE of any row it does not cover (an older, settled row
+            // of its id range).
+            try db.execute(
+                sql: """
+                    ALTER TABLE qb_webhook_deliveries ADD COLUMN body_sha256 BLOB;
+                    CREATE UNIQUE INDEX qb_webhook_deliveries_body ON qb_webhook_deliveries(body_sha256) WHERE body_sha256 IS NOT NULL;
+                    CREATE INDEX qb_webhook_events_cloud_event ON qb_webhook_events(cloud_event_id) WHERE cloud_event_id IS NOT NULL;
+                    CREATE INDEX qb_webhook_events_delivery ON qb_webhook_events(delivery_id);
+                    CREATE TABLE qb_log_archives (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        created_at INTEGER NOT NULL,
+                        received_before INTEGER NOT NULL,
+                        file TEXT NOT NULL,
+                        first_delivery_id INTEGER NOT NULL,
+                        last_delivery_id INTEGER NOT NULL CHECK (last_delivery_id >= first_delivery_id),
+                        deliveries INTEGER NOT NULL,
+                        events INTEGER NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        previous_sha256 TEXT
+                    ) STRICT;
+                    CREATE TRIGGER qb_log_archives_append_only_update BEFORE UPDATE ON qb_log_archives
+                    BEGIN SELECT RAISE(ABORT, 'the archive record is append-only'); END;
+                    CREATE TRIGGER qb_log_archives_append_only_delete BEFORE DELETE ON qb_log_archives
+                    BEGIN SELECT RAISE(ABORT, 'the archive record is append-only'); END;
+                    DROP TRIGGER qb_webhook_deliveries_append_only_delete;
+                    CREATE TRIGGER qb_webhook_deliveries_archive_only_delete BEFORE DELETE ON qb_webhook_deliveries
+                    WHEN NOT EXISTS (SELECT 1 FROM qb_log_archives a WHERE OLD.id BETWEEN a.first_delivery_id AND a.last_delivery_id AND OLD.received_at < a.received_before)
+                    BEGIN SELECT RAISE(ABORT, 'the webhook delivery log is append-only: rows leave it only through a recorded archive'); END;
+                    DROP TRIGGER qb_webhook_events_no_delete;
+                    CREATE TRIGGER qb_webhook_events_archive_only_delete BEFORE DELETE ON qb_webhook_events
+                    WHEN OLD.status = 'pending'
+                        OR NOT EXISTS (SELECT 1 FROM qb_log_archives a WHERE OLD.delivery_id BETWEEN a.first_delivery_id AND a.last_delivery_id AND OLD.received_at < a.received_before)
+                    BEGIN SELECT RAISE(ABORT, 'webhook events leave the log only through a recorded archive, and never while pending'); END;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 public import Foundation
 import GRDB
 public import QBSyncCore
@@ -55,46 +56,86 @@ public struct EventRecord: Sendable {
 /// The webhook log: deliveries (append-only) and their events (immutable facts, mutable processing).
 public struct WebhookRepository: Sendable {
     let writer: any DatabaseWriter
+    /// Told of every append's outcome: a failed commit is news of a store that cannot write.
+    let health: StoreHealth
 
-    public init(store: Store) { writer = store.writer }
+    public init(store: Store) {
+        writer = store.writer
+        health = store.health
+    }
+
+    /// What became of one appended delivery.
+    public enum AppendOutcome: Sendable, Equatable {
+        /// Stored, with its delivery id.
+        case stored(Int64)
+        /// An exact replay of a stored delivery (same body, or CloudEvents ids all stored): not
+        /// stored again. The delivery it repeats is committed no later than this transaction.
+        case duplicate(of: Int64)
+    }
 
     /// Appends deliveries and their events in one transaction (one fsync for the whole batch).
-    /// An event whose realm belongs to no org is stored `ignored` with the reason.
-    public func append(_ deliveries: [IncomingDelivery]) async throws {
-        try await writer.write { db in
-            for delivery in deliveries {
-                let millis = Int64(delivery.receivedAt.timeIntervalSince1970 * 1000)
-                try db.execute(
-                    sql: "INSERT INTO qb_webhook_deliveries (received_at, body, signature, remote_address, format) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [millis, delivery.body, delivery.signature, delivery.remoteAddress, delivery.format.rawValue]
-                )
-                let deliveryID = db.lastInsertedRowID
-                for fact in delivery.events {
-                    let org = try String.fetchOne(db, sql: "SELECT org FROM qb_configs WHERE realm_id = ?", arguments: [fact.realmID])
-                    let ignoredBecause: String? = org == nil ? "no organisation is connected to QuickBooks company \(fact.realmID)" : nil
-                    try db.execute(
-                        sql: """
-                            INSERT INTO qb_webhook_events (delivery_id, received_at, realm_id, org, entity_name, entity_id, operation, last_updated, type,
-                                cloud_event_id, dedupe_key, status, process_error)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
-                            deliveryID, millis, fact.realmID, org, fact.entityName, fact.entityID, fact.operation, fact.lastUpdated, fact.type,
-                            fact.cloudEventID, fact.dedupeKey, ignoredBecause == nil ? "pending" : "ignored", ignoredBecause,
-                        ]
-                    )
-                }
-                for (index, reason) in delivery.unparsed.enumerated() {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO qb_webhook_events (delivery_id, received_at, realm_id, entity_name, entity_id, operation, type, dedupe_key, status, process_error)
-                            VALUES (?, ?, '', '', '', '', 'unparsed', ?, 'failed', ?)
-                            """,
-                        arguments: [deliveryID, millis, "unparsed:\(deliveryID):\(index)", "could not be parsed: " + reason]
-                    )
-                }
-            }
+    /// An event whose realm belongs to no org is stored `ignored` with the reason. A delivery that
+    /// repeats one already stored, or one earlier in the same batch, is not stored again (F10).
+    @discardableResult
+    public func append(_ deliveries: [IncomingDelivery]) async throws -> [AppendOutcome] {
+        do {
+            let outcomes = try await writer.write { db in try deliveries.map { try Self.append($0, db: db) } }
+            health.writeSucceeded()
+            return outcomes
+        } catch {
+            health.writeFailed(error)
+            throw error
         }
+    }
+
+    private static func append(_ delivery: IncomingDelivery, db: Database) throws -> AppendOutcome {
+        let digest = Data(SHA256.hash(data: delivery.body))
+        if let original = try Int64.fetchOne(db, sql: "SELECT id FROM qb_webhook_deliveries WHERE body_sha256 = ?", arguments: [digest]) {
+            return .duplicate(of: original)
+        }
+        let cloudEventIDs = delivery.events.compactMap(\.cloudEventID)
+        if delivery.unparsed.isEmpty, !cloudEventIDs.isEmpty, cloudEventIDs.count == delivery.events.count {
+            var original: Int64?
+            for id in cloudEventIDs {
+                guard let stored = try Int64.fetchOne(db, sql: "SELECT delivery_id FROM qb_webhook_events WHERE cloud_event_id = ? ORDER BY id LIMIT 1", arguments: [id]) else {
+                    original = nil
+                    break
+                }
+                original = original ?? stored
+            }
+            if let original { return .duplicate(of: original) }
+        }
+        let millis = Int64(delivery.receivedAt.timeIntervalSince1970 * 1000)
+        try db.execute(
+            sql: "INSERT INTO qb_webhook_deliveries (received_at, body, signature, remote_address, format, body_sha256) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [millis, delivery.body, delivery.signature, delivery.remoteAddress, delivery.format.rawValue, digest]
+        )
+        let deliveryID = db.lastInsertedRowID
+        for fact in delivery.events {
+            let org = try String.fetchOne(db, sql: "SELECT org FROM qb_configs WHERE realm_id = ?", arguments: [fact.realmID])
+            let ignoredBecause: String? = org == nil ? "no organisation is connected to QuickBooks company \(fact.realmID)" : nil
+            try db.execute(
+                sql: """
+                    INSERT INTO qb_webhook_events (delivery_id, received_at, realm_id, org, entity_name, entity_id, operation, last_updated, type,
+                        cloud_event_id, dedupe_key, status, process_error)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    deliveryID, millis, fact.realmID, org, fact.entityName, fact.entityID, fact.operation, fact.lastUpdated, fact.type,
+                    fact.cloudEventID, fact.dedupeKey, ignoredBecause == nil ? "pending" : "ignored", ignoredBecause,
+                ]
+            )
+        }
+        for (index, reason) in delivery.unparsed.enumerated() {
+            try db.execute(
+                sql: """
+                    INSERT INTO qb_webhook_events (delivery_id, received_at, realm_id, entity_name, entity_id, operation, type, dedupe_key, status, process_error)
+                    VALUES (?, ?, '', '', '', '', 'unparsed', ?, 'failed', ?)
+                    """,
+                arguments: [deliveryID, millis, "unparsed:\(deliveryID):\(index)", "could not be parsed: " + reason]
+            )
+        }
+        return .stored(deliveryID)
     }
 
     /// Whether an earlier event with the same dedupe key was already handled.

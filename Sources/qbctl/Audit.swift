@@ -15,7 +15,8 @@ extension Qbctl.Audit {
         static let configuration = CommandConfiguration(
             abstract: "Rebuild every invoice status from the history and list those that differ from the stored one.",
             discussion: """
-                Exit status: 0 when every rebuilt status matches, 1 when any differs (the table or --json is \
+                Exit status: 0 when every rebuilt status matches, 1 when any differs or a webhook log archive \
+                differs from its record (the table or --json is \
                 printed either way), 2 usage error, 3 the daemon could not be reached. \
                 'qbctl invoice explain ORG DEMAND' shows the history behind one of them.
                 """
@@ -29,6 +30,10 @@ extension Qbctl.Audit {
             let result = try await options.call("audit.verify", params: .object(params))
             options.present(result, human: Self.human)
             let mismatches = result["mismatches"]?.arrayValue?.count ?? 0
+            let archives = result["archives"]?["mismatched"]?.arrayValue?.count ?? 0
+            if archives > 0 {
+                throw QbctlFailure(message: "\(archives) webhook log archive\(archives == 1 ? "" : "s") differ\(archives == 1 ? "s" : "") from the record", exitCode: 1)
+            }
             if mismatches > 0 {
                 throw QbctlFailure(message: "\(mismatches) stored invoice status\(mismatches == 1 ? "" : "es") differ\(mismatches == 1 ? "s" : "") from the history", exitCode: 1)
             }
@@ -37,7 +42,14 @@ extension Qbctl.Audit {
         static func human(_ result: JSONValue) -> String {
             let checked = result["checked"]?.intValue ?? 0
             let mismatches = result["mismatches"]?.arrayValue ?? []
-            let line = "checked \(checked) invoice\(checked == 1 ? "" : "s"): " + (mismatches.isEmpty ? "every stored status matches its history" : "\(mismatches.count) differ")
+            var line = "checked \(checked) invoice\(checked == 1 ? "" : "s"): " + (mismatches.isEmpty ? "every stored status matches its history" : "\(mismatches.count) differ")
+            if let archives = result["archives"], let count = archives["checked"]?.intValue, count > 0 {
+                let missing = archives["missing"]?.arrayValue?.count ?? 0
+                let bad = archives["mismatched"]?.arrayValue ?? []
+                line += "\nchecked \(count) log archive\(count == 1 ? "" : "s"): \(archives["verified"]?.intValue ?? 0) verified"
+                    + (missing > 0 ? ", \(missing) not in the archive directory" : "") + (bad.isEmpty ? "" : ", \(bad.count) DIFFER from the record")
+                for archive in bad { line += "\n  \(Records.text(archive["file"])): \(Records.text(archive["reason"]))" }
+            }
             guard !mismatches.isEmpty else { return line }
             let rows = mismatches.map { mismatch in
                 [

@@ -20,7 +20,7 @@ struct Qbctl: AsyncParsableCommand {
         version: QBSyncVersion.current,
         subcommands: [
             Status.self, Org.self, Connect.self, Token.self, Customer.self, Invoice.self, Entities.self, Summary.self, Events.self,
-            Event.self, Audit.self, Quota.self, Dashboard.self, Watch.self, Completion.self, Call.self,
+            Event.self, Audit.self, Log.self, Quota.self, Dashboard.self, Watch.self, Completion.self, Call.self,
         ]
     )
 

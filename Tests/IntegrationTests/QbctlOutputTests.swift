@@ -78,7 +78,7 @@ import Testing
             let script = try await runCommand(Binaries.qbctl, ["completion", shell])
             #expect(script.status == 0, "\(shell): \(script.stderr)")
             #expect(script.stdout.count > 1_000, "\(shell)")
-            for word in ["qbctl", "entities", "invoice", "customer", "events", "completion", "socket"] {
+            for word in ["qbctl", "entities", "invoice", "customer", "events", "completion", "socket", "archives", "older-than"] {
                 #expect(script.stdout.contains(word), "\(shell) completes \(word)")
             }
         }
@@ -86,6 +86,6 @@ import Testing
         let dump = try await runCommand(Binaries.qbctl, ["--experimental-dump-help"])
         #expect(dump.status == 0, "\(dump.stderr)")
         let names = try parsed(dump)["command"]?["subcommands"]?.arrayValue?.compactMap { $0["commandName"]?.stringValue } ?? []
-        #expect(Set(names).isSuperset(of: ["status", "org", "connect", "token", "customer", "invoice", "entities", "summary", "events", "event", "quota", "watch", "completion", "call"]))
+        #expect(Set(names).isSuperset(of: ["status", "org", "connect", "token", "customer", "invoice", "entities", "summary", "events", "event", "log", "quota", "watch", "completion", "call"]))
     }
 }

@@ -68,7 +68,7 @@ import Testing
         let methods = [
             "daemon.status", "org.list", "org.show", "oauth.begin", "oauth.complete", "org.test", "org.disconnect", "token.refresh",
             "customer.sync", "invoice.sync", "invoice.refresh", "entity.list", "sync.summary", "event.list", "event.retry", "subscribe",
-            "quota.show", "invoice.explain", "audit.verify",
+            "quota.show", "invoice.explain", "audit.verify", "log.archive", "log.archives",
         ]
         #expect(Set(fixture.dispatcher.methods.keys) == Set(methods))
     }

@@ -29,6 +29,7 @@ extension DaemonStatus: FastJSONEncodable {
         output.key("missedByWebhooks"); output.int(webhook.missedByWebhooks)
         output.key("lossRate"); output.double(webhook.lossRate)
         output.key("unparsed"); output.int(webhook.unparsed)
+        output.key("duplicates"); output.int(webhook.duplicates)
         output.endObject()
         output.key("events")
         output.beginObject()

@@ -33,8 +33,13 @@ public struct DaemonStatus: Sendable, Equatable, Codable {
         public var lossRate: Double
         /// Added in 0.2: events in signed deliveries that could not be parsed (stored, shown as failed).
         public var unparsed: Int
-        public init(listen: String, accepted: Int, rejected: Int, reconciledChanges: Int = 0, missedByWebhooks: Int = 0, unparsed: Int = 0) {
+        /// Added: accepted deliveries that repeated a stored one, acknowledged without a second copy.
+        public var duplicates: Int
+        public init(
+            listen: String, accepted: Int, rejected: Int, reconciledChanges: Int = 0, missedByWebhooks: Int = 0, unparsed: Int = 0, duplicates: Int = 0
+        ) {
             self.unparsed = unparsed
+            self.duplicates = duplicates
             self.listen = listen
             self.accepted = accepted
             self.rejected = rejected

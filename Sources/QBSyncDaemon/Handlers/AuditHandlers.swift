@@ -82,7 +82,8 @@ struct InvoiceExplainMethod: RPCMethod {
 }
 
 /// `audit.verify`: rebuilds every invoice status from the append-only history alone and lists
-/// those that differ from the stored status.
+/// those that differ from the stored status. The rebuild reads `qb_invoice_history` only, so
+/// archiving old webhook deliveries never makes it differ; it also checks the archive files.
 struct AuditVerifyMethod: RPCMethod {
     static let name = "audit.verify"
     static let access = RPCAccess.read
@@ -108,8 +109,18 @@ struct AuditVerifyMethod: RPCMethod {
     struct Result: Encodable, Sendable {
         var checked: Int
         var mismatches: [Mismatch]
+        /// Added: the webhook log's archives (docs/log-retention.md), each file against its recorded
+        /// hash and chain link. `missing` files (moved off the host) are listed, not failures.
+        var archives: Archives
+    }
+    struct Archives: Encodable, Sendable {
+        var checked: Int
+        var verified: Int
+        var missing: [String]
+        var mismatched: [JSONValue]
     }
     let history: InvoiceHistoryRepository
+    let archives: LogArchiveRepository
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
         let invoices = try await history.latest(org: params.org)
@@ -123,6 +134,17 @@ struct AuditVerifyMethod: RPCMethod {
         if !mismatches.isEmpty {
             context.logger.warning("audit.verify found stored invoice statuses the history does not give", metadata: ["checked": "\(invoices.count)", "mismatches": "\(mismatches.count)"])
         }
-        return Result(checked: invoices.count, mismatches: mismatches)
+        let checks = try await archives.verify()
+        let mismatched = checks.filter { $0.outcome == .mismatched }
+        if !mismatched.isEmpty {
+            context.logger.error("audit.verify found webhook log archives that differ from their record", metadata: ["mismatched": "\(mismatched.count)"])
+        }
+        return Result(
+            checked: invoices.count, mismatches: mismatches,
+            archives: Archives(
+                checked: checks.count, verified: checks.count { $0.outcome == .verified }, missing: checks.filter { $0.outcome == .missing }.map(\.archive.file),
+                mismatched: mismatched.map { ["id": .int($0.archive.id), "file": .string($0.archive.file), "reason": .string($0.detail ?? "")] }
+            )
+        )
     }
 }

@@ -31,7 +31,8 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
             orgs: .init(total: counts.total, connected: counts.connected, needsReauthorization: counts.needsReauthorization),
             webhook: .init(
                 listen: state.webhookListen ?? settings.webhookListen.description, accepted: webhooks.accepted, rejected: webhooks.rejected,
-                reconciledChanges: state.reconciled.changes, missedByWebhooks: state.reconciled.missed, unparsed: state.webhookEventsUnparsed
+                reconciledChanges: state.reconciled.changes, missedByWebhooks: state.reconciled.missed, unparsed: state.webhookEventsUnparsed,
+                duplicates: state.webhookDuplicates
             ),
             events: .init(pending: events.pending, failed: events.failed),
             config: .init(

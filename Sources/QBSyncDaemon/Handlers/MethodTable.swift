@@ -26,10 +26,12 @@ enum MethodTable {
         add(InvoiceRefreshMethod(sync: sync))
         add(EntityListMethod(mappings: mappings))
         add(InvoiceExplainMethod(mappings: mappings, history: InvoiceHistoryRepository(store: store)))
-        add(AuditVerifyMethod(history: InvoiceHistoryRepository(store: store)))
+        add(AuditVerifyMethod(history: InvoiceHistoryRepository(store: store), archives: LogArchiveRepository(store: store)))
         add(SyncSummaryMethod(mappings: mappings, connections: connections))
         add(EventListMethod(repository: WebhookRepository(store: store)))
         add(EventRetryMethod(pipeline: pipeline))
+        add(LogArchiveMethod(repository: LogArchiveRepository(store: store), pipeline: pipeline))
+        add(LogArchivesMethod(repository: LogArchiveRepository(store: store)))
         return table
     }
 }
