@@ -89,28 +89,40 @@ public final class ControlClient: Sendable {
     private func readLoop() async {
         do {
             for try await line in connection.lines {
-                guard let message = try? JSONDecoder().decode(JSONValue.self, from: line) else { continue }
+                guard let message = try? JSONDecoder().decode(JSONValue.self, from: line) else { continue }  // try?: a line that is not JSON answers nothing
                 if let method = message["method"]?.stringValue, message["id"] == nil {
                     notificationContinuation.yield(Notification(method: method, params: message["params"] ?? .null))
                     continue
                 }
-                guard let id = message["id"]?.intValue else { continue }
+                guard let id = message["id"]?.intValue else {
+                    // An error that answers no request (id null): the daemon refused the connection
+                    // (too_many_connections) or a line; every call waiting fails with its reason.
+                    if let object = Self.rpcError(message) { failAll(ControlClientError(.rpc(object), object.message)) }
+                    continue
+                }
                 let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
-                if let error = message["error"], let object = try? JSONDecoder().decode(RPCErrorObject.self, from: JSONEncoder().encode(error)) {
+                if let object = Self.rpcError(message) {
                     continuation?.resume(throwing: ControlClientError(.rpc(object), object.message))
                 } else {
                     continuation?.resume(returning: message["result"] ?? .null)
                 }
             }
         } catch {}
+        state.withLock { $0.closed = true }
+        failAll(ControlClientError(.connection, "qbsyncd closed the connection"))
+        notificationContinuation.finish()
+    }
+
+    private func failAll(_ error: ControlClientError) {
         let pending = state.withLock { state in
-            state.closed = true
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }
-        for continuation in pending {
-            continuation.resume(throwing: ControlClientError(.connection, "qbsyncd closed the connection"))
-        }
-        notificationContinuation.finish()
+        for continuation in pending { continuation.resume(throwing: error) }
+    }
+
+    private static func rpcError(_ message: JSONValue) -> RPCErrorObject? {
+        guard let error = message["error"] else { return nil }
+        return try? JSONDecoder().decode(RPCErrorObject.self, from: JSONEncoder().encode(error))  // try?: a malformed error object is no error object
     }
 }

@@ -9,9 +9,11 @@ struct SubscriptionFilter: Sendable, Equatable {
     var org: OrgID?
     var topics: Set<String>?
 
+    /// An org filter matches that org's notifications only: org-less ones (`webhook.event` for an
+    /// unknown realm, `webhook.loss`, `quota.status_changed`) go to unfiltered subscribers (L4).
     func matches(topic: String, org: OrgID?) -> Bool {
         if let topics, !topics.contains(topic) { return false }
-        if let wanted = self.org, let org, wanted != org { return false }
+        if let wanted = self.org, wanted != org { return false }
         return true
     }
 }
@@ -42,6 +44,8 @@ struct NotificationSink: Sendable {
     func subscribe(_ filter: SubscriptionFilter) {
         hub.register(connectionID: connectionID, filter: filter, continuation: continuation)
     }
+
+    var isSubscribed: Bool { hub.isSubscribed(connectionID: connectionID) }
 }
 
 /// Fans notifications out to subscribed control connections without ever waiting for one of them.
@@ -63,6 +67,10 @@ final class NotificationHub: Sendable {
 
     func register(connectionID: Int, filter: SubscriptionFilter, continuation: AsyncStream<ByteBuffer>.Continuation) {
         subscribers.withLock { $0[connectionID] = Subscriber(filter: filter, continuation: continuation) }
+    }
+
+    func isSubscribed(connectionID: Int) -> Bool {
+        subscribers.withLock { $0[connectionID] != nil }
     }
 
     func unregister(connectionID: Int) {

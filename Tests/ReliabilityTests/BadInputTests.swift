@@ -164,7 +164,8 @@ import Testing
     }
 
     @Test func idleConnectionsAreShedAndOthersStillServed() async throws {
-        let pair = try await Pair.start()
+        // All 300 control connections come from one uid: lift the control caps (ControlLimitsTests covers them).
+        let pair = try await Pair.start(daemonEnvironment: ["QBSYNCD_CONTROL_MAX_CONNECTIONS": "1000", "QBSYNCD_CONTROL_MAX_CONNECTIONS_PER_UID": "1000"])
         defer { pair.cleanUp() }
         let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
         let port = try #require(Int(listen.split(separator: ":").last ?? ""))

@@ -31,6 +31,10 @@ public enum SettingKey {
     public static let coalesceWindow = "QBSYNCD_COALESCE_WINDOW"
     public static let pipelineConcurrency = "QBSYNCD_PIPELINE_CONCURRENCY"
     public static let incomeAccount = "QBSYNCD_INCOME_ACCOUNT"
+    public static let controlMaxConnections = "QBSYNCD_CONTROL_MAX_CONNECTIONS"
+    public static let controlMaxConnectionsPerUID = "QBSYNCD_CONTROL_MAX_CONNECTIONS_PER_UID"
+    public static let controlIdleTimeout = "QBSYNCD_CONTROL_IDLE_TIMEOUT"
+    public static let webhookRequestTimeout = "QBSYNCD_WEBHOOK_REQUEST_TIMEOUT"
     public static let config = "QBSYNCD_CONFIG"
 
     /// Every key a settings file may hold.
@@ -39,6 +43,7 @@ public enum SettingKey {
         apiBaseURL, minorVersion, timeout, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
         tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays, invoiceItem, reconcileInterval, reconcileGrace, webhookLossThreshold,
         readQuota, readReserve, sweepPeriod, coalesceWindow, pipelineConcurrency, incomeAccount,
+        controlMaxConnections, controlMaxConnectionsPerUID, controlIdleTimeout, webhookRequestTimeout,
     ]
 
     /// Never printed or logged; may also come from `$CREDENTIALS_DIRECTORY/<lower-case name>`.

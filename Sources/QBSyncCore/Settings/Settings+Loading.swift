@@ -84,6 +84,10 @@ extension Settings {
             (SettingKey.controlGroup, controlGroup),
             (SettingKey.readonlyGroup, readonlyGroup ?? "(unset)"),
             (SettingKey.webhookListen, webhookListen.description),
+            (SettingKey.controlMaxConnections, String(controlMaxConnections)),
+            (SettingKey.controlMaxConnectionsPerUID, String(controlMaxConnectionsPerUID)),
+            (SettingKey.controlIdleTimeout, String(controlIdleTimeoutSeconds)),
+            (SettingKey.webhookRequestTimeout, String(webhookRequestTimeoutSeconds)),
             (SettingKey.tokenKeyFile, tokenKey.description),
             (SettingKey.refreshMargin, String(refreshMarginSeconds)),
             (SettingKey.logLevel, logLevel.rawValue),
@@ -200,6 +204,12 @@ private struct Builder {
             controlGroup: value(SettingKey.controlGroup) ?? "qbsyncd",
             readonlyGroup: value(SettingKey.readonlyGroup),
             webhookListen: listen,
+            controlMaxConnections: integer(SettingKey.controlMaxConnections, value(SettingKey.controlMaxConnections), range: 1...65_536, default: 256),
+            controlMaxConnectionsPerUID: integer(
+                SettingKey.controlMaxConnectionsPerUID, value(SettingKey.controlMaxConnectionsPerUID), range: 1...65_536, default: 64
+            ),
+            controlIdleTimeoutSeconds: integer(SettingKey.controlIdleTimeout, value(SettingKey.controlIdleTimeout), range: 1...86_400, default: 300),
+            webhookRequestTimeoutSeconds: integer(SettingKey.webhookRequestTimeout, value(SettingKey.webhookRequestTimeout), range: 1...300, default: 15),
             tokenKey: tokenKey,
             refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: 300),
             reconnectWarningDays: integer(SettingKey.reconnectWarningDays, value(SettingKey.reconnectWarningDays), range: 1...365, default: 30),

@@ -28,6 +28,13 @@ public struct Settings: Sendable {
     public var controlGroup: String
     public var readonlyGroup: String?
     public var webhookListen: ListenAddress
+    /// Control connections open at once, in all and per peer uid; an excess one is told and closed.
+    public var controlMaxConnections: Int
+    public var controlMaxConnectionsPerUID: Int
+    /// Seconds a control connection with no subscription and no request in flight may stay silent.
+    public var controlIdleTimeoutSeconds: Int
+    /// Seconds from a webhook request's first byte to the end of its body; past it, 408 and close.
+    public var webhookRequestTimeoutSeconds: Int
     public var tokenKey: TokenKeySource
     public var refreshMarginSeconds: Int
     /// How many days before an org's `reconnectBy` it is warned about (logged and notified).

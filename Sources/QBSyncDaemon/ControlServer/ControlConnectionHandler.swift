@@ -5,63 +5,100 @@ import QBSyncCore
 ///
 /// Lines whose answer is known at once (malformed lines, refusals, synchronous methods such as
 /// `daemon.status`) are answered right there; the rest run as tasks. Answers leave in request
-/// order: each request takes a slot, and the ready prefix of the slots is written, with one flush
-/// per batch of lines read together. After the input is closed (EOF, or the server draining) the
-/// connection closes once every slot is written; after an oversize line, once the refusal is.
-final class ControlConnectionHandler: ChannelInboundHandler {
+/// order: each request takes a slot, and the ready prefix of the slots is written and flushed.
+///
+/// Backpressure (F3, ``ControlBackpressure``): at most 64 requests are in flight, from dispatch to
+/// the moment their answer is written; further lines wait undispatched, and the pipeline's `read`
+/// is held back while any line waits or the channel is not writable, so a peer that does not read
+/// its answers stops being read. A connection with nothing in flight and no subscription is closed
+/// after the idle timeout. After the input is closed (EOF, or the server draining) the connection
+/// closes once every slot is written; after an oversize line, once the refusal is.
+final class ControlConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ControlFrame
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    private enum Waiting {
+        case line(ByteBuffer)
+        case oversize
+    }
 
     private let dispatcher: RPCDispatcher
     private let peer: PeerCredentials
     private let connection: ConnectionContext
+    private let idleTimeout: TimeAmount
 
+    private var flow = ControlBackpressure()
+    /// Lines read but not yet dispatched.
+    private var waiting = CircularBuffer<Waiting>()
     /// Answers not yet written, in request order; nil while a task still works on one.
     private var slots = CircularBuffer<ByteBuffer?>()
     /// The request number of `slots.first`.
     private var firstSlot = 0
+    /// The pipeline asked to read while reading was paused.
+    private var readHeld = false
+    private var pumping = false
+    private var pumpAgain = false
+    private var idleTimer: Scheduled<Void>?
     private var inputClosed = false
     private var closeWhenWritten = false
+    private var closing = false
 
-    init(dispatcher: RPCDispatcher, peer: PeerCredentials, connection: ConnectionContext) {
+    init(dispatcher: RPCDispatcher, peer: PeerCredentials, connection: ConnectionContext, idleTimeout: TimeAmount) {
         self.dispatcher = dispatcher
         self.peer = peer
         self.connection = connection
+        self.idleTimeout = idleTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armIdleTimer(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armIdleTimer(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closeWhenWritten else { return }
+        idleTimer?.cancel()
+        idleTimer = nil
         switch Self.unwrapInboundIn(data) {
         case .lines(let lines):
-            var direct = ByteBuffer()
-            for line in lines {
-                switch dispatcher.prepare(line: line, peer: peer, connection: connection) {
-                case .immediate(nil):
-                    continue
-                case .immediate(var response?):
-                    if slots.isEmpty { direct.writeBuffer(&response) } else { slots.append(response) }
-                case .deferred(let work):
-                    start(work, slot: firstSlot + slots.count, context: context)
-                    slots.append(nil)
-                }
-            }
-            if direct.readableBytes > 0 { context.write(Self.wrapOutboundOut(direct), promise: nil) }
-            writeReadySlots(context: context)
+            waiting.append(contentsOf: lines.lazy.map { .line($0) })
         case .oversize:
-            var refusal = ByteBuffer()
-            let error = QBSyncError.invalidRequest(detail: "the line is longer than 1 MiB; closing the connection")
-            RPCWire.failure(id: nil, error: error.rpcError, into: &refusal)
-            slots.append(refusal)
-            closeWhenWritten = true
-            connection.logger.notice("control line over 1 MiB; connection closed")
-            writeReadySlots(context: context)
+            waiting.append(.oversize)
         }
+        pump(context: context)
+    }
+
+    /// Reads only while the connection can take more; otherwise the read waits for ``pump(context:)``.
+    /// After an oversize line the rest is read and discarded: closing with unread bytes would reset
+    /// the connection before the peer saw the refusal.
+    func read(context: ChannelHandlerContext) {
+        if flow.mayRead || closeWhenWritten {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        pump(context: context)
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             inputClosed = true
-            closeIfDone(context: context)
+            pump(context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -69,6 +106,55 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         connection.logger.debug("control connection error", metadata: [LogKey.error: "\(error)"])
         context.close(promise: nil)
+    }
+
+    /// Dispatches what may be, writes what is ready, then resumes reading, closes or arms the idle
+    /// timer. Not reentrant: a write that completes at once asks for one more round instead.
+    private func pump(context: ChannelHandlerContext) {
+        guard !pumping else {
+            pumpAgain = true
+            return
+        }
+        pumping = true
+        repeat {
+            pumpAgain = false
+            dispatchWaiting(context: context)
+            writeReadySlots(context: context)
+        } while pumpAgain
+        pumping = false
+        if readHeld, flow.mayRead || closeWhenWritten, context.channel.isActive {
+            readHeld = false
+            context.read()
+        }
+        closeIfDone(context: context)
+        armIdleTimer(context: context)
+    }
+
+    private func dispatchWaiting(context: ChannelHandlerContext) {
+        flow.writable = context.channel.isWritable
+        while flow.mayDispatch, !closeWhenWritten, let next = waiting.popFirst() {
+            flow.unwritten += 1
+            switch next {
+            case .line(let line):
+                switch dispatcher.prepare(line: line, peer: peer, connection: connection) {
+                case .immediate(let response):
+                    // A client notification has no answer: an empty buffer keeps its place.
+                    slots.append(response ?? ByteBuffer())
+                case .deferred(let work):
+                    start(work, slot: firstSlot + slots.count, context: context)
+                    slots.append(nil)
+                }
+            case .oversize:
+                var refusal = ByteBuffer()
+                let error = QBSyncError.invalidRequest(detail: "the line is longer than 1 MiB; closing the connection")
+                RPCWire.failure(id: nil, error: error.rpcError, into: &refusal)
+                slots.append(refusal)
+                closeWhenWritten = true
+                waiting.removeAll()
+                connection.logger.notice("control line over 1 MiB; connection closed")
+            }
+        }
+        flow.waiting = waiting.count
     }
 
     /// Runs a handler that awaits; its answer comes back to this event loop and fills its slot.
@@ -84,32 +170,50 @@ final class ControlConnectionHandler: ChannelInboundHandler {
     }
 
     private func complete(slot: Int, response: ByteBuffer?, context: ChannelHandlerContext) {
-        // A client notification that had to await has no answer: an empty buffer keeps its place.
         slots[slots.index(slots.startIndex, offsetBy: slot - firstSlot)] = response ?? ByteBuffer()
-        writeReadySlots(context: context)
+        pump(context: context)
     }
 
+    /// Writes the ready prefix of the slots; they stop counting as unwritten once the write completes.
     private func writeReadySlots(context: ChannelHandlerContext) {
         var output = ByteBuffer()
+        var count = 0
         while let first = slots.first, var ready = first {
             output.writeBuffer(&ready)
             slots.removeFirst()
             firstSlot += 1
+            count += 1
         }
-        if output.readableBytes > 0 { context.write(Self.wrapOutboundOut(output), promise: nil) }
-        context.flush()
-        closeIfDone(context: context)
+        guard count > 0 else { return }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(Self.wrapOutboundOut(output), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in
+            self.flow.unwritten -= count
+            self.pump(context: context)
+        }
     }
-
-    private var closing = false
 
     /// Closes once every answer is written; the empty write's promise completes after all before it.
     private func closeIfDone(context: ChannelHandlerContext) {
-        guard slots.isEmpty, inputClosed || closeWhenWritten, !closing else { return }
+        guard slots.isEmpty, waiting.isEmpty, inputClosed || closeWhenWritten, !closing else { return }
         closing = true
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer()), promise: promise)
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        promise.futureResult.whenComplete { _ in bound.value.close(promise: nil) }
+        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Starts the idle clock when nothing is in flight; a subscriber is never idle.
+    private func armIdleTimer(context: ChannelHandlerContext) {
+        guard idleTimer == nil, flow.isIdle, !closing, context.channel.isActive else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: idleTimeout) {
+            self.idleTimer = nil
+            guard self.flow.isIdle, !self.closing else { return }
+            if self.connection.notifications.isSubscribed {
+                return
+            }
+            self.connection.logger.debug("idle control connection closed")
+            self.closing = true
+            context.close(promise: nil)
+        }
     }
 }

@@ -22,6 +22,8 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
         var notifications: AsyncStream<ByteBuffer>
         var continuation: AsyncStream<ByteBuffer>.Continuation
         var logger: Logger
+        /// Refused by ``ControlAdmission``: it is told so and closed, and is not served.
+        var refused: Bool
     }
 
     /// Lines longer than this (without `\n`) are refused and the connection closed.
@@ -57,6 +59,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
     ) async throws -> ControlServer {
         try ControlSocketFile.clearStale(at: path, logger: logger)
         let ids = ConnectionIDs()
+        let admission = ControlAdmission()
         // No moment with a wider mode than intended: the socket file is created under this umask.
         let previousMask = umask(0o177)
         let channel: NIOAsyncChannel<Accepted, Never>
@@ -65,8 +68,11 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
                 .serverChannelOption(.backlog, value: 4096)
                 // A client may send its requests and shut down its write side: answer them all first.
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(.writeBufferWaterMark, value: ControlBackpressure.writeBufferWaterMark)
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { channel in
-                    Self.initializeConnection(channel, id: ids.next(), dispatcher: dispatcher, hub: hub, logger: logger)
+                    Self.initializeConnection(
+                        channel, id: ids.next(), admission: admission, dispatcher: dispatcher, state: state, hub: hub, logger: logger
+                    )
                 }
             umask(previousMask)
         } catch {
@@ -83,23 +89,39 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
         fd: Int32, dispatcher: RPCDispatcher, state: DaemonState, hub: NotificationHub, group: any EventLoopGroup, logger: Logger
     ) async throws -> ControlServer {
         let ids = ConnectionIDs()
+        let admission = ControlAdmission()
         let channel: NIOAsyncChannel<Accepted, Never> = try await ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.writeBufferWaterMark, value: ControlBackpressure.writeBufferWaterMark)
             .bind(fd) { channel in
-                Self.initializeConnection(channel, id: ids.next(), dispatcher: dispatcher, hub: hub, logger: logger)
+                Self.initializeConnection(
+                    channel, id: ids.next(), admission: admission, dispatcher: dispatcher, state: state, hub: hub, logger: logger
+                )
             }
         logger.info("control socket adopted from systemd", metadata: ["fd": "\(fd)"])
         return ControlServer(serverChannel: channel, state: state, hub: hub, ownedPath: nil, logger: logger)
     }
 
-    /// Reads the peer, then installs framing and the request handler, all on the event loop.
+    /// Reads the peer and admits it, then installs framing and the request handler, all on the
+    /// event loop. A connection over the caps gets one error line and is closed.
     private static func initializeConnection(
-        _ channel: any Channel, id: Int, dispatcher: RPCDispatcher, hub: NotificationHub, logger: Logger
+        _ channel: any Channel, id: Int, admission: ControlAdmission, dispatcher: RPCDispatcher, state: DaemonState, hub: NotificationHub,
+        logger: Logger
     ) -> EventLoopFuture<Accepted> {
         PeerCredentials.read(from: channel).flatMapThrowing { peer in
             var logger = logger
             logger[metadataKey: LogKey.connection] = "\(id)"
             logger[metadataKey: LogKey.peerUID] = "\(peer.uid)"
+            let settings = state.settings
+            if case .refuse(let error) = admission.admit(uid: peer.uid, policy: ControlAdmissionPolicy(settings: settings)) {
+                logger.warning("control connection refused: \(error.message)")
+                try channel.pipeline.syncOperations.addHandler(ControlRefusal(error: error))
+                let (notifications, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+                return Accepted(
+                    channel: channel, peer: peer, id: id, notifications: notifications, continuation: continuation, logger: logger, refused: true
+                )
+            }
+            channel.closeFuture.whenComplete { _ in admission.release(uid: peer.uid) }
             let (notifications, continuation) = AsyncStream.makeStream(
                 of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(NotificationHub.bufferLimit + 1)
             )
@@ -108,9 +130,13 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
             )
             try channel.pipeline.syncOperations.addHandlers(
                 ByteToMessageHandler(LineFrameDecoder(maximumLineLength: maximumLineLength)),
-                ControlConnectionHandler(dispatcher: dispatcher, peer: peer, connection: connection)
+                ControlConnectionHandler(
+                    dispatcher: dispatcher, peer: peer, connection: connection, idleTimeout: .seconds(Int64(settings.controlIdleTimeoutSeconds))
+                )
             )
-            return Accepted(channel: channel, peer: peer, id: id, notifications: notifications, continuation: continuation, logger: logger)
+            return Accepted(
+                channel: channel, peer: peer, id: id, notifications: notifications, continuation: continuation, logger: logger, refused: false
+            )
         }
     }
 
@@ -119,7 +145,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
             // A discarding group: finished connection tasks are freed at once, not kept until the end.
             try await withThrowingDiscardingTaskGroup { group in
                 try await serverChannel.executeThenClose { inbound in
-                    for try await accepted in inbound {
+                    for try await accepted in inbound where !accepted.refused {
                         group.addTask { await self.serve(accepted) }
                     }
                 }

@@ -1,8 +1,8 @@
 import Foundation
 import NIOCore
 
-/// Who is on the other end of a control connection: SO_PEERCRED at accept time, plus the
-/// supplementary groups of that process from `/proc/PID/status`.
+/// Who is on the other end of a control connection: SO_PEERCRED and SO_PEERGROUPS, both as the
+/// kernel recorded them at `connect()` (``PeerGroups``).
 public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
     public var pid: Int32
     public var uid: UInt32
@@ -27,11 +27,10 @@ public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
         let future: EventLoopFuture<UnixCredentials> = provider.unsafeGetSocketOption(
             level: .socket, name: NIOBSDSocket.Option(rawValue: Self.soPeerCred)
         )
-        return future.map { credentials in
-            PeerCredentials(
-                pid: credentials.pid, uid: credentials.uid, gid: credentials.gid,
-                groups: supplementaryGroups(pid: credentials.pid)
-            )
+        return future.flatMap { credentials in
+            PeerGroups.read(from: provider, credentials: credentials).map { groups in
+                PeerCredentials(pid: credentials.pid, uid: credentials.uid, gid: credentials.gid, groups: groups)
+            }
         }
     }
 
@@ -43,14 +42,5 @@ public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
         var pid: Int32 = 0
         var uid: UInt32 = 0
         var gid: UInt32 = 0
-    }
-
-    /// The `Groups:` line of `/proc/PID/status`; empty when the process is gone or unreadable.
-    static func supplementaryGroups(pid: Int32) -> Set<UInt32> {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [] }
-        for line in status.split(separator: "\n") where line.hasPrefix("Groups:") {
-            return Set(line.dropFirst("Groups:".count).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { UInt32($0) })
-        }
-        return []
     }
 }

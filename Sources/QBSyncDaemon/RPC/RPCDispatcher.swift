@@ -48,11 +48,11 @@ struct RPCDispatcher: Sendable {
         do {
             method = try admit(envelope, context: context)
         } catch {
-            return .immediate(respond(envelope, outcome: .failure(error), context: context))
+            return .immediate(respond(envelope, outcome: .failure(error), context: context, refusals: connection.refusals))
         }
         if let invokeNow = method.invokeNow {
             let outcome = Result { try invokeNow(bytes, envelope.hasParams, context) }
-            return .immediate(respond(envelope, outcome: outcome, context: context))
+            return .immediate(respond(envelope, outcome: outcome, context: context, refusals: connection.refusals))
         }
         return .deferred {
             let outcome: Result<Data, any Error>
@@ -61,7 +61,7 @@ struct RPCDispatcher: Sendable {
             } catch {
                 outcome = .failure(error)
             }
-            return respond(envelope, outcome: outcome, context: context)
+            return respond(envelope, outcome: outcome, context: context, refusals: connection.refusals)
         }
     }
 
@@ -96,7 +96,7 @@ struct RPCDispatcher: Sendable {
         return method
     }
 
-    private func respond(_ envelope: RPCEnvelope, outcome: Result<Data, any Error>, context: RPCContext) -> ByteBuffer? {
+    private func respond(_ envelope: RPCEnvelope, outcome: Result<Data, any Error>, context: RPCContext, refusals: RefusalLog) -> ByteBuffer? {
         switch outcome {
         case .success(let result):
             guard let id = envelope.id else { return nil }
@@ -105,7 +105,7 @@ struct RPCDispatcher: Sendable {
             return output
         case .failure(let error):
             let logger = context.logger
-            let rpcError = map(error, logger: logger)
+            let rpcError = map(error, logger: logger, refusals: refusals)
             guard let id = envelope.id else {
                 logger.debug("client notification failed", metadata: [LogKey.error: "\(rpcError.message)"])
                 return nil
@@ -117,10 +117,12 @@ struct RPCDispatcher: Sendable {
     }
 
     /// A `QBSyncError` is the caller's to see; anything else is a bug, logged under a correlation id.
-    private func map(_ error: any Error, logger: Logger) -> RPCErrorObject {
+    private func map(_ error: any Error, logger: Logger, refusals: RefusalLog) -> RPCErrorObject {
         if let error = error as? QBSyncError {
-            if case .forbidden = error {
-                logger.notice("control call forbidden")
+            switch error {
+            case .forbidden: refusals.notice("control call forbidden", logger: logger)
+            case .methodNotFound: refusals.notice("control call of an unknown method", logger: logger)
+            default: break
             }
             return error.rpcError
         }
@@ -138,4 +140,6 @@ struct ConnectionContext: Sendable {
     var id: Int
     var logger: Logger
     var notifications: NotificationSink
+    /// Rate-limits this connection's refusal logs (L5).
+    var refusals = RefusalLog()
 }

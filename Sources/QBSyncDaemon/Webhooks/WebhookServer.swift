@@ -12,14 +12,17 @@ import Synchronization
 /// The HTTP listener (spec/runtime.md): Intuit's webhooks, `/healthz` and `/metrics`.
 ///
 /// A delivery is answered 200 only once its raw body is durably stored; processing happens after
-/// the answer. A connection idle for ``readTimeout`` is closed, so a slow client cannot hold one
-/// forever, and at most ``maximumConnections`` are open at once.
+/// the answer. A connection idle for ``readTimeout`` is closed, a request that has not fully
+/// arrived `QBSYNCD_WEBHOOK_REQUEST_TIMEOUT` after its first byte is answered 408 and closed
+/// (``WebhookRequestDeadline``), and ``WebhookAdmissionPolicy`` caps connections (in all, the
+/// oldest making room for the newest, and per non-loopback address). `/healthz` and `/metrics`
+/// answer local, unforwarded requests only (``WebhookPeer``).
 final class WebhookServer: Service, Sendable, CustomStringConvertible {
     typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
     static let path = "/api/webhooks/quickbooks"
     static let maximumBody = 1 << 20
     static let readTimeout: TimeAmount = .seconds(10)
-    static let maximumConnections = 512
+    static let admissionPolicy = WebhookAdmissionPolicy.standard
 
     var description: String { "WebhookServer(\(boundAddress))" }
 
@@ -30,7 +33,14 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
     private let metrics: DaemonMetrics
     private let scrape: @Sendable () async -> Void
     private let logger: Logger
-    private let open = Atomic<Int>(0)
+    private let registry = Mutex(Registry())
+    private let connectionIDs = ConnectionIDs()
+
+    /// The open connections by admission order (the lowest id is the oldest), and per address.
+    private struct Registry {
+        var open: [Int: (channel: any Channel, address: String?)] = [:]
+        var perAddress: [String: Int] = [:]
+    }
     /// `HOST:PORT` as bound (the port is real even when the setting asked for 0).
     let boundAddress: String
 
@@ -62,7 +72,8 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
-                try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                let requestTimeout = TimeAmount.seconds(Int64(state.settings.webhookRequestTimeoutSeconds))
+                try WebhookRequestDeadline.install(on: channel.pipeline.syncOperations, timeout: requestTimeout)
                 try channel.pipeline.syncOperations.addHandler(IdleCloser())
                 return try Connection(wrappingChannelSynchronously: channel)
             }
@@ -83,16 +94,15 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
             try await withThrowingDiscardingTaskGroup { group in
                 try await channel.executeThenClose { inbound in
                     for try await connection in inbound {
-                        guard open.add(1, ordering: .relaxed).newValue <= Self.maximumConnections else {
-                            open.subtract(1, ordering: .relaxed)
+                        guard let id = admit(connection.channel) else {
                             // Through executeThenClose, which finishes the writer: a bare close
                             // left it to deinit unfinished, which traps (the bad-input campaign
                             // crashed the daemon with its 513th idle connection).
-                            try? await connection.executeThenClose { _, _ in }
+                            try? await connection.executeThenClose { _, _ in }  // ignored: it is being refused
                             continue
                         }
                         group.addTask {
-                            defer { self.open.subtract(1, ordering: .relaxed) }
+                            defer { self.release(id) }
                             await self.serve(connection)
                         }
                     }
@@ -101,6 +111,51 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         } onGracefulShutdown: {
             self.channel.channel.close(promise: nil)
         }
+    }
+
+    /// Counts the connection in, closing the oldest when full; nil when its address is over its cap.
+    private func admit(_ channel: any Channel) -> Int? {
+        let address = WebhookPeer.address(channel.remoteAddress)
+        let isLoopback = WebhookPeer.isLoopback(channel.remoteAddress)
+        let id = connectionIDs.next()
+        let (admitted, oldest): (Bool, (any Channel)?) = registry.withLock { registry in
+            let decision = Self.admissionPolicy.decide(
+                open: registry.open.count, openFromAddress: address.map { registry.perAddress[$0, default: 0] } ?? 0, isLoopback: isLoopback
+            )
+            guard decision != .refuse else { return (false, nil) }
+            var oldest: (any Channel)?
+            if decision == .admitClosingOldest, let first = registry.open.keys.min() {
+                // Removed now, so it is not closed twice; its own task still ends and releases nothing.
+                oldest = remove(first, from: &registry)
+            }
+            registry.open[id] = (channel, address)
+            if let address { registry.perAddress[address, default: 0] += 1 }
+            return (true, oldest)
+        }
+        if !admitted {
+            metrics.webhookConnectionsShedAddressCap.increment()
+            logger.debug("webhook connection refused: its address is over the per-address cap", metadata: ["remote": "\(address ?? "?")"])
+            return nil
+        }
+        if let oldest {
+            metrics.webhookConnectionsShedFull.increment()
+            logger.debug("webhook listener full: the oldest connection was closed to make room")
+            oldest.close(promise: nil)
+        }
+        return id
+    }
+
+    private func release(_ id: Int) {
+        _ = registry.withLock { remove(id, from: &$0) }
+    }
+
+    private func remove(_ id: Int, from registry: inout Registry) -> (any Channel)? {
+        guard let entry = registry.open.removeValue(forKey: id) else { return nil }
+        if let address = entry.address {
+            let left = registry.perAddress[address, default: 1] - 1
+            registry.perAddress[address] = left > 0 ? left : nil
+        }
+        return entry.channel
     }
 
     private func serve(_ connection: Connection) async {
@@ -123,7 +178,8 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
                         }
                     case .end:
                         guard let request = head else { continue }
-                        let (status, contentType, text) = await route(request, body: body, remote: remote)
+                        let local = WebhookPeer.mayReachLocalEndpoints(peer: connection.channel.remoteAddress, headers: request.headers)
+                        let (status, contentType, text) = await route(request, body: body, remote: remote, local: local)
                         try await write(status: status, contentType: contentType, body: text, keepAlive: request.isKeepAlive, to: outbound)
                         if !request.isKeepAlive { return }
                         head = nil
@@ -135,13 +191,16 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         }
     }
 
-    private func route(_ request: HTTPRequestHead, body: ByteBuffer, remote: String?) async -> (HTTPResponseStatus, String, String) {
+    /// `local`: the peer may reach `/healthz` and `/metrics` (L11); to anyone else they do not exist.
+    private func route(_ request: HTTPRequestHead, body: ByteBuffer, remote: String?, local: Bool) async -> (HTTPResponseStatus, String, String) {
         let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
         switch (path, request.method) {
+        case ("/healthz", _) where !local, ("/metrics", _) where !local:
+            return (.notFound, "text/plain", "not found\n")
         case (Self.path, .POST): return await receive(request, body: body, remote: remote)
         case (Self.path, _): return (.methodNotAllowed, "text/plain", "use POST\n")
         case ("/healthz", .GET):
-            return await store.isWritable() ? (.ok, "application/json", #"{"status":"ok"}"#) : (.serviceUnavailable, "application/json", #"{"status":"store not writable"}"#)
+            return Self.health(store.health.snapshot)
         case ("/metrics", .GET):
             await scrape()
             return (.ok, "text/plain; version=0.0.4", String(decoding: metrics.exposition(), as: UTF8.self))
@@ -150,6 +209,15 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         default:
             return (.notFound, "text/plain", "not found\n")
         }
+    }
+
+    /// `/healthz` from the cached store health (the periodic probe and every commit keep it): never a
+    /// write queued behind webhook commits (L11, L14). 503 says why.
+    static func health(_ snapshot: StoreHealth.Snapshot) -> (HTTPResponseStatus, String, String) {
+        guard let problem = snapshot.problem else { return (.ok, "application/json", #"{"status":"ok"}"#) }
+        let status = snapshot.writable ? "store damaged" : "store not writable"
+        let body = String(decoding: (try? JSONEncoder().encode(["status": status, "reason": problem])) ?? Data(), as: UTF8.self)  // try?: a [String: String] always encodes
+        return (.serviceUnavailable, "application/json", body)
     }
 
     /// Verify, store, answer.
