@@ -17,28 +17,21 @@ extension AccountingClient {
 
     /// Makes an item active again under `name` (a sparse update: nothing else changes).
     public func reactivateItem(id: String, syncToken: String, name: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOItem {
-        struct Update: Encodable {
-            var Id: String
-            var SyncToken: String
-            var sparse = true
-            var Active = true
-            var Name: String
-        }
-        let body = try encode(Update(Id: id, SyncToken: syncToken, Name: name))
-        return try decode(try await post("/v3/company/\(realmID)/item", body: body, accessToken: accessToken), entity: "Item")
+        try await reactivate("Item", id: id, syncToken: syncToken, nameField: "Name", name: name, realmID: realmID, accessToken: accessToken)
     }
 
     /// Makes a customer active again under `displayName` (a sparse update: nothing else changes).
     public func reactivateCustomer(id: String, syncToken: String, displayName: String, realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> QBOCustomer {
-        struct Update: Encodable {
-            var Id: String
-            var SyncToken: String
-            var sparse = true
-            var Active = true
-            var DisplayName: String
-        }
-        let body = try encode(Update(Id: id, SyncToken: syncToken, DisplayName: displayName))
-        return try decode(try await post("/v3/company/\(realmID)/customer", body: body, accessToken: accessToken), entity: "Customer")
+        try await reactivate("Customer", id: id, syncToken: syncToken, nameField: "DisplayName", name: displayName, realmID: realmID, accessToken: accessToken)
+    }
+
+    /// A sparse update of a name-list record: `Active` true, and its name field as given.
+    private func reactivate<Record: Decodable>(
+        _ entity: String, id: String, syncToken: String, nameField: String, name: String, realmID: String, accessToken: Secret<String>
+    ) async throws(QBOClientError) -> Record {
+        let update = JSONValue.object(["Id": .string(id), "SyncToken": .string(syncToken), "sparse": true, "Active": true, nameField: .string(name)])
+        let body = try encode(update)
+        return try decode(try await post("/v3/company/\(realmID)/\(entity.lowercased())", body: body, accessToken: accessToken), entity: entity)
     }
 
     /// A record's name with Intuit's deactivation suffix taken off.
