@@ -74,6 +74,17 @@ public enum Daemon {
             log[metadataKey: LogKey.org] = "\(org)"
             log.error("an organisation's stored tokens cannot be opened; it must connect again")
         }
+        // Every grant belongs to one environment: another environment's host answers it 403, which
+        // would send each of those orgs to reconnect (F15). A reload never switches it; a start refuses to.
+        let quickBooksEnvironment = settings.quickBooks.environment.rawValue
+        let otherEnvironment = try await ConnectionRepository(store: store, vault: vault).orgsConnected(toOtherEnvironmentThan: quickBooksEnvironment)
+        if !otherEnvironment.isEmpty {
+            throw StartupFailure(
+                description: "\(SettingKey.environment) is \(quickBooksEnvironment), but \(otherEnvironment.count) connected orgs hold grants of the other environment "
+                    + "(\(otherEnvironment.prefix(3).joined(separator: ", "))\(otherEnvironment.count > 3 ? ", …" : "")): their calls would be refused "
+                    + "and every one would have to connect again. Nothing was changed; set \(SettingKey.environment) back, or disconnect those orgs first"
+            )
+        }
         let state = DaemonState(settings: settings, orgCounts: try await OrgRepository(store: store).statusCounts())
         let hub = NotificationHub(logger: logger)
         let governor = try await ReadGovernor.load(repository: ReadQuotaRepository(store: store), state: state, hub: hub, logger: logger)

@@ -129,6 +129,16 @@ public struct ConnectionRepository: Sendable {
         }
     }
 
+    /// Orgs holding a grant of another QuickBooks environment than `environment` (F15).
+    public func orgsConnected(toOtherEnvironmentThan environment: String) async throws -> [String] {
+        try await writer.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT org FROM qb_configs WHERE refresh_token IS NOT NULL AND environment IS NOT NULL AND environment != ? ORDER BY org",
+                arguments: [environment]
+            )
+        }
+    }
+
     /// The company the org is bound to now (connected or waiting to reconnect), nil when none.
     public func realm(of org: OrgID) async throws -> String? {
         try await writer.read { db in try String.fetchOne(db, sql: "SELECT realm_id FROM qb_configs WHERE org = ?", arguments: [org.rawValue]) }

@@ -123,6 +123,25 @@ import Testing
         #expect(try await daemon.connect().call("daemon.status")["version"] != nil, "the first daemon is untouched")
     }
 
+    /// F15: grants belong to one environment; a start in the other one would send every org to reconnect.
+    @Test func aStartInTheOtherEnvironmentIsRefusedWhileOrgsHoldGrantsOfThisOne() async throws {
+        let pair = try await Pair.start()
+        defer { pair.cleanUp() }
+        _ = try await pair.connect("acme")
+        pair.daemon.signal(SIGTERM)
+        #expect(try await pair.daemon.waitForExit() == 0)
+
+        // When it starts again with the other environment, it refuses, names the org, and changes nothing
+        let production = pair.daemon.environment.merging(["QUICKBOOKS_ENVIRONMENT": "production"]) { _, new in new }
+        let refused = try await runCommand(Binaries.qbsyncd, [], environment: production)
+        #expect(refused.status == 78)
+        #expect(refused.stderr.contains("QUICKBOOKS_ENVIRONMENT is production") && refused.stderr.contains("acme"), "\(refused.stderr.suffix(400))")
+
+        // Then started as before, acme is still connected
+        try await pair.daemon.start()
+        #expect(try await pair.daemon.connect().call("org.show", params: ["org": "acme"])["status"] == "connected")
+    }
+
     @Test func aMissingStateDirectoryStopsStartUpWithAClearMessage() async throws {
         let daemon = try DaemonProcess(extraEnvironment: ["QBSYNCD_STATE_DIR": "/nonexistent/qbsyncd-state"])
         defer { daemon.directory.remove() }
