@@ -1,4 +1,5 @@
 import Foundation
+import QBSyncCore
 import Logging
 public import ServiceLifecycle
 
@@ -41,7 +42,7 @@ final class StatePersister: Service, Sendable {
             try data.write(to: URL(fileURLWithPath: temporary))
             guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
-            simulator.logger.error("cannot save the simulator state", metadata: ["path": "\(path)", "error": "\(error)"])
+            simulator.logger.error("cannot save the simulator state", metadata: [LogKey.path: "\(path)", LogKey.error: "\(error)"])
         }
     }
 }

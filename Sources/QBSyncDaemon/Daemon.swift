@@ -27,14 +27,14 @@ public enum Daemon {
         logger.info(
             "qbsyncd starting",
             metadata: [
-                "version": "\(QBSyncVersion.current)",
-                "settings": .dictionary(Dictionary(uniqueKeysWithValues: settings.redactedSummary.map { ($0.name, .string($0.value)) })),
+                LogKey.version: "\(QBSyncVersion.current)",
+                LogKey.settings: .dictionary(Dictionary(uniqueKeysWithValues: settings.redactedSummary.map { ($0.name, .string($0.value)) })),
             ]
         )
         if !settings.integrationEnabled {
             logger.warning(
                 "QuickBooks integration disabled: settings missing",
-                metadata: ["missing": .array(settings.integrationMissing.map { .string($0) })]
+                metadata: [LogKey.missing: .array(settings.integrationMissing.map { .string($0) })]
             )
         }
 

@@ -79,7 +79,7 @@ final class NotificationHub: Sendable {
 
     /// Sends one notification to every subscriber whose filter matches.
     func publish(topic: String, org: OrgID?, params: some Encodable & Sendable) {
-        guard let line = try? RPCWire.notification(method: topic, params: params) else { return }
+        guard let line = try? RPCWire.notification(method: topic, params: params) else { return }  // try?: notification params always encode
         let targets = subscribers.withLock { $0.filter { $0.value.filter.matches(topic: topic, org: org) } }
         for (connectionID, subscriber) in targets {
             // The queue holds bufferLimit notifications plus one slot kept for telling the
@@ -88,7 +88,7 @@ final class NotificationHub: Sendable {
             case .enqueued(let remaining) where remaining <= 1:
                 logger.warning("subscriber fell behind and is disconnected", metadata: [LogKey.connection: "\(connectionID)"])
                 unregister(connectionID: connectionID)
-                if let notice = try? RPCWire.notification(method: "subscription.overflow", params: ["reason": "the subscriber fell more than \(Self.bufferLimit) notifications behind; reconnect and resubscribe"]) {
+                if let notice = try? RPCWire.notification(method: "subscription.overflow", params: ["reason": "the subscriber fell more than \(Self.bufferLimit) notifications behind; reconnect and resubscribe"]) {  // try?: a fixed text always encodes
                     subscriber.continuation.yield(notice)
                 }
                 subscriber.continuation.finish()

@@ -33,7 +33,7 @@ struct SettingsReloader: Service, CustomStringConvertible {
             state.recordRejectedReload(problems)
             logger.error(
                 "settings reload refused; the previous settings stay in force",
-                metadata: ["problems": .array(problems.problems.map { .string($0) })]
+                metadata: [LogKey.problems: .array(problems.problems.map { .string($0) })]
             )
         case .success(let settings):
             let old = state.settings
@@ -47,7 +47,7 @@ struct SettingsReloader: Service, CustomStringConvertible {
                 (SettingKey.environment, old.quickBooks.environment != settings.quickBooks.environment),
                 (SettingKey.apiBaseURL, old.quickBooks.apiBaseURL != settings.quickBooks.apiBaseURL),
             ] where changed {
-                logger.warning("setting changed but takes effect only after a restart", metadata: ["setting": "\(name)"])
+                logger.warning("setting changed but takes effect only after a restart", metadata: [LogKey.setting: "\(name)"])
             }
             var applied = settings
             applied.stateDirectory = old.stateDirectory
@@ -61,7 +61,7 @@ struct SettingsReloader: Service, CustomStringConvertible {
             logger.info(
                 "settings reloaded",
                 metadata: [
-                    "integration": "\(applied.integrationEnabled ? "enabled" : "disabled")", "log_level": "\(applied.logLevel)",
+                    LogKey.integration: "\(applied.integrationEnabled ? "enabled" : "disabled")", LogKey.logLevel: "\(applied.logLevel)",
                 ]
             )
         }

@@ -31,11 +31,11 @@ struct SystemdService: Service, CustomStringConvertible {
         var loaded = scheduleLoaded.makeAsyncIterator()
         _ = await loaded.next()
         notifier.ready(status: Self.status(state))
-        logger.info("ready", metadata: ["systemd": "\(notifier.isActive)"])
+        logger.info("ready", metadata: [LogKey.systemd: "\(notifier.isActive)"])
         let integrity = Task {
             await store.checkIntegrity()
             if case .damaged(let detail) = store.health.snapshot.integrity {
-                logger.critical("the store's integrity check found damage: back up the state directory and restore or salvage it", metadata: ["detail": "\(detail)"])
+                logger.critical("the store's integrity check found damage: back up the state directory and restore or salvage it", metadata: [LogKey.detail: "\(detail)"])
             }
         }
         defer { integrity.cancel() }
@@ -74,7 +74,7 @@ struct SystemdService: Service, CustomStringConvertible {
                         logger.error("watchdog keep-alive withheld: an event loop or a store read did not answer in time")
                     }
                 }
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: tick) }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: tick) }  // try?: a shutdown ends the wait
             }
         } onGracefulShutdown: {
             notifier.stopping()
@@ -95,12 +95,12 @@ struct SystemdService: Service, CustomStringConvertible {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
-                    guard (try? await loop.submit { true }.get()) == true else { return false }
+                    guard (try? await loop.submit { true }.get()) == true else { return false }  // try?: a loop that fails is unhealthy
                 }
                 return await store.isReadable()
             }
             group.addTask {
-                try? await Task.sleep(for: limit)
+                try? await Task.sleep(for: limit)  // try?: cancelled once the check answers
                 return false
             }
             let first = await group.next() ?? false

@@ -39,7 +39,7 @@ public struct Store: Sendable {
         if FileManager.default.fileExists(atPath: path) {
             let bytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0  // try?: unknown size checks whole
             if bytes > fullStartCheckBytes {
-                logger.info("store over the whole-check size: its webhook log is checked after READY", metadata: ["bytes": "\(bytes)"])
+                logger.info("store over the whole-check size: its webhook log is checked after READY", metadata: [LogKey.bytes: "\(bytes)"])
                 try checkIntact(path, tables: .allButLog)
                 integrity = .checking
             } else {
@@ -139,7 +139,7 @@ public struct Store: Sendable {
     /// Checkpoints the WAL and closes the database.
     public func close() throws {
         if let pool = writer as? DatabasePool {
-            _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }  // try?: the WAL is checkpointed at the next open
             try pool.close()
         }
     }

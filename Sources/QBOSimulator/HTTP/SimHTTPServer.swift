@@ -1,4 +1,5 @@
 import Foundation
+import QBSyncCore
 public import Logging
 import NIOCore
 import NIOHTTP1
@@ -107,7 +108,7 @@ public final class SimHTTPServer: Service, Sendable {
                 }
             }
         } catch {
-            logger.debug("simulator connection ended", metadata: ["error": "\(error)"])
+            logger.debug("simulator connection ended", metadata: [LogKey.error: "\(error)"])
         }
     }
 

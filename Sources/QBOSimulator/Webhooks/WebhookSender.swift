@@ -155,7 +155,7 @@ final class WebhookSender: Service, Sendable {
             } catch {
                 report.error = "\(error)"
             }
-            simulator.logger.debug("webhook delivered", metadata: ["realms": "\(batch.realmIDs.joined(separator: ","))", "status": "\(report.status.map(String.init) ?? report.error ?? "?")"])
+            simulator.logger.debug("webhook delivered", metadata: [LogKey.realms: "\(batch.realmIDs.joined(separator: ","))", LogKey.status: "\(report.status.map(String.init) ?? report.error ?? "?")"])
             reports.append(report)
         }
         return (reports, delivered)

@@ -41,7 +41,7 @@ extension ConnectionManager {
             throw QBSyncError.invalidParams(field: "realmId", detail: "is a QuickBooks company id: 1 to 19 ASCII digits")
         }
         if !fresh, let owner = try await repository.stateOwner(stateValue), let previous = try await repository.mappedCompany(org: owner, otherThan: realmID) {
-            logger(for: owner, realm: realmID).notice("refused a connection to another QuickBooks company than the organisation's records belong to", metadata: ["previous_realm": "\(previous)"])
+            logger(for: owner, realm: realmID).notice("refused a connection to another QuickBooks company than the organisation's records belong to", metadata: [LogKey.previousRealm: "\(previous)"])
             throw QBSyncError.realmChanged(previousRealmID: previous, realmID: realmID)
         }
         let org: OrgID
@@ -54,7 +54,7 @@ extension ConnectionManager {
         }
         let log = logger(for: org, realm: realmID)
         if let owner = try await repository.realmOwner(realmID), owner != org {
-            log.warning("refused a QuickBooks company already connected to another organisation", metadata: ["owner": "\(owner)"])
+            log.warning("refused a QuickBooks company already connected to another organisation", metadata: [LogKey.owner: "\(owner)"])
             throw QBSyncError.realmInUse(realmID: realmID)
         }
         let response: TokenResponse
@@ -97,7 +97,7 @@ extension ConnectionManager {
         }
         if let old = replaced, old.tokens.refreshToken.value != response.refreshToken.value {
             let revoked = await oauth.revoke(old.tokens.refreshToken)
-            log.info("revoked the grant the new connection replaces", metadata: ["revoked": "\(revoked)", "previous_realm": "\(old.realmID)"])
+            log.info("revoked the grant the new connection replaces", metadata: [LogKey.revoked: "\(revoked)", LogKey.previousRealm: "\(old.realmID)"])
         }
         if fresh { log.notice("organisation connected afresh: the records of its previous QuickBooks company are archived") }
         log.info("organisation connected to QuickBooks")
@@ -128,7 +128,7 @@ extension ConnectionManager {
         uncommitted.forget(org)
         let previous = try await repository.disconnect(org: org, now: Date())
         scheduleChanges.yield(.removed(org))
-        logger(for: org).info("organisation disconnected from QuickBooks", metadata: ["revoked": "\(revoked)"])
+        logger(for: org).info("organisation disconnected from QuickBooks", metadata: [LogKey.revoked: "\(revoked)"])
         if let previous, previous != .disconnected { await statusChanged(org: org, from: previous, to: .disconnected, reason: revoked ? "disconnected" : "disconnected; revoke at Intuit failed") }
         return Disconnected(org: org.rawValue, status: ConnectionStatus.disconnected.rawValue, revoked: revoked)
     }

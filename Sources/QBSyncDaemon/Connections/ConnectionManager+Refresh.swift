@@ -74,7 +74,7 @@ extension ConnectionManager {
                 }
                 scheduleChanges.yield(.tokenExpires(org, inSeconds: Double(response.expiresIn)))
                 metrics?.tokenRefresh(outcome: "ok")
-                log.debug("access token refreshed", metadata: ["reason": "\(reason)"])
+                log.debug("access token refreshed", metadata: [LogKey.reason: "\(reason)"])
                 if connection.refreshFailures > 0 { await refreshCounts() }
                 guard let updated = try await repository.connection(org) else { throw try await notConnected(org) }
                 return updated
@@ -97,7 +97,7 @@ extension ConnectionManager {
                 metrics?.tokenRefresh(outcome: Self.outcome(error))
                 try await repository.recordRefreshFailure(org: org, error: mapped.rpcError.message, nextRetryAt: now.addingTimeInterval(cooldown), now: now)
                 scheduleChanges.yield(.retry(org, inSeconds: cooldown))
-                log.warning("access token refresh failed", metadata: [LogKey.error: "\(mapped.rpcError.message)", "retry_in_s": "\(Int(cooldown))"])
+                log.warning("access token refresh failed", metadata: [LogKey.error: "\(mapped.rpcError.message)", LogKey.retryInSeconds: "\(Int(cooldown))"])
                 throw mapped
             }
         }
@@ -128,7 +128,7 @@ extension ConnectionManager {
     func needsReauthorization(org: OrgID, reason: String) async throws {
         let previous = try await repository.markNeedsReauthorization(org: org, error: reason, now: Date())
         scheduleChanges.yield(.removed(org))
-        logger(for: org).warning("organisation must connect to QuickBooks again", metadata: ["reason": "\(reason)"])
+        logger(for: org).warning("organisation must connect to QuickBooks again", metadata: [LogKey.reason: "\(reason)"])
         if previous != .needsReauthorization { await statusChanged(org: org, from: previous ?? .connected, to: .needsReauthorization, reason: reason) }
     }
 }

@@ -73,7 +73,7 @@ final class TokenScheduler: Service, Sendable {
             )
             schedule(entry.org, inSeconds: delay)
         }
-        logger.info("token schedule loaded", metadata: ["orgs": "\(entries.count)"])
+        logger.info("token schedule loaded", metadata: [LogKey.orgs: "\(entries.count)"])
     }
 
     func apply(_ change: ConnectionManager.ScheduleChange) {
@@ -136,7 +136,7 @@ final class TokenScheduler: Service, Sendable {
             let days = Int((reconnectBy.timeIntervalSince(wallNow) / 86_400).rounded(.down))
             var log = logger
             log[metadataKey: LogKey.org] = "\(entry.org)"
-            log.warning("organisation must connect to QuickBooks again soon", metadata: ["reconnect_by": "\(Timestamp.string(reconnectBy))", "days_left": "\(days)"])
+            log.warning("organisation must connect to QuickBooks again soon", metadata: [LogKey.reconnectBy: "\(Timestamp.string(reconnectBy))", LogKey.daysLeft: "\(days)"])
             manager.hub.publish(
                 topic: NotificationTopic.connectionReconnectDue, org: entry.org,
                 params: ReconnectDue(org: entry.org.rawValue, reconnectBy: Timestamp.string(reconnectBy), daysLeft: days, at: Timestamp.string(wallNow))

@@ -98,7 +98,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
                     channel, id: ids.next(), admission: admission, dispatcher: dispatcher, state: state, hub: hub, logger: logger
                 )
             }
-        logger.info("control socket adopted from systemd", metadata: ["fd": "\(fd)"])
+        logger.info("control socket adopted from systemd", metadata: [LogKey.fd: "\(fd)"])
         return ControlServer(serverChannel: channel, state: state, hub: hub, ownedPath: nil, logger: logger)
     }
 
@@ -188,7 +188,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
                 // The hub dropped a subscriber that fell behind, or the connection ended.
                 channel.close(promise: nil)
             }
-            try? await channel.closeFuture.get()
+            try? await channel.closeFuture.get()  // try?: a close that fails is closed
             accepted.continuation.finish()
             group.cancelAll()
         }

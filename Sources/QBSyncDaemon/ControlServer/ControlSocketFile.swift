@@ -54,14 +54,14 @@ enum ControlSocketFile {
         guard let gid = AccessPolicy.groupID(named: settings.controlGroup) else {
             logger.warning(
                 "control group does not exist; the control socket keeps the daemon's group",
-                metadata: ["group": "\(settings.controlGroup)", LogKey.path: "\(path)"]
+                metadata: [LogKey.group: "\(settings.controlGroup)", LogKey.path: "\(path)"]
             )
             return
         }
         if chown(path, uid_t.max, gid) != 0 {
             logger.warning(
                 "cannot give the control socket to its group",
-                metadata: ["group": "\(settings.controlGroup)", LogKey.error: "\(String(cString: strerror(errno)))"]
+                metadata: [LogKey.group: "\(settings.controlGroup)", LogKey.error: "\(String(cString: strerror(errno)))"]
             )
         }
     }

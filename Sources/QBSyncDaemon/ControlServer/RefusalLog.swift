@@ -46,7 +46,7 @@ final class RefusalLog: Sendable {
         switch budget.withLock({ $0.record(at: .now) }) {
         case .log(let suppressed):
             if suppressed > 0 {
-                logger.notice(message, metadata: ["suppressed": "\(suppressed)"])
+                logger.notice(message, metadata: [LogKey.suppressed: "\(suppressed)"])
             } else {
                 logger.notice(message)
             }

@@ -132,12 +132,12 @@ struct AuditVerifyMethod: RPCMethod {
             }
         }
         if !mismatches.isEmpty {
-            context.logger.warning("audit.verify found stored invoice statuses the history does not give", metadata: ["checked": "\(invoices.count)", "mismatches": "\(mismatches.count)"])
+            context.logger.warning("audit.verify found stored invoice statuses the history does not give", metadata: [LogKey.checked: "\(invoices.count)", LogKey.mismatches: "\(mismatches.count)"])
         }
         let checks = try await archives.verify()
         let mismatched = checks.filter { $0.outcome == .mismatched }
         if !mismatched.isEmpty {
-            context.logger.error("audit.verify found webhook log archives that differ from their record", metadata: ["mismatched": "\(mismatched.count)"])
+            context.logger.error("audit.verify found webhook log archives that differ from their record", metadata: [LogKey.mismatched: "\(mismatched.count)"])
         }
         return Result(
             checked: invoices.count, mismatches: mismatches,

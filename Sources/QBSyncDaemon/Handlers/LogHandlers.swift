@@ -27,7 +27,7 @@ struct LogArchiveMethod: RPCMethod {
         let deliveries = made.reduce(0) { $0 + $1.deliveries }
         let events = made.reduce(0) { $0 + $1.events }
         if !made.isEmpty {
-            context.logger.notice("webhook log archived", metadata: ["archives": "\(made.count)", "deliveries": "\(deliveries)", "events": "\(events)"])
+            context.logger.notice("webhook log archived", metadata: [LogKey.archives: "\(made.count)", LogKey.deliveries: "\(deliveries)", LogKey.events: "\(events)"])
             await pipeline.updateCounts()
         }
         return Result(archives: made.map(\.json), deliveries: deliveries, events: events)

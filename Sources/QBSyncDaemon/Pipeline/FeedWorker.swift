@@ -135,14 +135,14 @@ struct FeedWorker: Sendable {
             let outcome = FeedReading.outcome(of: rows, watermark: watermark)
             watermark = outcome.watermark
             if outcome.narrow {
-                log.error("the change feed answered 1,000 changes of one second; the rest of that second cannot be read", metadata: ["since": "\(Timestamp.string(watermark))"])
+                log.error("the change feed answered 1,000 changes of one second; the rest of that second cannot be read", metadata: [LogKey.since: "\(Timestamp.string(watermark))"])
                 watermark = rows.compactMap(\.updatedAt).max() ?? watermark
             }
             guard outcome.readAgain else { break }
         }
         try await feeds.recordRead(realmID: realmID, watermark: watermark, at: now, addChanges: changes, addMissed: missed, suspectedLoss: unseen > 0)
         if missed > 0 {
-            log.notice("the change feed found invoice changes no webhook reported", metadata: ["missed": "\(missed)", "changes": "\(changes)"])
+            log.notice("the change feed found invoice changes no webhook reported", metadata: [LogKey.missed: "\(missed)", LogKey.changes: "\(changes)"])
         }
         return result
     }
@@ -180,7 +180,7 @@ struct FeedWorker: Sendable {
         case .readQuotaExhausted(let refusal):
             let until = min(refusal.resetsAt, now.addingTimeInterval(3600))
             try await webhooks.postpone(ids: events.map(\.id), error: message, at: until, countAttempt: false)
-            log.warning("webhook events wait: the read budget is spent", metadata: ["events": "\(events.count)", "until": "\(Timestamp.string(until))"])
+            log.warning("webhook events wait: the read budget is spent", metadata: [LogKey.events: "\(events.count)", LogKey.until: "\(Timestamp.string(until))"])
         case .qboUnavailable, .rateLimited:
             var failed: [(id: Int64, status: String, resolution: String?, error: String?)] = []
             for event in events {
@@ -191,7 +191,7 @@ struct FeedWorker: Sendable {
                 }
             }
             try await settle(failed, now: now)
-            if !events.isEmpty { log.info("webhook events will be retried", metadata: [LogKey.error: "\(message)", "events": "\(events.count)"]) }
+            if !events.isEmpty { log.info("webhook events will be retried", metadata: [LogKey.error: "\(message)", LogKey.events: "\(events.count)"]) }
         default:
             try await settle(events.map { ($0.id, "failed", nil, message) }, now: now)
         }

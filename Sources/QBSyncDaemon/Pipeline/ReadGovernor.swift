@@ -66,7 +66,7 @@ final class ReadGovernor: Sendable {
             budget.intuitRefused(now: now)
             return (budget.refusal(), budget.month)
         }
-        logger.error("Intuit refused a read: the app's monthly limit of metered reads is spent", metadata: ["month": "\(month)"])
+        logger.error("Intuit refused a read: the app's monthly limit of metered reads is spent", metadata: [LogKey.month: "\(month)"])
         do { try await repository.markRefusedByIntuit(month: month) } catch {
             logger.error("could not record Intuit's quota refusal", metadata: [LogKey.error: "\(error)"])
         }
@@ -103,7 +103,8 @@ final class ReadGovernor: Sendable {
         guard new != old else { return }
         let forecast = snapshot.forecast(now: now)
         let metadata: Logger.Metadata = [
-            "from": "\(old.rawValue)", "to": "\(new.rawValue)", "used": "\(snapshot.total)", "budget": "\(snapshot.budget)", "forecast": "\(forecast)",
+            LogKey.from: "\(old.rawValue)", LogKey.to: "\(new.rawValue)", LogKey.used: "\(snapshot.total)", LogKey.budget: "\(snapshot.budget)",
+            LogKey.forecast: "\(forecast)",
         ]
         if new > old {
             logger.warning("the app's monthly budget of QuickBooks reads changed state", metadata: metadata)

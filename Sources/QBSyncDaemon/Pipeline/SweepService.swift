@@ -59,7 +59,7 @@ struct SweepService: Service, CustomStringConvertible {
         let threshold = Double(state.settings.webhookLossThresholdPercent) / 100
         let rate = totals.changes == 0 ? 0 : Double(totals.missed) / Double(totals.changes)
         guard rate > threshold, totals.missed > before.missed else { return }
-        logger.warning("webhook loss above threshold", metadata: ["loss_rate": "\(rate)", "missed": "\(totals.missed)", "changes": "\(totals.changes)"])
+        logger.warning("webhook loss above threshold", metadata: [LogKey.lossRate: "\(rate)", LogKey.missed: "\(totals.missed)", LogKey.changes: "\(totals.changes)"])
         hub.publish(
             topic: NotificationTopic.webhookLoss, org: nil,
             params: ["lossRate": JSONValue.double(rate), "missed": .int(Int64(totals.missed)), "changes": .int(Int64(totals.changes)), "at": .string(Timestamp.string(now))] as JSONValue

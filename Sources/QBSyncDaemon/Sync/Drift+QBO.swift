@@ -115,7 +115,7 @@ extension SyncService {
         log[metadataKey: LogKey.org] = "\(record.org)"
         log.notice(
             "a record was edited in QuickBooks since qbsyncd pushed it",
-            metadata: ["kind": "\(record.kind.rawValue)", "local_id": "\(record.localID)", "fields": "\(drift.changes.map(\.field).joined(separator: ","))"]
+            metadata: [LogKey.kind: "\(record.kind.rawValue)", LogKey.localID: "\(record.localID)", LogKey.fields: "\(drift.changes.map(\.field).joined(separator: ","))"]
         )
     }
 }

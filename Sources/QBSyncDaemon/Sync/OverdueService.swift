@@ -41,7 +41,7 @@ struct OverdueService: Service, CustomStringConvertible {
                 logger.warning("the Overdue pass could not record an invoice; it is tried again next hour", metadata: [LogKey.error: "\(error)", LogKey.demand: "\(record.localID)"])
             }
         }
-        if turned > 0 { logger.info("invoices turned overdue", metadata: ["count": "\(turned)"]) }
+        if turned > 0 { logger.info("invoices turned overdue", metadata: [LogKey.count: "\(turned)"]) }
         return turned
     }
 }

@@ -91,7 +91,7 @@ extension SyncService {
                 log[metadataKey: LogKey.org] = "\(org)"
                 log.notice(
                     resolution.reactivated ? "made the service item a QuickBooks user had made inactive active again" : "the service item was replaced",
-                    metadata: ["qbo_id": "\(resolution.item.Id)", "was": "\(cached)"]
+                    metadata: [LogKey.qboID: "\(resolution.item.Id)", LogKey.was: "\(cached)"]
                 )
             }
         }
@@ -115,7 +115,7 @@ extension SyncService {
             _ = try await recordCustomer(customer, org: org, realm: realm, localID: developmentID, hash: nil, pushed: false)
             var log = logger
             log[metadataKey: LogKey.org] = "\(org)"
-            log.notice("made a customer a QuickBooks user had made inactive active again, to invoice it", metadata: ["local_id": "\(developmentID)", "qbo_id": "\(qboID)"])
+            log.notice("made a customer a QuickBooks user had made inactive active again, to invoice it", metadata: [LogKey.localID: "\(developmentID)", LogKey.qboID: "\(qboID)"])
             return true
         }
     }

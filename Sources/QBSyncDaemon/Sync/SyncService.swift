@@ -63,7 +63,7 @@ final class SyncService: Sendable {
         var log = logger
         log[metadataKey: LogKey.org] = "\(record.org)"
         log[metadataKey: LogKey.demand] = "\(record.localID)"
-        log.info("invoice status changed", metadata: ["from": "\(previous.rawValue)", "to": "\(record.status.rawValue)"])
+        log.info("invoice status changed", metadata: [LogKey.from: "\(previous.rawValue)", LogKey.to: "\(record.status.rawValue)"])
     }
 
     /// The service item invoice lines name: cached per company, else found by name, else created.
@@ -95,7 +95,7 @@ final class SyncService: Sendable {
             } catch QBSyncError.qboUnavailable(let detail) where attempt < Self.attempts {
                 var log = logger
                 log[metadataKey: LogKey.org] = "\(org)"
-                log.info("QuickBooks unavailable; retrying", metadata: [LogKey.error: "\(detail)", "attempt": "\(attempt)"])
+                log.info("QuickBooks unavailable; retrying", metadata: [LogKey.error: "\(detail)", LogKey.attempt: "\(attempt)"])
                 try await Task.sleep(for: .milliseconds(Int(Double(250 * (1 << (attempt - 1))) * Double.random(in: 0.5...1.5))))
             }
         }

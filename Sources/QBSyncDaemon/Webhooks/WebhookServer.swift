@@ -85,7 +85,7 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
             channel = try await bootstrap.bind(host: settings.webhookListen.host, port: settings.webhookListen.port, childChannelInitializer: initializer)
         }
         let server = WebhookServer(channel: channel, intake: intake, state: state, store: store, metrics: metrics, scrape: scrape, logger: logger)
-        logger.info("webhook listener bound", metadata: ["address": "\(server.boundAddress)"])
+        logger.info("webhook listener bound", metadata: [LogKey.address: "\(server.boundAddress)"])
         return server
     }
 
@@ -134,7 +134,7 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         }
         if !admitted {
             metrics.webhookConnectionsShedAddressCap.increment()
-            logger.debug("webhook connection refused: its address is over the per-address cap", metadata: ["remote": "\(address ?? "?")"])
+            logger.debug("webhook connection refused: its address is over the per-address cap", metadata: [LogKey.remote: "\(address ?? "?")"])
             return nil
         }
         if let oldest {
@@ -230,7 +230,7 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
         guard let signature = request.headers.first(name: "intuit-signature"), Self.verify(signature: signature, body: bytes, verifier: verifier.value) else {
             metrics.webhooksRejectedSignature.increment()
             state.webhookRejected()
-            logger.warning("webhook refused: missing or wrong intuit-signature", metadata: ["remote": "\(remote ?? "?")"])
+            logger.warning("webhook refused: missing or wrong intuit-signature", metadata: [LogKey.remote: "\(remote ?? "?")"])
             return (.unauthorized, "text/plain", "invalid signature\n")
         }
         let parsed = WebhookPayload.parseDelivery(bytes)
@@ -254,7 +254,7 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
             state.webhookEventsUnparsed(add: parsed.unparsed.count)
             logger.warning(
                 "a signed webhook delivery held events that could not be parsed; stored as failed events",
-                metadata: ["unparsed": "\(parsed.unparsed.count)", "parsed": "\(parsed.events.count)", "first": "\(parsed.unparsed[0].prefix(120))"]
+                metadata: [LogKey.unparsed: "\(parsed.unparsed.count)", LogKey.parsed: "\(parsed.events.count)", LogKey.first: "\(parsed.unparsed[0].prefix(120))"]
             )
         }
         return (.ok, "text/plain", "")
