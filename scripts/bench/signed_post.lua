@@ -1,5 +1,27 @@
--- wrk: POSTs one signed Intuit webhook body (BODY and SIG from the environment) to every request.
-wrk.method = "POST"
-wrk.body = os.getenv("BODY")
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["intuit-signature"] = os.getenv("SIG")
+-- wrk: POSTs distinct signed Intuit webhook bodies, from the file BODIES (`SIGNATURE<TAB>BODY`
+-- lines, made by signed_bodies.py). wrk runs 2 threads (-t2): each takes every other line, so no
+-- body is sent twice while the file lasts (a thread that runs out starts its lines again).
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+
+local signatures, bodies, count, next = {}, {}, 0, 0
+function init(args)
+  local line_number = 0
+  for line in io.lines(os.getenv("BODIES")) do
+    if line_number % 2 == id then
+      local tab = line:find("\t", 1, true)
+      count = count + 1
+      signatures[count] = line:sub(1, tab - 1)
+      bodies[count] = line:sub(tab + 1)
+    end
+    line_number = line_number + 1
+  end
+end
+
+function request()
+  next = next % count + 1
+  return wrk.format("POST", nil, { ["Content-Type"] = "application/json", ["intuit-signature"] = signatures[next] }, bodies[next])
+end
