@@ -4,6 +4,7 @@ import QBControlClient
 import QBSyncCore
 import QBSyncStore
 import QBTestSupport
+import Synchronization
 import Testing
 
 /// F3: the real daemon over its real control socket, against clients that do not play along.
@@ -184,30 +185,30 @@ private func admitted(_ daemon: DaemonProcess) async throws -> ControlClient? {
 /// The last of the first `lines` lines of a connection (nil if it closed first), and whether it
 /// closed by `deadline`.
 private func firstLine(of connection: ControlConnection, lines count: Int = 1, deadline: Duration = .seconds(10)) async throws -> (line: JSONValue?, closed: Bool) {
-    try await withThrowingTaskGroup(of: (JSONValue?, Bool)?.self) { group in
-        group.addTask {
-            var lines = connection.lines.makeAsyncIterator()
-            var last: JSONValue?
-            do {
-                for _ in 0..<count {
-                    guard let line = try await lines.next() else { return (last, true) }
-                    last = try JSONDecoder().decode(JSONValue.self, from: line)
-                }
-                while try await lines.next() != nil {}
-            } catch {
-                // A reset after the line is a close too.
-            }
-            return (last, true)
-        }
-        group.addTask {
-            try await Task.sleep(for: deadline)
-            return nil
-        }
-        let first = try await group.next() ?? nil
-        group.cancelAll()
+    // A watchdog closes the connection at the deadline (as rawExchange's does), so a daemon that
+    // never closes it shows as not closed rather than hanging the test.
+    let timedOut = Mutex(false)
+    let watchdog = Task {
+        let end = ContinuousClock.now + deadline
+        while ContinuousClock.now < end, !Task.isCancelled { await pause(milliseconds: 50) }
+        guard !Task.isCancelled else { return }
+        timedOut.withLock { $0 = true }
         await connection.close()
-        return first ?? (nil, false)
     }
+    var lines = connection.lines.makeAsyncIterator()
+    var last: JSONValue?
+    do {
+        for _ in 0..<count {
+            guard let line = try await lines.next() else { break }
+            last = try JSONDecoder().decode(JSONValue.self, from: line)
+        }
+        while try await lines.next() != nil {}
+    } catch {
+        // A reset after the line is a close too.
+    }
+    watchdog.cancel()
+    await connection.close()
+    return (last, !timedOut.withLock { $0 })
 }
 
 /// The resident set of a process in KiB (`VmRSS` in `/proc/PID/status`).

@@ -17,7 +17,7 @@ import Testing
         try await daemon.start()
         let port = try await webhookPort(daemon)
         let started = ContinuousClock.now
-        let answer = try await trickle(port: port, bytes: 60, every: .milliseconds(500), until: .seconds(60))
+        let answer = try await trickle(port: port, bytes: 60, every: 500, until: .seconds(60))
         let took = ContinuousClock.now - started
         #expect(answer.closedByServer)
         #expect(String(decoding: answer.bytes, as: UTF8.self).hasPrefix("HTTP/1.1 408 "), "\(String(decoding: answer.bytes.prefix(200), as: UTF8.self))")
@@ -40,7 +40,7 @@ import Testing
             for _ in 0..<520 {
                 group.addTask {
                     // One byte a second (the idle timeout never fires) until the daemon closes it or the test ends.
-                    let answer = try await trickle(port: port, bytes: 100, every: .seconds(1), until: .seconds(150), connected: { progress.started.add(1, ordering: .relaxed) })
+                    let answer = try await trickle(port: port, bytes: 100, every: 1000, until: .seconds(150), connected: { progress.started.add(1, ordering: .relaxed) })
                     if answer.closedByServer { progress.closed.add(1, ordering: .relaxed) }
                 }
             }
@@ -85,10 +85,10 @@ private final class SlowClients: Sendable {
     let closed = Atomic<Int>(0)
 }
 
-/// Opens a webhook request and sends one header byte per `every`, reading meanwhile; ends when the
+/// Opens a webhook request and sends one header byte every `every` milliseconds, reading meanwhile; ends when the
 /// daemon closes the connection, the bytes run out, `until` passes or the task is cancelled.
 private func trickle(
-    port: Int, bytes: Int, every: Duration, until deadline: Duration, connected: @escaping @Sendable () -> Void = {}
+    port: Int, bytes: Int, every: Int, until deadline: Duration, connected: @escaping @Sendable () -> Void = {}
 ) async throws -> (bytes: [UInt8], closedByServer: Bool) {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
@@ -111,7 +111,7 @@ private func trickle(
                     try await outbound.write(ByteBuffer(string: "POST /api/webhooks/quickbooks HTTP/1.1\r\nHost: x\r\nX-Slow: "))
                     let end = ContinuousClock.now + deadline
                     for _ in 0..<bytes where ContinuousClock.now < end {
-                        try await Task.sleep(for: every)
+                        await pause(milliseconds: every)  // the slow client's pace is the stimulus, not a wait
                         try await outbound.write(ByteBuffer(string: "a"))
                     }
                 } catch is CancellationError {
