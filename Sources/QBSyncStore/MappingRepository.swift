@@ -317,10 +317,6 @@ public struct MappingRepository: Sendable {
 
     // MARK: Items and the read meter
 
-    public func itemID(realmID: String, name: String) async throws -> String? {
-        try await writer.read { db in try String.fetchOne(db, sql: "SELECT item_id FROM qb_items WHERE realm_id = ? AND name = ?", arguments: [realmID, name]) }
-    }
-
     public func storeItem(realmID: String, name: String, itemID: String, incomeAccount: String? = nil) async throws {
         try await writer.write { db in
             try db.execute(

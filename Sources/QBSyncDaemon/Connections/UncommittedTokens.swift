@@ -37,6 +37,4 @@ final class UncommittedTokens: Sendable {
     func forget(_ org: OrgID) {
         _ = kept.withLock { $0.removeValue(forKey: org) }
     }
-
-    var count: Int { kept.withLock { $0.count } }
 }

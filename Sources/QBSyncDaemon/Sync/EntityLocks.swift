@@ -13,9 +13,6 @@ final class EntityLocks: Sendable {
         return try await body()
     }
 
-    /// Whether work for the key is running now (for tests and status).
-    func isHeld(_ key: String) -> Bool { waiting.withLock { $0[key] != nil } }
-
     private func acquire(_ key: String) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let free = waiting.withLock { waiting in

@@ -37,7 +37,7 @@ extension SyncService {
         let itemName = connections.state.settings.invoiceItemName
         let hash = SyncValidation.contentHash(demand, extra: customerID + "|" + itemName)
         if let existing, existing.qboID != nil, existing.contentHash == hash, !force { return existing.mapping }
-        let itemID = try await serviceItem(org: org, name: itemName, client: client)
+        let itemID = try await serviceItem(org: org, realm: realm, name: itemName, client: client)
         let payload = InvoicePayload(
             customerID: customerID, docNumber: demand.docNumber, txnDate: demand.txnDate, dueDate: demand.dueDate, memo: demand.memo,
             privateNote: Self.invoiceMarker(demand.id), lines: demand.lines.map { InvoicePayload.Line(amount: $0.amount, description: $0.description, itemID: itemID) }

@@ -83,7 +83,7 @@ extension SyncService {
         let client = try accounting(.event)
         var changed = false
         let name = connections.state.settings.invoiceItemName
-        if let cached = try await mappings.itemID(realmID: realm, name: name) {
+        if let cached = try await mappings.item(realmID: realm, name: name)?.id {
             let resolution = try await resolveItem(org: org, realm: realm, name: name, client: client, previous: cached)
             changed = resolution.reactivated || resolution.item.Id != cached
             if changed {

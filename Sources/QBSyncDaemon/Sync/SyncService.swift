@@ -69,9 +69,8 @@ final class SyncService: Sendable {
     /// The service item invoice lines name: cached per company, else found by name, else created.
     /// One lookup per company at a time: concurrent first invoices of a new company each creating
     /// the item met Intuit's duplicate-name refusal (the sync benchmark found this).
-    func serviceItem(org: OrgID, name: String, client: AccountingClient) async throws -> String {
-        guard let realm = try await connections.repository.connection(org)?.realmID else { throw QBSyncError.orgNotConnected(org) }
-        if let cached = try await mappings.itemID(realmID: realm, name: name) { return cached }
+    func serviceItem(org: OrgID, realm: String, name: String, client: AccountingClient) async throws -> String {
+        if let cached = try await mappings.item(realmID: realm, name: name)?.id { return cached }
         let key = realm + "|" + name
         let lookup = itemLookups.withLock { lookups in
             if let running = lookups[key] { return running }
