@@ -43,6 +43,16 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var closeWhenWritten = false
     private var closing = false
+    /// The daemon stops: what was read is answered, newer input is read and dropped.
+    private var draining = false
+
+    /// Sent by the server when the daemon stops. Closing the input instead would leave the peer's
+    /// unread requests in the socket, and a close with unread bytes resets the connection, which
+    /// can destroy answers the peer has not read yet. So the connection answers what it read,
+    /// half-closes its output (the peer sees every answer, then the end), and keeps reading and
+    /// dropping input until the peer closes, for at most ``lingerTimeout``.
+    struct Drain {}
+    static let lingerTimeout: TimeAmount = .seconds(2)
 
     init(dispatcher: RPCDispatcher, peer: PeerCredentials, connection: ConnectionContext, idleTimeout: TimeAmount) {
         self.dispatcher = dispatcher
@@ -67,7 +77,7 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closeWhenWritten else { return }
+        guard !closeWhenWritten, !draining else { return }
         idleTimer?.cancel()
         idleTimer = nil
         switch Self.unwrapInboundIn(data) {
@@ -83,7 +93,7 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
     /// After an oversize line the rest is read and discarded: closing with unread bytes would reset
     /// the connection before the peer saw the refusal.
     func read(context: ChannelHandlerContext) {
-        if flow.mayRead || closeWhenWritten {
+        if flow.mayRead || closeWhenWritten || draining {
             context.read()
         } else {
             readHeld = true
@@ -98,6 +108,13 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             inputClosed = true
+            if closing, draining {
+                context.close(promise: nil)
+            } else {
+                pump(context: context)
+            }
+        } else if event is Drain {
+            draining = true
             pump(context: context)
         }
         context.fireUserInboundEventTriggered(event)
@@ -122,7 +139,7 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
             writeReadySlots(context: context)
         } while pumpAgain
         pumping = false
-        if readHeld, flow.mayRead || closeWhenWritten, context.channel.isActive {
+        if readHeld, flow.mayRead || closeWhenWritten || draining, context.channel.isActive {
             readHeld = false
             context.read()
         }
@@ -195,11 +212,16 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
 
     /// Closes once every answer is written; the empty write's promise completes after all before it.
     private func closeIfDone(context: ChannelHandlerContext) {
-        guard slots.isEmpty, waiting.isEmpty, inputClosed || closeWhenWritten, !closing else { return }
+        guard slots.isEmpty, waiting.isEmpty, inputClosed || closeWhenWritten || draining, !closing else { return }
         closing = true
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer()), promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        let linger = draining && !inputClosed
+        promise.futureResult.assumeIsolated().whenComplete { _ in
+            guard linger, context.channel.isActive else { return context.close(promise: nil) }
+            context.close(mode: .output, promise: nil)
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTimeout) { context.close(promise: nil) }
+        }
     }
 
     /// Starts the idle clock when nothing is in flight; a subscriber is never idle.

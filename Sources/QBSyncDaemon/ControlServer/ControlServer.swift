@@ -157,14 +157,14 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
         logger.info("control socket closed")
     }
 
-    /// Stops accepting, and half-closes every connection: what it already sent is still answered.
+    /// Stops accepting, and drains every connection: what it already read is still answered.
     private func drain() {
         let open = registry.withLock { registry in
             registry.draining = true
             return Array(registry.open.values)
         }
         serverChannel.channel.close(promise: nil)
-        for channel in open { channel.close(mode: .input, promise: nil) }
+        for channel in open { channel.pipeline.fireUserInboundEventTriggered(ControlConnectionHandler.Drain()) }
     }
 
     /// Tracks the connection until it closes and writes its notifications; requests are served by
@@ -175,7 +175,7 @@ final class ControlServer: Service, Sendable, CustomStringConvertible {
             registry.open[accepted.id] = channel
             return registry.draining
         }
-        if draining { channel.close(mode: .input, promise: nil) }
+        if draining { channel.pipeline.fireUserInboundEventTriggered(ControlConnectionHandler.Drain()) }
         state.connectionOpened()
         accepted.logger.debug(
             "control connection opened", metadata: [LogKey.peerPID: "\(accepted.peer.pid)", LogKey.peerGID: "\(accepted.peer.gid)"]
