@@ -24,6 +24,11 @@ public final class ControlClient: Sendable {
         var nextID: Int64 = 1
         var pending: [Int64: CheckedContinuation<JSONValue, any Error>] = [:]
         var closed = false
+        /// Why the daemon refused the connection (an error line with a null id), kept so that a
+        /// call made after it, or whose send met the closed socket, fails with the daemon's reason.
+        var refusal: ControlClientError?
+        /// The first send that failed: the connection is closing, and calls fail when it has.
+        var sendFailure: ControlClientError?
     }
 
     private init(connection: ControlConnection) {
@@ -56,13 +61,13 @@ public final class ControlClient: Sendable {
         }
         do {
             return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSONValue, any Error>) in
-                let closed = state.withLock { state in
-                    if state.closed { return true }
+                let closed = state.withLock { state -> ControlClientError? in
+                    if state.closed { return state.refusal ?? ControlClientError(.connection, "the connection to qbsyncd is closed") }
                     state.pending[id] = continuation
-                    return false
+                    return nil
                 }
-                if closed {
-                    continuation.resume(throwing: ControlClientError(.connection, "the connection to qbsyncd is closed"))
+                if let closed {
+                    continuation.resume(throwing: closed)
                     return
                 }
                 Task {
@@ -81,12 +86,15 @@ public final class ControlClient: Sendable {
         await connection.close()
     }
 
+    /// A send failed: the socket is closing. The call fails when the read loop has read what the
+    /// daemon sent before closing, so a refusal line still gives its reason.
     private func fail(id: Int64, _ error: any Error) {
-        let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
-        continuation?.resume(throwing: ControlClientError(.connection, "cannot send to qbsyncd: \(error)"))
+        state.withLock { $0.sendFailure = $0.sendFailure ?? ControlClientError(.connection, "cannot send to qbsyncd: \(error)") }
+        connection.channel.close(promise: nil)
     }
 
     private func readLoop() async {
+        var readFailure: ControlClientError?
         do {
             for try await line in connection.lines {
                 guard let message = try? JSONDecoder().decode(JSONValue.self, from: line) else { continue }  // try?: a line that is not JSON answers nothing
@@ -97,7 +105,11 @@ public final class ControlClient: Sendable {
                 guard let id = message["id"]?.intValue else {
                     // An error that answers no request (id null): the daemon refused the connection
                     // (too_many_connections) or a line; every call waiting fails with its reason.
-                    if let object = Self.rpcError(message) { failAll(ControlClientError(.rpc(object), object.message)) }
+                    if let object = Self.rpcError(message) {
+                        let refusal = ControlClientError(.rpc(object), object.message)
+                        state.withLock { $0.refusal = refusal }
+                        failAll(refusal)
+                    }
                     continue
                 }
                 let continuation = state.withLock { $0.pending.removeValue(forKey: id) }
@@ -107,9 +119,14 @@ public final class ControlClient: Sendable {
                     continuation?.resume(returning: message["result"] ?? .null)
                 }
             }
-        } catch {}
-        state.withLock { $0.closed = true }
-        failAll(ControlClientError(.connection, "qbsyncd closed the connection"))
+        } catch {
+            readFailure = ControlClientError(.connection, "the connection to qbsyncd failed: \(error)")
+        }
+        let reason = state.withLock { state in
+            state.closed = true
+            return state.refusal ?? state.sendFailure ?? readFailure ?? ControlClientError(.connection, "qbsyncd closed the connection")
+        }
+        failAll(reason)
         notificationContinuation.finish()
     }
 

@@ -45,7 +45,7 @@ public final class ControlConnection: Sendable {
     }
 
     public func close() async {
-        try? await channel.close()
+        try? await channel.close()  // try?: closing a closed channel is done
     }
 
     static func describeConnectFailure(_ error: any Error, path: String) -> String {

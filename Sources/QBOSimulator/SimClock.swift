@@ -40,9 +40,9 @@ enum IntuitTime {
             Date.ISO8601FormatStyle(),
         ]
         for style in styles {
-            if let date = try? style.parse(text) { return date }
+            if let date = try? style.parse(text) { return date }  // try?: not this format: try the next
         }
-        if text.count == 10, let date = try? Date.ISO8601FormatStyle().year().month().day().parse(text) { return date }
+        if text.count == 10, let date = try? Date.ISO8601FormatStyle().year().month().day().parse(text) { return date }  // try?: not a date: nil below
         return nil
     }
 }

@@ -230,7 +230,7 @@ struct PersistedState: Codable, Equatable {
     static func == (lhs: PersistedState, rhs: PersistedState) -> Bool {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(lhs)) == (try? encoder.encode(rhs))
+        return (try? encoder.encode(lhs)) == (try? encoder.encode(rhs))  // try?: simulator values always encode
     }
 }
 

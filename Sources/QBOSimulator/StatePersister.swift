@@ -25,7 +25,7 @@ final class StatePersister: Service, Sendable {
     func run() async throws {
         var last = simulator.state.withLock { $0.persisted }
         while !Task.isShuttingDownGracefully {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(500)) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(500)) }  // try?: shutdown ends the wait early
             let current = simulator.state.withLock { $0.persisted }
             if current != last {
                 save(current)

@@ -12,15 +12,15 @@ public enum JSONValue: Sendable, Hashable, Codable {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
-        } else if let value = try? container.decode(Bool.self) {
+        } else if let value = try? container.decode(Bool.self) {  // try?: not this type: try the next
             self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
+        } else if let value = try? container.decode(Int64.self) {  // try?: not this type: try the next
             self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
+        } else if let value = try? container.decode(Double.self) {  // try?: not this type: try the next
             self = .double(value)
-        } else if let value = try? container.decode(String.self) {
+        } else if let value = try? container.decode(String.self) {  // try?: not this type: try the next
             self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
+        } else if let value = try? container.decode([JSONValue].self) {  // try?: not this type: try the next
             self = .array(value)
         } else {
             self = .object(try container.decode([String: JSONValue].self))

@@ -48,14 +48,14 @@ public struct Money: Sendable, Hashable, Comparable, CustomStringConvertible, Co
     /// decoding error (which the dispatcher reports as `invalid_params` with the field).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let text = try? container.decode(String.self) {
+        if let text = try? container.decode(String.self) {  // try?: not a string: a number below
             guard let money = Money(decimalString: text) else {
                 throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be a non-negative amount with at most two decimal places, e.g. \"1250.00\"")
             }
             self = money
             return
         }
-        guard let decimal = try? container.decode(Decimal.self), let money = Money(exactly: decimal) else {
+        guard let decimal = try? container.decode(Decimal.self), let money = Money(exactly: decimal) else {  // try?: neither is the error below
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be a non-negative amount with at most two decimal places, e.g. \"1250.00\"")
         }
         self = money

@@ -9,6 +9,6 @@ public enum Timestamp {
 
     /// Accepts whole or fractional seconds.
     public static func parse(_ string: String) -> Date? {
-        (try? style.parse(string)) ?? (try? fractional.parse(string))
+        (try? style.parse(string)) ?? (try? fractional.parse(string))  // try?: not a timestamp is nil
     }
 }

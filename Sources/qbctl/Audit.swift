@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -25,12 +26,11 @@ extension Qbctl.Audit {
         @Argument(help: "Only this organisation (default: every one).") var org: String?
 
         func run() async throws {
-            var params: [String: JSONValue] = [:]
-            if let org { params["org"] = .string(org) }
-            let result = try await options.call("audit.verify", params: .object(params))
-            options.present(result, human: Self.human)
-            let mismatches = result["mismatches"]?.arrayValue?.count ?? 0
-            let archives = result["archives"]?["mismatched"]?.arrayValue?.count ?? 0
+            let params = AuditVerifyCall.Params(org: try org.map { name throws(QbctlFailure) in try options.org(name) })
+            let answer = try await options.call(AuditVerifyCall.self, params)
+            options.present(answer.json, human: Self.human)
+            let mismatches = answer.result.mismatches.count
+            let archives = answer.result.archives.mismatched.count
             if archives > 0 {
                 throw QbctlFailure(message: "\(archives) webhook log archive\(archives == 1 ? "" : "s") differ\(archives == 1 ? "s" : "") from the record", exitCode: 1)
             }

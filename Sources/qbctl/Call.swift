@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -14,12 +15,12 @@ extension Qbctl {
         @Argument(help: "The params, a JSON object (default {}).") var params: String = "{}"
 
         func run() async throws {
-            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(params.utf8)), case .object = value else {
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(params.utf8)), case .object = value else {  // try?: not JSON is the usage error below
                 throw QbctlFailure(message: "params must be a JSON object", exitCode: 2)
             }
             var options = options
             options.json = true
-            options.present(try await options.call(method, params: value)) { _ in "" }
+            options.present(try await options.callRaw(method, params: value)) { _ in "" }
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -32,10 +33,9 @@ extension Qbctl {
                 try await complete(state: state, code: code, realm: realm)
                 return
             }
-            let begun = try await options.call("oauth.begin", params: ["org": .string(org!)])
-            guard let url = begun["authorizeUrl"]?.stringValue, let state = begun["state"]?.stringValue else {
-                throw QbctlFailure(message: "unexpected answer to oauth.begin", exitCode: 1)
-            }
+            let begun = try await options.call(OAuthBeginCall.self, OrgParams(org: options.org(org!))).result
+            let url = begun.authorizeUrl
+            let state = begun.state
             FileHandle.standardError.write(Data("Open this URL, approve, then paste the URL you were redirected to:\n".utf8))
             print(url)
             fflush(nil)
@@ -52,10 +52,9 @@ extension Qbctl {
         }
 
         private func complete(state: String, code: String, realm: String) async throws {
-            var params: [String: JSONValue] = ["state": .string(state), "code": .string(code), "realmId": .string(realm)]
-            if fresh { params["fresh"] = .bool(true) }
-            let info = try await options.call("oauth.complete", params: .object(params))
-            options.present(info) { info in
+            let params = OAuthCompleteCall.Params(state: state, code: code, realmId: realm, fresh: fresh ? true : nil)
+            let info = try await options.call(OAuthCompleteCall.self, params)
+            options.present(info.json) { info in
                 "connected \(info["org"]?.stringValue ?? "?") to \(info["companyName"]?.stringValue ?? "company") (realm \(info["realmId"]?.stringValue ?? "?"))"
             }
         }
@@ -71,8 +70,8 @@ extension Qbctl {
             @Argument(help: "The organisation id.") var org: String
 
             func run() async throws {
-                let info = try await options.call("token.refresh", params: ["org": .string(org)])
-                options.present(info) { info in
+                let info = try await options.call(TokenRefreshCall.self, OrgParams(org: options.org(org)))
+                options.present(info.json) { info in
                     "refreshed \(info["org"]?.stringValue ?? "?"): access token valid until \(info["accessTokenExpiresAt"]?.stringValue ?? "?")"
                 }
             }
@@ -88,8 +87,8 @@ extension Qbctl.Org {
         @Argument(help: "The organisation id.") var org: String
 
         func run() async throws {
-            let result = try await options.call("org.test", params: ["org": .string(org)])
-            options.present(result) { result in
+            let result = try await options.call(OrgTestCall.self, OrgParams(org: options.org(org)))
+            options.present(result.json) { result in
                 "ok: \(result["companyName"]?.stringValue ?? "?") (realm \(result["realmId"]?.stringValue ?? "?")), \(result["latencyMs"]?.intValue ?? 0) ms"
             }
         }
@@ -102,8 +101,8 @@ extension Qbctl.Org {
         @Argument(help: "The organisation id.") var org: String
 
         func run() async throws {
-            let result = try await options.call("org.disconnect", params: ["org": .string(org)])
-            options.present(result) { result in
+            let result = try await options.call(OrgDisconnectCall.self, OrgParams(org: options.org(org)))
+            options.present(result.json) { result in
                 "disconnected \(result["org"]?.stringValue ?? "?")" + (result["revoked"]?.boolValue == true ? "" : " (the revoke at Intuit failed; the tokens are forgotten anyway)")
             }
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -61,9 +62,9 @@ extension Qbctl.Customer {
                 if !address.isEmpty { fields["address"] = .object(address) }
                 development = .object(fields)
             }
-            var params: [String: JSONValue] = ["org": .string(org), "development": development]
-            if force { params["force"] = true }
-            options.present(try await options.call("customer.sync", params: .object(params)), human: Records.mapping)
+            var params = try options.params(CustomerSyncCall.Params.self, ["org": .string(org), "development": development])
+            if force { params.force = true }
+            options.present(try await options.call(CustomerSyncCall.self, params).json, human: Records.mapping)
         }
     }
 }

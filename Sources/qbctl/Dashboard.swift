@@ -27,7 +27,7 @@ extension Qbctl {
         func run() async throws {
             if !once && !Terminal.isTerminal { throw QbctlFailure(message: "the live dashboard needs a terminal; use --once", exitCode: 2) }
             let client = try await options.connect()
-            let source = DashboardSource(client: client, org: org)
+            let source = DashboardSource(client: client, org: try options.org(org))
             if once {
                 try await printOnce(source)
             } else {
@@ -38,7 +38,7 @@ extension Qbctl {
         /// One frame on standard output (`--json`: the snapshot's JSON).
         private func printOnce(_ source: DashboardSource) async throws {
             // Unknown org: exit 1 with the daemon's answer, not a frame of dashes.
-            _ = try await options.call(source.client, "org.show", params: ["org": .string(org)])
+            _ = try await options.call(source.client, OrgShowCall.self, OrgParams(org: options.org(org)))
             let snapshot = await source.initial()
             if options.json {
                 options.present(Self.json(snapshot)) { _ in "" }
@@ -55,8 +55,9 @@ extension Qbctl {
 
         private func live(_ source: DashboardSource) async throws {
             let client = source.client
-            _ = try await options.call(client, "org.show", params: ["org": .string(org)])
-            _ = try await options.call(client, "subscribe", params: ["org": .string(org)])
+            let org = try options.org(org)
+            _ = try await options.call(client, OrgShowCall.self, OrgParams(org: org))
+            _ = try await options.call(client, SubscribeCall.self, .init(org: org))
             let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
             let (signals, sources) = Terminal.signals([SIGWINCH, SIGINT, SIGTERM, SIGHUP])
             Terminal.enter()

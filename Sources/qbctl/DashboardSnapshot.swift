@@ -54,44 +54,43 @@ struct DashboardSections: OptionSet, Sendable {
 /// Fetches a snapshot's sections over one control connection.
 struct DashboardSource: Sendable {
     let client: ControlClient
-    let org: String
+    let org: OrgID
     /// Rows of entities and events to ask for: more than any screen shows.
-    static let rows: Int64 = 200
+    static let rows = 200
 
     /// The first frame's data, with the one `org.test` of the connection section.
     func initial() async -> DashboardSnapshot {
-        var snapshot = DashboardSnapshot(org: org)
+        var snapshot = DashboardSnapshot(org: org.rawValue)
         snapshot.testedAt = Date()
         do {
-            snapshot.test = try await client.call("org.test", params: ["org": .string(org)])
+            snapshot.test = try await client.answer(OrgTestCall.self, OrgParams(org: org)).json
         } catch {
             snapshot.testError = error.message
         }
-        if let quota = try? await client.call("daemon.status")["quota"] { snapshot.quota = quota }
+        if let quota = try? await client.answer(DaemonStatusCall.self, NoParams()).json["quota"] { snapshot.quota = quota }  // try?: the quota section refetches on its next notification
         await refresh(&snapshot, DashboardSections.all.subtracting(.quota))
         return snapshot
     }
 
     /// Fetches `sections` again into `snapshot`; a refusal is shown as the notice, the old data kept.
     func refresh(_ snapshot: inout DashboardSnapshot, _ sections: DashboardSections) async {
-        let org = JSONValue.string(org)
         var failures: [String] = []
-        func fetch(_ method: String, _ params: JSONValue?) async -> JSONValue? {
+        func fetch<C: ControlCall>(_ call: C.Type, _ params: C.Params) async -> JSONValue? {
             do {
-                return try await client.call(method, params: params)
+                return try await client.answer(call, params).json
             } catch {
-                failures.append("\(method): \(error.message)")
+                failures.append("\(C.method): \(error.message)")
                 return nil
             }
         }
-        if sections.contains(.connection), let info = await fetch("org.show", ["org": org]) { snapshot.connection = info }
-        if sections.contains(.summary), let summary = await fetch("sync.summary", ["org": org]) { snapshot.summary = summary }
-        if sections.contains(.quota), let quota = await fetch("quota.show", nil) { snapshot.quota = quota }
-        if sections.contains(.entities), let page = await fetch("entity.list", ["org": org, "limit": .int(Self.rows)]) {
+        if sections.contains(.connection), let info = await fetch(OrgShowCall.self, OrgParams(org: org)) { snapshot.connection = info }
+        if sections.contains(.summary), let summary = await fetch(SyncSummaryCall.self, OrgParams(org: org)) { snapshot.summary = summary }
+        if sections.contains(.quota), let quota = await fetch(QuotaShowCall.self, NoParams()) { snapshot.quota = quota }
+        if sections.contains(.entities), let page = await fetch(EntityListCall.self, .init(org: org, limit: Self.rows)) {
             snapshot.entities = page["entities"]?.arrayValue ?? []
             snapshot.moreEntities = page["nextCursor"]?.stringValue != nil
         }
-        if sections.contains(.events), let page = await fetch("event.list", ["org": org, "limit": .int(Self.rows)]) {
+        if sections.contains(.events), let page = await fetch(EventListCall.self, .init(org: org, limit: Self.rows)) {
             snapshot.events = page["events"]?.arrayValue ?? []
             snapshot.moreEvents = page["nextCursor"]?.stringValue != nil
         }

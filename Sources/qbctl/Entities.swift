@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -18,10 +19,10 @@ extension Qbctl {
         }
 
         func run() async throws {
-            var params: [String: JSONValue] = ["org": .string(org)]
-            if let kind { params["kind"] = .string(kind.rawValue) }
-            if let status { params["status"] = .string(status.rawValue) }
-            let result = try await Pager.collect(options, "entity.list", params: params, key: "entities", limit: paging.limit, pageSize: paging.pageSize)
+            let params = EntityListCall.Params(
+                org: try options.org(org), kind: kind.flatMap { MappingKind(rawValue: $0.rawValue) }, status: status.flatMap { QBSyncCore.EntityStatus(rawValue: $0.rawValue) }
+            )
+            let result = try await Pager.collect(options, EntityListCall.self, params, key: "entities", limit: paging.limit, pageSize: paging.pageSize)
             options.present(result, human: Self.table)
         }
 
@@ -50,7 +51,7 @@ extension Qbctl {
         @Argument(help: "The organisation id.") var org: String
 
         func run() async throws {
-            let result = try await options.call("sync.summary", params: ["org": .string(org)])
+            let result = try await options.call(SyncSummaryCall.self, OrgParams(org: options.org(org))).json
             options.present(result) { summary in
                 let invoices = summary["invoices"]
                 let statuses = ["Outstanding", "Paid", "Overdue", "Voided"].map { ["  " + Badge.paint($0), Records.text(invoices?[$0])] }

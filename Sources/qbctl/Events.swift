@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -14,10 +15,8 @@ extension Qbctl {
         enum EventStatus: String, ExpressibleByArgument, CaseIterable { case pending, processed, failed, ignored }
 
         func run() async throws {
-            var params: [String: JSONValue] = [:]
-            if let org { params["org"] = .string(org) }
-            if let status { params["status"] = .string(status.rawValue) }
-            let result = try await Pager.collect(options, "event.list", params: params, key: "events", limit: paging.limit, pageSize: paging.pageSize)
+            let params = EventListCall.Params(org: try org.map { name throws(QbctlFailure) in try options.org(name) }, status: status?.rawValue)
+            let result = try await Pager.collect(options, EventListCall.self, params, key: "events", limit: paging.limit, pageSize: paging.pageSize)
             options.present(result, human: Self.table)
         }
 
@@ -48,7 +47,7 @@ extension Qbctl {
             @Argument(help: "The event's id (from 'qbctl events').") var id: Int64
 
             func run() async throws {
-                options.present(try await options.call("event.retry", params: ["id": .int(id)]), human: Records.event)
+                options.present(try await options.call(EventRetryCall.self, .init(id: id)).json, human: Records.event)
             }
         }
     }

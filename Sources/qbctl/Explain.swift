@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl.Invoice {
@@ -16,8 +17,8 @@ extension Qbctl.Invoice {
         @Argument(help: "The demand's id in BlockManOS.") var demand: String
 
         func run() async throws {
-            let result = try await options.call("invoice.explain", params: ["org": .string(org), "demandId": .string(demand)])
-            options.present(result, human: Self.human)
+            let result = try await options.call(InvoiceExplainCall.self, DemandParams(org: options.org(org), demandId: demand))
+            options.present(result.json, human: Self.human)
         }
 
         static func human(_ result: JSONValue) -> String {

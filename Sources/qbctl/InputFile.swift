@@ -14,7 +14,7 @@ enum InputFile {
             data = contents
         }
         let source = path == "-" ? "standard input" : path
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {  // try?: not JSON is the usage error below
             throw QbctlFailure(message: "\(source) is not JSON", exitCode: 2)
         }
         guard case .object = value else { throw QbctlFailure(message: "\(source) must hold a JSON object", exitCode: 2) }

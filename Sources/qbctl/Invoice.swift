@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -68,9 +69,9 @@ extension Qbctl.Invoice {
                 }
                 demand = .object(fields)
             }
-            var params: [String: JSONValue] = ["org": .string(org), "demand": demand]
-            if force { params["force"] = true }
-            options.present(try await options.call("invoice.sync", params: .object(params)), human: Records.mapping)
+            var params = try options.params(InvoiceSyncCall.Params.self, ["org": .string(org), "demand": demand])
+            if force { params.force = true }
+            options.present(try await options.call(InvoiceSyncCall.self, params).json, human: Records.mapping)
         }
     }
 
@@ -82,8 +83,8 @@ extension Qbctl.Invoice {
         @Argument(help: "The demand's id in BlockManOS.") var demand: String
 
         func run() async throws {
-            let mapping = try await options.call("invoice.refresh", params: ["org": .string(org), "demandId": .string(demand)])
-            options.present(mapping, human: Records.mapping)
+            let mapping = try await options.call(InvoiceRefreshCall.self, DemandParams(org: options.org(org), demandId: demand))
+            options.present(mapping.json, human: Records.mapping)
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -30,8 +31,8 @@ extension Qbctl.Log {
         }
 
         func run() async throws {
-            let result = try await options.call("log.archive", params: ["olderThanDays": .int(Int64(olderThan))])
-            options.present(result, human: Self.human)
+            let result = try await options.call(LogArchiveCall.self, .init(olderThanDays: olderThan))
+            options.present(result.json, human: Self.human)
         }
 
         static func human(_ result: JSONValue) -> String {
@@ -48,7 +49,7 @@ extension Qbctl.Log {
         @OptionGroup var options: GlobalOptions
 
         func run() async throws {
-            options.present(try await options.call("log.archives"), human: Self.human)
+            options.present(try await options.call(LogArchivesCall.self).json, human: Self.human)
         }
 
         static func human(_ result: JSONValue) -> String {

@@ -13,7 +13,7 @@ struct GlobalOptions: ParsableArguments {
 
     var socketPath: String {
         socket ?? ProcessInfo.processInfo.environment["QBSYNCD_CONTROL_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? "/run/qbsyncd/control.sock"
+            ?? SettingDefaults.controlSocket
     }
 
     /// Connects to the daemon (exit 3 when it cannot be reached).
@@ -25,15 +25,32 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// Connects, calls one method, and maps failures to qbctl's exit statuses.
-    func call(_ method: String, params: JSONValue? = nil) async throws(QbctlFailure) -> JSONValue {
+    /// Connects, makes one typed call, and maps failures to qbctl's exit statuses. The answer keeps
+    /// the daemon's JSON, which `--json` prints as it came.
+    func call<C: ControlCall>(_ call: C.Type, _ params: C.Params) async throws(QbctlFailure) -> ControlAnswer<C.Result> {
         let client = try await connect()
         defer { Task { await client.close() } }
-        return try await call(client, method, params: params)
+        return try await self.call(client, call, params)
     }
 
-    /// One call on an open connection.
-    func call(_ client: ControlClient, _ method: String, params: JSONValue?) async throws(QbctlFailure) -> JSONValue {
+    /// A method without params.
+    func call<C: ControlCall>(_ call: C.Type) async throws(QbctlFailure) -> ControlAnswer<C.Result> where C.Params == NoParams {
+        try await self.call(call, NoParams())
+    }
+
+    /// One typed call on an open connection.
+    func call<C: ControlCall>(_ client: ControlClient, _ call: C.Type, _ params: C.Params) async throws(QbctlFailure) -> ControlAnswer<C.Result> {
+        do {
+            return try await client.answer(call, params)
+        } catch {
+            throw QbctlFailure(error)
+        }
+    }
+
+    /// `qbctl call`: any method, untyped.
+    func callRaw(_ method: String, params: JSONValue?) async throws(QbctlFailure) -> JSONValue {
+        let client = try await connect()
+        defer { Task { await client.close() } }
         do {
             return try await client.call(method, params: params)
         } catch {
@@ -41,12 +58,34 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
+    /// Reads a call's params from what the user typed (flags, `--file`) with the daemon's own params
+    /// decoder, so a bad field is refused in the daemon's words (`invalid_params`, exit 1) before any call.
+    func params<P: Decodable>(_ type: P.Type, _ value: JSONValue) throws(QbctlFailure) -> P {
+        let line: Data
+        do {
+            line = try JSONEncoder().encode(JSONValue.object(["params": value]))
+        } catch {
+            throw QbctlFailure(message: "cannot encode the params: \(error)", exitCode: 2)
+        }
+        do {
+            return try RPCParamsDecoder.decode(P.self, from: line, hasParams: true)
+        } catch {
+            let rpc = error.rpcError
+            throw QbctlFailure(ControlClientError(.rpc(rpc), rpc.message))
+        }
+    }
+
+    /// An organisation id typed by the user, refused as the daemon would refuse it.
+    func org(_ text: String) throws(QbctlFailure) -> OrgID {
+        try params(OrgParams.self, ["org": .string(text)]).org
+    }
+
     /// Prints the result as JSON (`--json`) or through `human`.
     func present(_ result: JSONValue, human: (JSONValue) -> String) {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: (try? encoder.encode(result)) ?? Data("null".utf8), as: UTF8.self))
+            print(String(decoding: (try? encoder.encode(result)) ?? Data("null".utf8), as: UTF8.self))  // try?: a JSONValue always encodes
         } else {
             print(human(result))
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -22,9 +23,7 @@ extension Qbctl.Org {
         var status: String?
 
         func run() async throws {
-            var params: [String: JSONValue] = [:]
-            if let status { params["status"] = .string(status) }
-            var result = try await Pager.collect(options, "org.list", params: params, key: "orgs", limit: paging.limit, pageSize: paging.pageSize)
+            var result = try await Pager.collect(options, OrgListCall.self, OrgListCall.Params(status: status), key: "orgs", limit: paging.limit, pageSize: paging.pageSize)
             // A daemon that does not filter by status yet still gets only what was asked for.
             if let status, case .object(var object) = result {
                 object["orgs"] = .array((result["orgs"]?.arrayValue ?? []).filter { $0["status"]?.stringValue == status })
@@ -56,8 +55,8 @@ extension Qbctl.Org {
         @Argument(help: "The organisation id.") var org: String
 
         func run() async throws {
-            let result = try await options.call("org.show", params: ["org": .string(org)])
-            options.present(result) { info in
+            let result = try await options.call(OrgShowCall.self, OrgParams(org: options.org(org)))
+            options.present(result.json) { info in
                 let keys = [
                     "org", "realmId", "companyName", "environment", "connectedAt", "accessTokenExpiresAt", "refreshTokenExpiresAt",
                     "lastRefreshAt", "reconnectBy", "lastError",

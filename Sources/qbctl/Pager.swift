@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 /// Follows `nextCursor` so that a list command shows the whole list, not its first page.
@@ -6,24 +7,24 @@ enum Pager {
     /// The daemon's largest page (`limit` 1…500).
     static let largestPage = 500
 
-    /// Calls `method` page after page on one connection until `nextCursor` is null or `limit`
-    /// rows are in. Answers the method's own shape: every row under `key`, and the `nextCursor`
-    /// that would continue (null when the list is complete).
-    static func collect(
-        _ options: GlobalOptions, _ method: String, params: [String: JSONValue], key: String, limit: Int?, pageSize: Int = largestPage
-    ) async throws(QbctlFailure) -> JSONValue {
+    /// Calls `call` page after page on one connection until `nextCursor` is null or `limit`
+    /// rows are in. Answers the method's own shape: every row under `key` (as the daemon sent it),
+    /// and the `nextCursor` that would continue (null when the list is complete).
+    static func collect<C: ControlCall>(
+        _ options: GlobalOptions, _ call: C.Type, _ params: C.Params, key: String, limit: Int?, pageSize: Int = largestPage
+    ) async throws(QbctlFailure) -> JSONValue where C.Params: PagedParams, C.Result: PagedResult {
         let client = try await options.connect()
         defer { Task { await client.close() } }
         var rows: [JSONValue] = []
         var cursor: String?
         repeat {
             var page = params
-            page["limit"] = .int(Int64(min(pageSize, limit.map { $0 - rows.count } ?? pageSize)))
-            if let cursor { page["cursor"] = .string(cursor) }
-            let result = try await options.call(client, method, params: .object(page))
-            let pageRows = result[key]?.arrayValue ?? []
+            page.limit = min(pageSize, limit.map { $0 - rows.count } ?? pageSize)
+            page.cursor = cursor
+            let answer = try await options.call(client, call, page)
+            let pageRows = answer.json[key]?.arrayValue ?? []
             rows += pageRows
-            cursor = result["nextCursor"]?.stringValue
+            cursor = answer.result.nextCursor
             if pageRows.isEmpty { break }
         } while cursor != nil && rows.count < (limit ?? .max)
         if let limit, rows.count > limit { rows = Array(rows.prefix(limit)) }

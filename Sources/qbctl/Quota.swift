@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -18,8 +19,8 @@ extension Qbctl {
         @OptionGroup var options: GlobalOptions
 
         func run() async throws {
-            let result = try await options.call("quota.show")
-            options.present(result) { quota in
+            let result = try await options.call(QuotaShowCall.self)
+            options.present(result.json) { quota in
                 let byClass = quota["byClass"]
                 let summary = Table.render(
                     [

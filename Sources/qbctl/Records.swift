@@ -12,7 +12,7 @@ enum Records {
         case .double(let double)?: "\(double)"
         case .bool(let bool)?: "\(bool)"
         case let other?:
-            String(decoding: (try? JSONEncoder().encode(other)) ?? Data(), as: UTF8.self)
+            String(decoding: (try? JSONEncoder().encode(other)) ?? Data(), as: UTF8.self)  // try?: a JSONValue always encodes
         }
     }
 

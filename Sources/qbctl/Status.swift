@@ -1,4 +1,5 @@
 import ArgumentParser
+import QBControlClient
 import QBSyncCore
 
 extension Qbctl {
@@ -9,8 +10,8 @@ extension Qbctl {
         @OptionGroup var options: GlobalOptions
 
         func run() async throws {
-            let result = try await options.call("daemon.status")
-            options.present(result) { status in
+            let result = try await options.call(DaemonStatusCall.self)
+            options.present(result.json) { status in
                 func int(_ value: JSONValue?) -> Int64 { value?.intValue ?? 0 }
                 let integration = status["integration"]
                 let enabled = integration?["enabled"]?.boolValue == true

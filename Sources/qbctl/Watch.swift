@@ -15,16 +15,14 @@ extension Qbctl {
         func run() async throws {
             let client: ControlClient
             do { client = try await ControlClient.connect(path: options.socketPath) } catch { throw QbctlFailure(error) }
-            var params: [String: JSONValue] = [:]
-            if let org { params["org"] = .string(org) }
-            if !topic.isEmpty { params["topics"] = .array(topic.map { .string($0) }) }
-            do { _ = try await client.call("subscribe", params: .object(params)) } catch { throw QbctlFailure(error) }
+            let params = SubscribeCall.Params(org: try org.map { name throws(QbctlFailure) in try options.org(name) }, topics: topic.isEmpty ? nil : topic)
+            _ = try await options.call(client, SubscribeCall.self, params)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             for await notification in client.notifications {
                 if options.json {
                     let line: JSONValue = ["method": .string(notification.method), "params": notification.params]
-                    print(String(decoding: (try? encoder.encode(line)) ?? Data(), as: UTF8.self))
+                    print(String(decoding: (try? encoder.encode(line)) ?? Data(), as: UTF8.self))  // try?: a JSONValue always encodes
                 } else {
                     print(Self.human(notification))
                 }

@@ -98,7 +98,7 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
 
 /// Resident set size of a process, in KiB.
 func residentKiB(pid: Int32) -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }  // try?: no such process is no figure
     for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
         return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
     }

@@ -13,43 +13,43 @@ import Testing
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["topics": ["connection.status_changed"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(topics: ["connection.status_changed"]))
         var notifications = subscriber.notifications.makeAsyncIterator()
 
-        let begun = try await pair.control.call("oauth.begin", params: ["org": "acme"])
-        let state = try #require(begun["state"]?.stringValue)
+        let begun = try await pair.control.call(OAuthBeginCall.self, OrgParams(org: .test("acme")))
+        let state = begun.state
         #expect(state.count >= 22, "at least 128 random bits")
-        #expect(begun["expiresAt"]?.stringValue.flatMap(Timestamp.parse).map { $0.timeIntervalSinceNow > 500 } == true)
-        #expect(try await pair.control.call("org.show", params: ["org": "acme"])["status"] == "disconnected")
+        #expect(Timestamp.parse(begun.expiresAt).map { $0.timeIntervalSinceNow > 500 } == true)
+        #expect(try await pair.control.call(OrgShowCall.self, OrgParams(org: .test("acme"))).status.rawValue == "disconnected")
 
         let info = try await pair.connect("acme")
-        #expect(info["status"] == "connected")
-        #expect(info["realmId"] == .string(pair.sim.defaultRealmID))
-        #expect(info["companyName"] == "Sandbox Company_US_1")
-        #expect(info["environment"] == "sandbox")
-        for key in ["connectedAt", "accessTokenExpiresAt", "refreshTokenExpiresAt", "lastRefreshAt", "reconnectBy"] {
-            #expect(info[key]?.stringValue.flatMap(Timestamp.parse) != nil, "\(key)")
+        #expect(info.status.rawValue == "connected")
+        #expect(info.realmID == pair.sim.defaultRealmID)
+        #expect(info.companyName == "Sandbox Company_US_1")
+        #expect(info.environment == "sandbox")
+        for (key, date) in [("connectedAt", info.connectedAt), ("accessTokenExpiresAt", info.accessTokenExpiresAt), ("refreshTokenExpiresAt", info.refreshTokenExpiresAt), ("lastRefreshAt", info.lastRefreshAt), ("reconnectBy", info.reconnectBy)] {
+            #expect(date != nil, "\(key)")
         }
-        #expect(info["lastError"] == .null)
+        #expect(info.lastError == nil)
         let change = try #require(await notifications.next())
         #expect(change.method == "connection.status_changed")
         #expect(change.params["org"] == "acme")
         #expect(change.params["from"] == "disconnected")
         #expect(change.params["to"] == "connected")
 
-        let test = try await pair.control.call("org.test", params: ["org": "acme"])
-        #expect(test["ok"] == true)
-        #expect(test["companyName"] == "Sandbox Company_US_1")
-        #expect(test["latencyMs"]?.intValue != nil)
-        let refreshed = try await pair.control.call("token.refresh", params: ["org": "acme"])
-        #expect(refreshed["status"] == "connected")
-        #expect(try await pair.control.call("daemon.status")["orgs"]?["connected"] == 1)
+        let test = try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("acme")))
+        #expect(test.ok == true)
+        #expect(test.companyName == "Sandbox Company_US_1")
+        #expect(test.latencyMs >= 0)
+        let refreshed = try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("acme")))
+        #expect(refreshed.status.rawValue == "connected")
+        #expect(try await pair.control.call(DaemonStatusCall.self).orgs.connected == 1)
 
-        let disconnected = try await pair.control.call("org.disconnect", params: ["org": "acme"])
-        #expect(disconnected == ["org": "acme", "status": "disconnected", "revoked": true])
+        let disconnected = try await pair.control.call(OrgDisconnectCall.self, OrgParams(org: .test("acme")))
+        #expect(disconnected == .init(org: "acme", status: "disconnected", revoked: true))
         #expect(try await notifications.next()?.params["to"] == "disconnected")
-        await #expect { _ = try await pair.control.call("org.test", params: ["org": "acme"]) } throws: { reason($0) == "org_not_connected" }
-        await #expect { _ = try await pair.control.call("org.test", params: ["org": "ghost"]) } throws: { reason($0) == "not_found" }
+        await #expect { _ = try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("acme"))) } throws: { reason($0) == "org_not_connected" }
+        await #expect { _ = try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("ghost"))) } throws: { reason($0) == "not_found" }
         await subscriber.close()
     }
 
@@ -65,15 +65,15 @@ import Testing
         _ = try await pair.control.call("oauth.complete", params: params)
         // A double callback (same state, same code) answers the connection without redeeming the code again.
         #expect(try await pair.control.call("oauth.complete", params: params)["status"] == "connected")
-        #expect(try await pair.control.call("org.test", params: ["org": "acme"])["ok"] == true, "the grant was not poisoned")
+        #expect(try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("acme"))).ok == true, "the grant was not poisoned")
         // The same state with another code is refused.
         await #expect {
-            _ = try await pair.control.call("oauth.complete", params: ["state": .string(state), "code": "another-code", "realmId": .string(redirect["realmId"]!)])
+            _ = try await pair.control.call(OAuthCompleteCall.self, .init(state: state, code: "another-code", realmId: redirect["realmId"]!))
         } throws: { reason($0) == "invalid_state" }
 
         // Another org cannot take a company that is connected already.
         await #expect { _ = try await pair.connect("other-org", realmID: pair.sim.defaultRealmID) } throws: { reason($0) == "realm_in_use" }
-        #expect(try await pair.control.call("org.show", params: ["org": "other-org"])["status"] == "disconnected")
+        #expect(try await pair.control.call(OrgShowCall.self, OrgParams(org: .test("other-org"))).status.rawValue == "disconnected")
         await #expect {
             _ = try await pair.control.call("oauth.complete", params: ["state": "s", "code": "c", "realmId": "not-a-realm"])
         } throws: { reason($0) == "invalid_params" }
@@ -83,7 +83,7 @@ import Testing
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["topics": ["connection.status_changed"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(topics: ["connection.status_changed"]))
         var notifications = subscriber.notifications.makeAsyncIterator()
         _ = try await pair.connect("refused")
         _ = await notifications.next()
@@ -92,26 +92,26 @@ import Testing
         _ = await notifications.next()
 
         _ = try await pair.http.post("/sim/faults", json: ["fault": "invalid_grant", "count": 1])
-        await #expect { _ = try await pair.control.call("token.refresh", params: ["org": "refused"]) } throws: { reason($0) == "needs_reauthorization" }
+        await #expect { _ = try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("refused"))) } throws: { reason($0) == "needs_reauthorization" }
         let first = try #require(await notifications.next())
         #expect(first.params == ["org": "refused", "from": "connected", "to": "needs_reauthorization", "reason": "Intuit refused the refresh token (invalid_grant)", "at": first.params["at"]!])
-        let shown = try await pair.control.call("org.show", params: ["org": "refused"])
-        #expect(shown["status"] == "needs_reauthorization")
-        #expect(shown["lastError"]?.stringValue?.contains("invalid_grant") == true)
-        #expect(shown["reconnectBy"] == .null)
-        await #expect { _ = try await pair.control.call("org.test", params: ["org": "refused"]) } throws: { reason($0) == "needs_reauthorization" }
+        let shown = try await pair.control.call(OrgShowCall.self, OrgParams(org: .test("refused")))
+        #expect(shown.status.rawValue == "needs_reauthorization")
+        #expect(shown.lastError?.contains("invalid_grant") == true)
+        #expect(shown.reconnectBy == nil)
+        await #expect { _ = try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("refused"))) } throws: { reason($0) == "needs_reauthorization" }
         #expect(pair.daemon.log.contains("organisation must connect to QuickBooks again"))
         #expect(pair.daemon.log.contains("qbsync.org=refused"))
 
         // The user disconnects the app at Intuit: the next API call sees 403 3100.
         _ = try await pair.http.post("/sim/tokens/revoke-all", json: ["realmId": .string(second)])
-        await #expect { _ = try await pair.control.call("org.test", params: ["org": "revoked"]) } throws: { reason($0) == "needs_reauthorization" }
+        await #expect { _ = try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("revoked"))) } throws: { reason($0) == "needs_reauthorization" }
         #expect(try await notifications.next()?.params["org"] == "revoked")
-        #expect(try await pair.control.call("daemon.status")["orgs"]?["needsReauthorization"] == 2)
+        #expect(try await pair.control.call(DaemonStatusCall.self).orgs.needsReauthorization == 2)
 
         // Connecting again heals it.
         _ = try await pair.connect("refused")
-        #expect(try await pair.control.call("org.show", params: ["org": "refused"])["status"] == "connected")
+        #expect(try await pair.control.call(OrgShowCall.self, OrgParams(org: .test("refused"))).status.rawValue == "connected")
         await subscriber.close()
     }
 
@@ -121,25 +121,25 @@ import Testing
         _ = try await pair.connect("lossy")
         // Intuit processes the refresh, then the connection drops before the answer arrives.
         _ = try await pair.http.post("/sim/faults", json: ["fault": "drop_after", "path": "/oauth2/v1/tokens/bearer", "count": 1])
-        let info = try await pair.control.call("token.refresh", params: ["org": "lossy"])
-        #expect(info["status"] == "connected")
-        #expect(try await pair.control.call("org.test", params: ["org": "lossy"])["ok"] == true)
+        let info = try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("lossy")))
+        #expect(info.status.rawValue == "connected")
+        #expect(try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("lossy"))).ok == true)
 
         // Intuit unreachable for a while: the refresh fails visibly, backs off, and the org stays connected.
         _ = try await pair.http.post("/sim/faults", json: ["status": 503, "path": "/oauth2/v1/tokens/bearer", "count": 3])
-        await #expect { _ = try await pair.control.call("token.refresh", params: ["org": "lossy"]) } throws: { reason($0) == "qbo_unavailable" }
-        let shown = try await pair.control.call("org.show", params: ["org": "lossy"])
-        #expect(shown["status"] == "connected")
-        #expect(shown["lastError"]?.stringValue?.contains("503") == true)
-        #expect(try await pair.control.call("token.refresh", params: ["org": "lossy"])["lastError"] == .null)
+        await #expect { _ = try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("lossy"))) } throws: { reason($0) == "qbo_unavailable" }
+        let shown = try await pair.control.call(OrgShowCall.self, OrgParams(org: .test("lossy")))
+        #expect(shown.status.rawValue == "connected")
+        #expect(shown.lastError?.contains("503") == true)
+        #expect(try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("lossy"))).lastError == nil)
     }
 
     @Test func tokensAreFoundNowhereInPlainText() async throws {
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("secretive")
-        _ = try await pair.control.call("token.refresh", params: ["org": "secretive"])
-        _ = try await pair.control.call("org.test", params: ["org": "secretive"])
+        _ = try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("secretive")))
+        _ = try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("secretive")))
         let tokens = try await pair.http.get("/sim/tokens/\(pair.sim.defaultRealmID)").json
         let values = ((tokens["refreshTokens"]?.arrayValue ?? []) + (tokens["accessTokens"]?.arrayValue ?? [])).compactMap(\.stringValue)
         #expect(values.count >= 2)
@@ -178,7 +178,7 @@ import Testing
             var index = 0
             while ContinuousClock.now < deadline {
                 do {
-                    _ = try await client.call("org.test", params: ["org": .string(orgs[index % orgs.count])])
+                    _ = try await client.call(OrgTestCall.self, OrgParams(org: .test(orgs[index % orgs.count])))
                 } catch {
                     failures.append("\(orgs[index % orgs.count]): \(error)")
                 }
@@ -199,9 +199,9 @@ import Testing
         let after = try await exercise(for: .seconds(12), client: client)
         #expect(after.failures.isEmpty, "\(after.failures.prefix(3))")
         // Every org was refreshed by the rebuilt schedule after the restart.
-        let listed = try await client.call("org.list")["orgs"]?.arrayValue ?? []
+        let listed = try await client.call(OrgListCall.self, .init()).orgs
         #expect(listed.count == 100)
-        #expect(listed.allSatisfy { ($0["lastRefreshAt"]?.stringValue.flatMap(Timestamp.parse) ?? .distantPast) >= restartedAt.addingTimeInterval(-1) })
+        #expect(listed.allSatisfy { ($0.lastRefreshAt ?? .distantPast) >= restartedAt.addingTimeInterval(-1) })
         await client.close()
 
         let status = try await runCommand(Binaries.qbctl, ["status", "--json", "--socket", pair.daemon.socketPath])
@@ -234,7 +234,7 @@ import Testing
 
         try await pair.daemon.start()
         let client = try await pair.daemon.connect()
-        #expect(try await client.call("org.test", params: ["org": "rotating"])["ok"] == true)
+        #expect(try await client.call(OrgTestCall.self, OrgParams(org: .test("rotating"))).ok == true)
         await client.close()
     }
 
@@ -243,10 +243,10 @@ import Testing
         let pair = try await Pair.start(simEnvironment: ["QBOSIM_REFRESH_TTL": "172800"])
         defer { pair.cleanUp() }
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["org": "soon", "topics": ["connection.reconnect_due"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(org: .test("soon"), topics: ["connection.reconnect_due"]))
         var notifications = subscriber.notifications.makeAsyncIterator()
         let info = try await pair.connect("soon")
-        let reconnectBy = try #require(info["reconnectBy"]?.stringValue.flatMap(Timestamp.parse))
+        let reconnectBy = try #require(info.reconnectBy)
         #expect(abs(reconnectBy.timeIntervalSinceNow - 172_800) < 60, "reconnectBy is the refresh token's end")
         let notice = try #require(await notifications.next())
         #expect(notice.method == "connection.reconnect_due")

@@ -20,8 +20,8 @@ import Testing
         try store.close()
         try await daemon.start()
         let probe = try await daemon.connect()
-        let answer = try await probe.call("org.list")
-        #expect(answer["orgs"]?.arrayValue?.count == 20)
+        let answer = try await probe.call(OrgListCall.self, .init())
+        #expect(answer.orgs.count == 20)
         let baseline = try #require(residentKiB(pid: daemon.pid))
 
         let count = 20_000
@@ -49,7 +49,7 @@ import Testing
 
         // Another client is answered at once.
         let started = ContinuousClock.now
-        #expect(try await probe.call("daemon.status")["version"] != nil)
+        #expect(try await probe.call(DaemonStatusCall.self).version.isEmpty == false)
         #expect(ContinuousClock.now - started < .seconds(5))
         await probe.close()
 
@@ -121,7 +121,7 @@ import Testing
         let subscriber = try await eventually("a subscribed connection") { () -> ControlClient? in
             let client = try await daemon.connect()
             do {
-                return try await client.call("subscribe", params: ["topics": ["webhook.event"]])["subscribed"] == true ? client : nil
+                return try await client.call(SubscribeCall.self, .init(topics: ["webhook.event"])).subscribed == true ? client : nil
             } catch {
                 await client.close()
                 return nil
@@ -136,7 +136,7 @@ import Testing
         let usedEnd = try await firstLine(of: used, lines: 2, deadline: .seconds(30))
         #expect(usedEnd.line?["id"] == 1, "answered first")
         #expect(usedEnd.closed, "then closed once idle")
-        #expect(try await subscriber.call("daemon.status")["subscribers"] == 1, "the subscriber outlived the timeout")
+        #expect(try await subscriber.call(DaemonStatusCall.self).subscribers == 1, "the subscriber outlived the timeout")
         await subscriber.close()
     }
 }
@@ -174,7 +174,7 @@ import Testing
 private func admitted(_ daemon: DaemonProcess) async throws -> ControlClient? {
     let client = try await daemon.connect()
     do {
-        _ = try await client.call("daemon.status")
+        _ = try await client.call(DaemonStatusCall.self)
         return client
     } catch {
         await client.close()

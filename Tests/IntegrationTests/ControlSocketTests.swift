@@ -13,44 +13,43 @@ import Testing
         let daemon = try DaemonProcess()
         defer { daemon.cleanUp() }
         // Given an organisation the store already knows
-        let store = try Store.open(stateDirectory: daemon.stateDirectory, logger: Logger(label: "test"))
-        try await OrgRepository(store: store).ensure(OrgID("acme")!)
-        try store.close()
+        try await daemon.seed(orgs: ["acme"])
         try await daemon.start()
         let client = try await daemon.connect()
 
-        let status = try await client.call("daemon.status")
-        #expect(status["version"] == .string(QBSyncVersion.current))
-        #expect(status["startedAt"]?.stringValue.flatMap(Timestamp.parse) != nil)
-        #expect(status["uptimeSeconds"]?.intValue != nil)
-        #expect(status["integration"]?["enabled"] == false)
-        #expect(status["integration"]?["missing"] == .array(SettingKey.integrationRequired.map { .string($0) }))
-        #expect(status["integration"]?["environment"] == "sandbox")
-        #expect(status["orgs"] == ["total": 1, "connected": 0, "needsReauthorization": 0])
-        #expect(status["webhook"]?["accepted"] == 0)
-        #expect(status["webhook"]?["rejected"] == 0)
-        let listen = try #require(status["webhook"]?["listen"]?.stringValue)
+        let status = try await client.call(DaemonStatusCall.self)
+        #expect(status.version == QBSyncVersion.current)
+        #expect(Timestamp.parse(status.startedAt) != nil)
+        #expect(status.uptimeSeconds >= 0)
+        #expect(status.integration.enabled == false)
+        #expect(status.integration.missing == SettingKey.integrationRequired)
+        #expect(status.integration.environment == "sandbox")
+        #expect(status.orgs == .init(total: 1, connected: 0, needsReauthorization: 0))
+        #expect(status.webhook.accepted == 0)
+        #expect(status.webhook.rejected == 0)
+        let listen = status.webhook.listen
         #expect(listen.wholeMatch(of: /127\.0\.0\.1:[1-9]\d*/) != nil, "the real bound port, not the 0 asked for")
-        #expect(status["events"] == ["pending": 0, "failed": 0])
+        #expect(status.events == .init(pending: 0, failed: 0))
 
-        let list = try await client.call("org.list")
-        #expect(list["orgs"]?.arrayValue?.count == 1)
-        let acme = try await client.call("org.show", params: ["org": "acme"])
+        let list = try await client.call(OrgListCall.self, .init())
+        #expect(list.orgs.count == 1)
+        // The wire shape: every member present, null when unknown.
+        let acme = try await client.answer(OrgShowCall.self, OrgParams(org: .test("acme"))).json
         #expect(acme["org"] == "acme")
         #expect(acme["status"] == "disconnected")
         for key in ["realmId", "companyName", "environment", "connectedAt", "accessTokenExpiresAt", "refreshTokenExpiresAt", "lastRefreshAt", "lastError"] {
             #expect(acme[key] == .null, "\(key) is present and null")
         }
         await #expect {
-            _ = try await client.call("org.show", params: ["org": "nobody"])
+            _ = try await client.call(OrgShowCall.self, OrgParams(org: .test("nobody")))
         } throws: { ($0 as? ControlClientError)?.rpcError?.reason == "not_found" }
 
         let subscriber = try await daemon.connect()
-        #expect(try await subscriber.call("subscribe", params: ["topics": ["invoice.status_changed"]])["subscribed"] == true)
-        #expect(try await client.call("daemon.status")["subscribers"] == 1)
+        #expect(try await subscriber.call(SubscribeCall.self, .init(topics: ["invoice.status_changed"])).subscribed == true)
+        #expect(try await client.call(DaemonStatusCall.self).subscribers == 1)
         await subscriber.close()
         _ = try await eventually("the subscriber is forgotten when its connection closes") {
-            try await client.call("daemon.status")["subscribers"] == 0 ? true : nil
+            try await client.call(DaemonStatusCall.self).subscribers == 0 ? true : nil
         }
 
         for method in ["oauth.begin", "oauth.complete", "org.test", "org.disconnect", "token.refresh", "customer.sync", "invoice.sync", "invoice.refresh"] {
@@ -130,7 +129,7 @@ import Testing
         #expect(refusal["id"] == .null)
         #expect(try await lines.next() == nil, "the connection is closed after an oversize line")
         // The daemon itself is fine.
-        #expect(try await daemon.connect().call("daemon.status")["version"] != nil)
+        #expect(try await daemon.connect().call(DaemonStatusCall.self).version.isEmpty == false)
     }
 
     @Test func fiftyConcurrentClientsAreAllServed() async throws {
@@ -142,7 +141,7 @@ import Testing
                 group.addTask {
                     let client = try await daemon.connect()
                     var count = 0
-                    for _ in 0..<20 where try await client.call("daemon.status")["version"] != nil { count += 1 }
+                    for _ in 0..<20 where try await client.call(DaemonStatusCall.self).version.isEmpty == false { count += 1 }
                     await client.close()
                     return count
                 }

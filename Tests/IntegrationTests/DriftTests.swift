@@ -8,7 +8,7 @@ import Testing
 /// SyncToken is stale; a push never silently overwrites them, a forced one does.
 @Suite(.timeLimit(.minutes(3))) struct DriftTests {
     func webhooksTo(_ pair: Pair) async throws {
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string("http://\(listen)/api/webhooks/quickbooks"), "format": "cloudevents"])
     }
 
@@ -17,7 +17,8 @@ import Testing
     func later(_ pair: Pair) async throws { _ = try await pair.http.post("/sim/clock", json: ["advanceSeconds": 2]) }
 
     func entity(_ pair: Pair, kind: String, _ id: String) async throws -> JSONValue? {
-        try await pair.control.call("entity.list", params: ["org": "acme", "kind": .string(kind)])["entities"]?.arrayValue?.first { $0["localId"] == .string(id) }
+        // The wire JSON: the drift's changes are compared as they were sent.
+        try await pair.control.answer(EntityListCall.self, .init(org: .test("acme"), kind: MappingKind(rawValue: kind))).json["entities"]?.arrayValue?.first { $0["localId"] == .string(id) }
     }
 
     /// The mapping once it shows drift. Webhooks are flushed while waiting: a delivery that timed
@@ -31,7 +32,7 @@ import Testing
         }
     }
 
-    func conflict(_ call: () async throws -> JSONValue) async -> RPCErrorObject? {
+    func conflict<Answer>(_ call: () async throws -> Answer) async -> RPCErrorObject? {
         do {
             _ = try await call()
             return nil
@@ -49,14 +50,14 @@ import Testing
         defer { pair.cleanUp() }
         try await webhooksTo(pair)
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let demand = SyncTests.demand(amounts: ["1250.10", "99.90"])
-        let created = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": demand])
-        let qboID = try #require(created["qboId"]?.stringValue)
-        #expect(created["drift"] == .null)
-        #expect(created["realmId"] == .string(pair.sim.defaultRealmID))
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let demand = SyncTests.demandInput(amounts: ["1250.10", "99.90"])
+        let created = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: demand))
+        let qboID = try #require(created.qboId)
+        #expect(created.drift == nil)
+        #expect(created.realmId == pair.sim.defaultRealmID)
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["topics": ["mapping.drift"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(topics: ["mapping.drift"]))
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
 
         // A QuickBooks user lowers the total and moves the due date.
@@ -84,8 +85,8 @@ import Testing
         #expect(!pair.daemon.log.contains("1000.00"), "QuickBooks amounts stay out of the log")
 
         // The next push does not overwrite it, with the demand unchanged or changed.
-        for pushed in [demand, SyncTests.demand(amounts: ["1500.00"])] {
-            let refused = await conflict { try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": pushed]) }
+        for pushed in [demand, SyncTests.demandInput(amounts: ["1500.00"])] {
+            let refused = await conflict { try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: pushed)) }
             #expect(refused?.code == 1012)
             #expect(refused?.reason == "conflict")
             #expect(refused?.data["changes"] == mapping["drift"]?["changes"])
@@ -93,12 +94,12 @@ import Testing
         #expect(try await invoice(pair, qboID)?["TotalAmt"] == 1000, "QuickBooks keeps the user's edit")
 
         // force:true overwrites it and ends the drift.
-        let forced = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": demand, "force": true])
-        #expect(forced["drift"] == .null)
-        #expect(forced["totalAmount"] == "1350.00")
-        #expect(forced["dueDate"] == "2099-12-31")
+        let forced = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: demand, force: true))
+        #expect(forced.drift == nil)
+        #expect(forced.totalAmount?.description == "1350.00")
+        #expect(forced.dueDate == "2099-12-31")
         #expect(try await invoice(pair, qboID)?["TotalAmt"] == 1350)
-        #expect(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": demand])["drift"] == .null, "an ordinary push goes through again")
+        #expect(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: demand)).drift == nil, "an ordinary push goes through again")
         await subscriber.close()
     }
 
@@ -107,10 +108,10 @@ import Testing
         defer { pair.cleanUp() }
         try await webhooksTo(pair)
         _ = try await pair.connect("acme")
-        let created = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let qboID = try #require(created["qboId"]?.stringValue)
+        let created = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let qboID = try #require(created.qboId)
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["topics": ["mapping.drift"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(topics: ["mapping.drift"]))
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
 
         try await later(pair)
@@ -130,19 +131,19 @@ import Testing
         var notifications = subscriber.notifications.makeAsyncIterator()
         let notice = try #require(await notifications.next())
         #expect(notice.method == "mapping.drift" && notice.params["kind"] == "development" && notice.params["localId"] == "dev-1")
-        let events = try await pair.control.call("event.list", params: ["org": "acme"])["events"]?.arrayValue ?? []
+        let events = try await pair.control.call(EventListCall.self, .init(org: .test("acme"))).events
         #expect(events.contains { $0["entityName"] == "Customer" && $0["resolvedBy"]?.stringValue?.hasPrefix("read customer \(qboID): edited in QuickBooks") == true }, "\(events)")
         #expect(events.contains { $0["entityName"] == "Customer" && $0["resolvedBy"]?.stringValue?.hasPrefix("qbsyncd's own write") == true }, "the create needed no read")
 
-        let refused = await conflict { try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development]) }
+        let refused = await conflict { try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput)) }
         #expect(refused?.code == 1012)
         #expect(refused?.data["changes"]?.arrayValue?.first?["field"] == "DisplayName")
-        let forced = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development, "force": true])
-        #expect(forced["drift"] == .null)
+        let forced = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput, force: true))
+        #expect(forced.drift == nil)
         let customer = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["customers"]?.arrayValue?.first { $0["Id"] == .string(qboID) }
         #expect(customer?["DisplayName"] == "Maple Court")
         #expect(customer?["PrimaryEmailAddr"]?["Address"] == "office@maplecourt.example")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
         await subscriber.close()
     }
 
@@ -151,15 +152,15 @@ import Testing
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let edited = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])["qboId"]?.stringValue)
-        let paid = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(id: "dem-2", amounts: ["100.00"], docNumber: "SC-2")])["qboId"]?.stringValue)
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let edited = try #require(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput())).qboId)
+        let paid = try #require(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(id: "dem-2", amounts: ["100.00"], docNumber: "SC-2"))).qboId)
         try await later(pair)
         _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(edited)/edit", json: ["DocNumber": "QB-77"])
         _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(paid)/pay", json: ["amount": 40])
 
         // The edit: Intuit refuses the stale SyncToken, the re-read shows the edit, nothing is overwritten.
-        let refused = await conflict { try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["1300.00"])]) }
+        let refused = await conflict { try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(amounts: ["1300.00"]))) }
         #expect(refused?.code == 1012)
         #expect(refused?.data["changes"] == [["field": "DocNumber", "pushed": "SC-2026-001", "now": "QB-77"]])
         #expect(try await invoice(pair, edited)?["DocNumber"] == "QB-77")
@@ -167,16 +168,16 @@ import Testing
         #expect(try await entity(pair, kind: "demand", "dem-1")?["drift"]?["changes"] == refused?.data["changes"])
 
         // The payment: a stale SyncToken too, but not drift; the push goes through.
-        let moved = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(id: "dem-2", amounts: ["100.00"], docNumber: "SC-2", dueDate: "2099-11-30")])
-        #expect(moved["drift"] == .null)
-        #expect(moved["dueDate"] == "2099-11-30")
-        #expect(moved["balance"] == "60.00")
-        #expect(moved["syncToken"] == "2")
+        let moved = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(id: "dem-2", amounts: ["100.00"], docNumber: "SC-2", dueDate: "2099-11-30")))
+        #expect(moved.drift == nil)
+        #expect(moved.dueDate == "2099-11-30")
+        #expect(moved.balance?.description == "60.00")
+        #expect(moved.syncToken == "2")
 
-        let forced = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["1300.00"]), "force": true])
-        #expect(forced["drift"] == .null)
-        #expect(forced["docNumber"] == "SC-2026-001")
-        #expect(forced["totalAmount"] == "1300.00")
+        let forced = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(amounts: ["1300.00"]), force: true))
+        #expect(forced.drift == nil)
+        #expect(forced.docNumber == "SC-2026-001")
+        #expect(forced.totalAmount?.description == "1300.00")
     }
 
     @Test func aPaymentIsNotDriftAndAVoidIs() async throws {
@@ -184,11 +185,11 @@ import Testing
         defer { pair.cleanUp() }
         try await webhooksTo(pair)
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let paid = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])["qboId"]?.stringValue)
-        let voided = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(id: "dem-2", docNumber: "SC-2")])["qboId"]?.stringValue)
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let paid = try #require(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput())).qboId)
+        let voided = try #require(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(id: "dem-2", docNumber: "SC-2"))).qboId)
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["topics": ["mapping.drift", "invoice.status_changed"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(topics: ["mapping.drift", "invoice.status_changed"]))
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         try await later(pair)
 
@@ -203,7 +204,7 @@ import Testing
         #expect(first.method == "invoice.status_changed", "a payment is a status change, not drift")
         #expect(first.params["to"] == "Paid")
         #expect(try await entity(pair, kind: "demand", "dem-1")?["drift"] == .null)
-        #expect(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])["status"] == "Paid")
+        #expect(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput())).status.rawValue == "Paid")
 
         _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(voided)/void", json: [:])
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])

@@ -10,30 +10,30 @@ import Testing
     @Test func explainListsEveryStepOldestFirstAndTheRule() async throws {
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string("http://\(listen)/api/webhooks/quickbooks"), "format": "cloudevents"])
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let qboID = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])["qboId"]?.stringValue)
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["1300.00"])])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let qboID = try #require(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput())).qboId)
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(amounts: ["1300.00"])))
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         _ = try await pair.http.post("/sim/clock", json: ["advanceSeconds": 2])
         _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(qboID)/pay", json: [:])
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         _ = try await eventually(timeout: .seconds(30), "the invoice Paid by the change feed") { () -> Bool? in
-            if try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first?["status"] == "Paid" { return true }
+            if try await pair.control.call(EntityListCall.self, .init(org: .test("acme"), kind: .demand)).entities.first?.status.rawValue == "Paid" { return true }
             // A delivery that timed out on a loaded machine is sent now, not at the simulator's retry.
             _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
             return nil
         }
-        _ = try await pair.control.call("invoice.refresh", params: ["org": "acme", "demandId": "dem-1"])
+        _ = try await pair.control.call(InvoiceRefreshCall.self, DemandParams(org: .test("acme"), demandId: "dem-1"))
 
-        let explained = try await pair.control.call("invoice.explain", params: ["org": "acme", "demandId": "dem-1"])
-        #expect(explained["status"] == "Paid")
-        #expect(explained["rule"] == "Balance 0 and TotalAmt > 0 → Paid")
-        #expect(explained["rebuilt"] == "Paid")
-        #expect(explained["mapping"]?["localId"] == "dem-1" && explained["mapping"]?["qboId"] == .string(qboID))
-        let chain = try #require(explained["chain"]?.arrayValue)
+        let explained = try await pair.control.call(InvoiceExplainCall.self, DemandParams(org: .test("acme"), demandId: "dem-1"))
+        #expect(explained.status == "Paid")
+        #expect(explained.rule == "Balance 0 and TotalAmt > 0 → Paid")
+        #expect(explained.rebuilt == "Paid")
+        #expect(explained.mapping.localId == "dem-1" && explained.mapping.qboId == qboID)
+        let chain = explained.chain
         let times = chain.compactMap { $0["at"]?.stringValue }
         #expect(times.count == chain.count && times == times.sorted(), "oldest first")
 
@@ -55,44 +55,36 @@ import Testing
         let firstEvent = try #require(chain.firstIndex { $0["kind"] == "event" })
         #expect(chain[..<firstEvent].contains { $0["kind"] == "delivery" }, "a delivery comes before its events")
 
-        await #expect { _ = try await pair.control.call("invoice.explain", params: ["org": "acme", "demandId": "nope"]) } throws: { rpcReason($0) == "not_found" }
+        await #expect { _ = try await pair.control.call(InvoiceExplainCall.self, DemandParams(org: .test("acme"), demandId: "nope")) } throws: { rpcReason($0) == "not_found" }
     }
 
     @Test func auditVerifyFindsAStatusChangedBehindTheDaemonsBack() async throws {
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
-        let overdue = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(id: "dem-2", docNumber: "SC-2", dueDate: "2020-01-01")])
-        #expect(overdue["status"] == "Overdue")
-        let clean = try await pair.control.call("audit.verify")
-        #expect(clean["checked"] == 2)
-        #expect(clean["mismatches"] == [])
-        #expect(try await pair.control.call("audit.verify", params: ["org": "other"])["checked"] == 0)
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
+        let overdue = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(id: "dem-2", docNumber: "SC-2", dueDate: "2020-01-01")))
+        #expect(overdue.status.rawValue == "Overdue")
+        let clean = try await pair.control.call(AuditVerifyCall.self, .init())
+        #expect(clean.checked == 2)
+        #expect(clean.mismatches.isEmpty)
+        #expect(try await pair.control.call(AuditVerifyCall.self, .init(org: .test("other"))).checked == 0)
 
         // Someone changes a stored status with sqlite3; the history itself refuses to be changed.
-        let sql = try await runCommand("/usr/bin/env", ["python3", "-c", """
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1], timeout=10)
-            db.execute("UPDATE qb_entity_mappings SET status = 'Paid' WHERE kind = 'demand' AND local_id = 'dem-1'"); db.commit()
-            for statement in ["UPDATE qb_invoice_history SET status = 'Paid'", "DELETE FROM qb_invoice_history"]:
-                try:
-                    db.execute(statement); db.commit(); print("allowed")
-                except sqlite3.DatabaseError as error:
-                    print("refused:", error)
-            """, pair.daemon.stateDirectory + "/qbsyncd.sqlite"], environment: ["PATH": "/usr/bin:/bin"])
-        #expect(sql.stdout.split(separator: "\n").count == 2)
-        #expect(sql.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("refused:") }, "\(sql.stdout)\(sql.stderr)")
+        let outcomes = try await sqliteOutcomes(
+            database: pair.daemon.stateDirectory + "/qbsyncd.sqlite", setup: "UPDATE qb_entity_mappings SET status = 'Paid' WHERE kind = 'demand' AND local_id = 'dem-1'", statements: ["UPDATE qb_invoice_history SET status = 'Paid'", "DELETE FROM qb_invoice_history"]
+        )
+        #expect(outcomes.count == 2 && outcomes.allSatisfy { $0.hasPrefix("refused:") }, "\(outcomes)")
 
-        let audit = try await pair.control.call("audit.verify", params: ["org": "acme"])
-        #expect(audit["checked"] == 2)
-        let mismatches = try #require(audit["mismatches"]?.arrayValue)
+        let audit = try await pair.control.call(AuditVerifyCall.self, .init(org: .test("acme")))
+        #expect(audit.checked == 2)
+        let mismatches = audit.mismatches
         #expect(mismatches.count == 1)
-        #expect(mismatches.first?["org"] == "acme" && mismatches.first?["demandId"] == "dem-1")
-        #expect(mismatches.first?["stored"] == "Paid" && mismatches.first?["rebuilt"] == "Outstanding")
-        let explained = try await pair.control.call("invoice.explain", params: ["org": "acme", "demandId": "dem-1"])
-        #expect(explained["status"] == "Paid" && explained["rebuilt"] == "Outstanding")
-        #expect(explained["rule"]?.stringValue?.hasSuffix("→ Outstanding") == true)
+        #expect(mismatches.first?.org == "acme" && mismatches.first?.demandId == "dem-1")
+        #expect(mismatches.first?.stored == "Paid" && mismatches.first?.rebuilt == "Outstanding")
+        let explained = try await pair.control.call(InvoiceExplainCall.self, DemandParams(org: .test("acme"), demandId: "dem-1"))
+        #expect(explained.status == "Paid" && explained.rebuilt == "Outstanding")
+        #expect(explained.rule.hasSuffix("→ Outstanding"))
     }
 }

@@ -32,19 +32,19 @@ import Testing
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
         let item = try #require(try await Self.company(pair)["items"]?.arrayValue?.first { $0["Name"] == "Service Charge" })
         let itemID = try #require(item["Id"]?.stringValue)
         try await Self.deactivate(pair, "Item", id: itemID)
 
         // A new invoice (Intuit: 2500) and an update of the first (Intuit: 610) both go through.
-        let second = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(id: "dem-2", docNumber: "SC-2")])
-        #expect(second["qboId"]?.stringValue != nil)
+        let second = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(id: "dem-2", docNumber: "SC-2")))
+        #expect(second.qboId != nil)
         try await Self.deactivate(pair, "Item", id: itemID)
-        let updated = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["99.00"])])
-        #expect(updated["status"] == "Outstanding")
-        #expect(updated["totalAmount"] == "99.00")
+        let updated = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(amounts: ["99.00"])))
+        #expect(updated.status.rawValue == "Outstanding")
+        #expect(updated.totalAmount?.description == "99.00")
 
         let company = try await Self.company(pair)
         let items = company["items"]?.arrayValue ?? []
@@ -61,28 +61,28 @@ import Testing
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        let customer = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
-        let customerID = try #require(customer["qboId"]?.stringValue)
+        let customer = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
+        let customerID = try #require(customer.qboId)
         try await Self.deactivate(pair, "Customer", id: customerID)
 
-        let updated = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["99.00"])])
-        #expect(updated["status"] == "Outstanding", "not Voided: the invoice was never deleted")
-        #expect(updated["totalAmount"] == "99.00")
-        let second = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(id: "dem-2", docNumber: "SC-2")])
-        #expect(second["qboId"]?.stringValue != nil)
+        let updated = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(amounts: ["99.00"])))
+        #expect(updated.status.rawValue == "Outstanding", "not Voided: the invoice was never deleted")
+        #expect(updated.totalAmount?.description == "99.00")
+        let second = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(id: "dem-2", docNumber: "SC-2")))
+        #expect(second.qboId != nil)
 
         let customers = try await Self.company(pair)["customers"]?.arrayValue ?? []
         let back = customers.first { $0["Id"]?.stringValue == customerID }
         #expect(back?["Active"] == true)
         #expect(back?["DisplayName"] == "Maple Court", "the name qbsyncd pushed, not \"(deleted)\"")
         #expect(customers.count == 1)
-        let development = try #require(try await pair.control.call("entity.list", params: ["org": "acme", "kind": "development"])["entities"]?.arrayValue?.first)
-        #expect(development["drift"] == nil || development["drift"] == .null, "as qbsyncd pushed it: \(development)")
+        let development = try #require(try await pair.control.call(EntityListCall.self, .init(org: .test("acme"), kind: .development)).entities.first)
+        #expect(development.drift == nil, "as qbsyncd pushed it: \(development)")
         // The customer's own sync goes on without a stale SyncToken or a conflict.
-        var renamed = SyncTests.development
-        if case .object(var fields) = renamed { fields["name"] = "Maple Court (North)"; renamed = .object(fields) }
-        #expect(try await pair.control.call("customer.sync", params: ["org": "acme", "development": renamed])["status"] == "Synced")
+        var renamed = SyncTests.developmentInput
+        renamed.name = "Maple Court (North)"
+        #expect(try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: renamed)).status.rawValue == "Synced")
     }
 
     /// A customer push says `Active: true`: a forced push over the deactivation (seen as drift)
@@ -91,12 +91,12 @@ import Testing
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        let customer = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let customerID = try #require(customer["qboId"]?.stringValue)
+        let customer = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let customerID = try #require(customer.qboId)
         try await Self.deactivate(pair, "Customer", id: customerID)
-        var renamed = SyncTests.development
-        if case .object(var fields) = renamed { fields["name"] = "Maple Court (North)"; renamed = .object(fields) }
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": renamed, "force": true])
+        var renamed = SyncTests.developmentInput
+        renamed.name = "Maple Court (North)"
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: renamed, force: true))
         let back = (try await Self.company(pair)["customers"]?.arrayValue ?? []).first { $0["Id"]?.stringValue == customerID }
         #expect(back?["Active"] == true)
         #expect(back?["DisplayName"] == "Maple Court (North)")
@@ -108,11 +108,11 @@ import Testing
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
         let invoiceID = try #require(try await Self.company(pair)["invoices"]?.arrayValue?.first?["Id"]?.stringValue)
         _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(invoiceID)/delete", json: [:])
-        await #expect { _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["99.00"])]) } throws: { error in
+        await #expect { _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(amounts: ["99.00"]))) } throws: { error in
             guard let rpc = (error as? ControlClientError)?.rpcError else { return false }
             return rpc.reason == "conflict" || (rpc.reason == "qbo_rejected" && rpc.data["qbo"]?["code"] == "610")
         }
@@ -133,8 +133,8 @@ import Testing
         _ = try await pair.http.post("/v3/company/\(realm)/item", json: ["Name": #"Fees%Charges O'Brien\"#, "Type": "Service", "IncomeAccountRef": ["value": "1"]], token: token)
         let item = try await pair.http.post("/v3/company/\(realm)/item", json: ["Name": .string(name), "Type": "Service", "IncomeAccountRef": ["value": "1"]], token: token)
         #expect(item.status == 200)
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
         let company = try await InactiveNameTests.company(pair)
         #expect((company["items"]?.arrayValue ?? []).filter { $0["Name"]?.stringValue == name }.count == 1, "found by its name, not created again")
         let line = company["invoices"]?.arrayValue?.first?["Line"]?.arrayValue?.first
@@ -150,7 +150,7 @@ import Testing
             let rpc = (error as? ControlClientError)?.rpcError
             return rpc?.reason == "invalid_params" && rpc?.message.contains("development.name") == true
         }
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
         let afterCustomer = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["counters"]?["requestsServed"]
         await #expect { _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(docNumber: "SC-1\n")]) } throws: { error in
             let rpc = (error as? ControlClientError)?.rpcError

@@ -61,7 +61,7 @@ import Testing
         defer { daemon.cleanUp() }
         try await daemon.start()
         let client = try await daemon.connect()
-        #expect(try await client.call("daemon.status")["integration"]?["enabled"] == false)
+        #expect(try await client.call(DaemonStatusCall.self).integration.enabled == false)
 
         try """
             QUICKBOOKS_CLIENT_ID=client
@@ -71,20 +71,20 @@ import Testing
             """.write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
         _ = try await eventually("the reload applied") {
-            try await client.call("daemon.status")["integration"]?["enabled"] == true ? true : nil
+            try await client.call(DaemonStatusCall.self).integration.enabled == true ? true : nil
         }
         // QBO methods now pass the integration gate: a consent URL with the reloaded client id.
-        let begun = try await client.call("oauth.begin", params: ["org": "acme"])
-        #expect(begun["authorizeUrl"]?.stringValue?.contains("client_id=client") == true)
+        let begun = try await client.call(OAuthBeginCall.self, OrgParams(org: .test("acme")))
+        #expect(begun.authorizeUrl.contains("client_id=client"))
 
         try "QBSYNCD_LOG_LEVEL=loud\nnot an assignment\n".write(toFile: daemon.configPath, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
-        let config = try await eventually("the bad reload recorded") { () -> JSONValue? in
-            let config = try await client.call("daemon.status")["config"]
-            return config?["lastReloadError"] == .null ? nil : config
+        let config = try await eventually("the bad reload recorded") { () -> DaemonStatus.Config? in
+            let config = try await client.call(DaemonStatusCall.self).config
+            return config.lastReloadError == nil ? nil : config
         }
-        #expect(config["reloads"] == 1, "only the good reload counts")
-        #expect(try await client.call("daemon.status")["integration"]?["enabled"] == true, "the old settings stay")
+        #expect(config.reloads == 1, "only the good reload counts")
+        #expect(try await client.call(DaemonStatusCall.self).integration.enabled == true, "the old settings stay")
         #expect(daemon.log.contains("settings reload refused"))
         #expect(!daemon.log.contains("reload-secret-value"), "secrets never reach the log")
         #expect(daemon.isRunning)
@@ -120,7 +120,7 @@ import Testing
         let second = try await runCommand(Binaries.qbsyncd, [], environment: environment)
         #expect(second.status == 78)
         #expect(second.stderr.contains("another qbsyncd is already listening on \(daemon.socketPath)"))
-        #expect(try await daemon.connect().call("daemon.status")["version"] != nil, "the first daemon is untouched")
+        #expect(try await daemon.connect().call(DaemonStatusCall.self).version.isEmpty == false, "the first daemon is untouched")
     }
 
     /// F15: grants belong to one environment; a start in the other one would send every org to reconnect.
@@ -139,7 +139,7 @@ import Testing
 
         // Then started as before, acme is still connected
         try await pair.daemon.start()
-        #expect(try await pair.daemon.connect().call("org.show", params: ["org": "acme"])["status"] == "connected")
+        #expect(try await pair.daemon.connect().call(OrgShowCall.self, OrgParams(org: .test("acme"))).status.rawValue == "connected")
     }
 
     @Test func aMissingStateDirectoryStopsStartUpWithAClearMessage() async throws {

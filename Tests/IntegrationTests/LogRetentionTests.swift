@@ -26,7 +26,7 @@ import Testing
     }
 
     static func hook(_ pair: Pair) async throws -> SimClient {
-        SimClient(base: "http://" + (try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)))
+        SimClient(base: "http://" + (try await pair.control.call(DaemonStatusCall.self).webhook.listen))
     }
 
     @Test func aReplayedDeliveryIsAcknowledgedCountedAndNotStoredAgain() async throws {
@@ -38,8 +38,8 @@ import Testing
 
         #expect(try await Self.sqlite(pair, "print(db.execute('SELECT COUNT(*) FROM qb_webhook_deliveries').fetchone()[0])") == "2", "one copy per body")
         #expect(try await Self.sqlite(pair, "print(db.execute('SELECT COUNT(*) FROM qb_webhook_events').fetchone()[0])") == "2")
-        let webhook = try await pair.control.call("daemon.status")["webhook"]
-        #expect(webhook?["accepted"] == 6 && webhook?["duplicates"] == 4, "\(String(describing: webhook))")
+        let webhook = try await pair.control.call(DaemonStatusCall.self).webhook
+        #expect(webhook.accepted == 6 && webhook.duplicates == 4, "\(webhook)")
         #expect(try await hook.get("/metrics").text.contains("qbsyncd_webhook_duplicates_total 4"))
     }
 
@@ -50,7 +50,7 @@ import Testing
         let socket = pair.daemon.socketPath
         for n in 0..<6 { #expect(try await Self.deliver(Self.body(n), to: hook) == 200) }
         _ = try await eventually("every event settled") { () -> Bool? in
-            let events = try await pair.control.call("event.list")["events"]?.arrayValue ?? []
+            let events = try await pair.control.call(EventListCall.self, .init()).events
             return events.count == 6 && events.allSatisfy { $0["status"] == "ignored" } ? true : nil
         }
         // sqlite3 cannot delete: no archive covers the rows.
@@ -68,7 +68,7 @@ import Testing
         let archived = try await qbctl(["log", "archive", "--older-than", "0"], socket: socket)
         #expect(archived.status == 0 && archived.stdout.contains("archived 6 deliveries and 6 events into 1 file"), "\(archived.stdout)\(archived.stderr)")
         #expect(try await Self.sqlite(pair, "print(db.execute('SELECT COUNT(*) FROM qb_webhook_deliveries').fetchone()[0])") == "0")
-        #expect(try await pair.control.call("event.list")["events"]?.arrayValue?.isEmpty == true)
+        #expect(try await pair.control.call(EventListCall.self, .init()).events.isEmpty)
 
         let listed = try parsed(try await qbctl(["log", "archives", "--json"], socket: socket))
         let archive = try #require(listed["archives"]?.arrayValue?.first)

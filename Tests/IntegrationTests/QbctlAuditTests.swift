@@ -5,15 +5,26 @@ import Testing
 
 /// `qbctl invoice explain` and `qbctl audit verify` through the real binaries.
 @Suite(.timeLimit(.minutes(3))) struct QbctlAuditTests {
-    @Test func explainShowsTheHistoryAndTheRule() async throws {
+    /// A daemon and simulator with acme connected, its development and first demand pushed.
+    static func pairWithOneInvoice() async throws -> Pair {
         let pair = try await Pair.start()
+        do {
+            _ = try await pair.connect("acme")
+            _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+            _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
+            return pair
+        } catch {
+            pair.cleanUp()
+            throw error
+        }
+    }
+
+    @Test func explainShowsTheHistoryAndTheRule() async throws {
+        let pair = try await Self.pairWithOneInvoice()
         defer { pair.cleanUp() }
-        _ = try await pair.connect("acme")
         let socket = pair.daemon.socketPath
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["1300.00"])])
-        _ = try await pair.control.call("invoice.refresh", params: ["org": "acme", "demandId": "dem-1"])
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(amounts: ["1300.00"])))
+        _ = try await pair.control.call(InvoiceRefreshCall.self, DemandParams(org: .test("acme"), demandId: "dem-1"))
 
         let table = try await qbctl(["invoice", "explain", "acme", "dem-1"], socket: socket)
         #expect(table.status == 0, "\(table.stderr)")
@@ -38,13 +49,10 @@ import Testing
     }
 
     @Test func auditVerifyExitsOneAndListsAStatusChangedBehindTheDaemonsBack() async throws {
-        let pair = try await Pair.start()
+        let pair = try await Self.pairWithOneInvoice()
         defer { pair.cleanUp() }
-        _ = try await pair.connect("acme")
         let socket = pair.daemon.socketPath
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(id: "dem-2", docNumber: "SC-2", dueDate: "2020-01-01")])
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(id: "dem-2", docNumber: "SC-2", dueDate: "2020-01-01")))
 
         let clean = try await qbctl(["audit", "verify"], socket: socket)
         #expect(clean.status == 0 && clean.stdout == "checked 2 invoices: every stored status matches its history\n", "\(clean.stdout)\(clean.stderr)")

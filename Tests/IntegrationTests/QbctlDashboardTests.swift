@@ -11,12 +11,12 @@ import Testing
     /// A connected org with a customer, an invoice Paid in QuickBooks, and the webhook events that said so.
     static func paidInvoice() async throws -> (pair: Pair, qboID: String) {
         let pair = try await Pair.start()
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string("http://\(listen)/api/webhooks/quickbooks"), "format": "cloudevents"])
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let qboID = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])["qboId"]?.stringValue)
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(id: "dem-2", docNumber: "SC-2")])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let qboID = try #require(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput())).qboId)
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(id: "dem-2", docNumber: "SC-2")))
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         return (pair, qboID)
     }
@@ -32,9 +32,9 @@ import Testing
         defer { pair.cleanUp() }
         try await Self.pay(pair, qboID)
         _ = try await eventually(timeout: .seconds(30), "dem-1 Paid and the events settled") { () -> Bool? in
-            let entities = try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue ?? []
-            let events = try await pair.control.call("event.list", params: ["org": "acme"])["events"]?.arrayValue ?? []
-            if entities.contains(where: { $0["localId"] == "dem-1" && $0["status"] == "Paid" }) && events.contains(where: { $0["type"] == "payment.created" })
+            let entities = try await pair.control.call(EntityListCall.self, .init(org: .test("acme"), kind: .demand)).entities
+            let events = try await pair.control.call(EventListCall.self, .init(org: .test("acme"))).events
+            if entities.contains(where: { $0.localId == "dem-1" && $0.status == .paid }) && events.contains(where: { $0["type"] == "payment.created" })
                 && !events.contains(where: { $0["status"] == "pending" }) { return true }
             _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
             return nil

@@ -12,7 +12,7 @@ import Testing
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
         for n in 1...5 {
-            _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": ["id": .string("dev-\(n)"), "name": .string("Block \(n)")]])
+            _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: DevelopmentInput(id: "dev-\(n)", name: "Block \(n)")))
         }
         let socket = pair.daemon.socketPath
 
@@ -27,7 +27,7 @@ import Testing
         #expect(limited["nextCursor"]?.stringValue != nil, "the cursor that would continue")
 
         // Five webhook events (for a company no org has: settled as ignored), newest first.
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         let hook = SimClient(base: "http://\(listen)")
         for index in 0..<5 {
             let body = #"{"eventNotifications":[{"realmId":"555","dataChangeEvent":{"entities":[{"name":"Invoice","id":"\#(index)","operation":"Update","lastUpdated":"2026-11-25T10:00:0\#(index).000Z"}]}}]}"#
@@ -49,9 +49,7 @@ import Testing
     @Test func badgesAreColouredOnlyOnATerminalWithoutNoColor() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanUp() }
-        let store = try Store.open(stateDirectory: daemon.stateDirectory, logger: Logger(label: "test"))
-        try await OrgRepository(store: store).ensure(OrgID("acme")!)
-        try store.close()
+        try await daemon.seed(orgs: ["acme"])
         try await daemon.start()
         let arguments = ["org", "list", "--socket", daemon.socketPath]
         let dim = "\u{1B}[2mdisconnected\u{1B}[0m"

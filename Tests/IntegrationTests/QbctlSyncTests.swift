@@ -45,7 +45,7 @@ import Testing
     @Test func syncListSummariseRefreshAndFollowEvents() async throws {
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string("http://\(listen)/api/webhooks/quickbooks"), "format": "cloudevents"])
         _ = try await pair.connect("acme")
         let socket = pair.daemon.socketPath

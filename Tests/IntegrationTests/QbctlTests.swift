@@ -101,7 +101,7 @@ import Testing
         watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         try watch.run()
         defer { watch.terminate() }
-        _ = try await eventually("watch subscribed") { try await pair.control.call("daemon.status")["subscribers"] == 1 ? true : nil }
+        _ = try await eventually("watch subscribed") { try await pair.control.call(DaemonStatusCall.self).subscribers == 1 ? true : nil }
         _ = try await pair.connect("watched")
         let line = try await eventually("a notification printed") { () -> String? in
             let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
@@ -120,7 +120,7 @@ import Testing
         let pair = try await Pair.start(daemonEnvironment: ["QUICKBOOKS_READ_QUOTA": "1000", "QBSYNCD_READ_RESERVE": "10"])
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("org.test", params: ["org": "acme"])
+        _ = try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("acme")))
         let socket = ["--socket", pair.daemon.socketPath]
         let quota = try await runCommand(Binaries.qbctl, ["quota"] + socket)
         #expect(quota.status == 0, "\(quota.stderr)")

@@ -11,14 +11,14 @@ import Testing
     func quota(_ pair: Pair) async throws -> JSONValue { try #require(try await pair.control.call("daemon.status")["quota"]) }
 
     func webhooksTo(_ pair: Pair) async throws {
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string("http://\(listen)/api/webhooks/quickbooks"), "format": "cloudevents"])
     }
 
     /// Events of a company, once none is pending.
     func settledEvents(_ pair: Pair, org: String, count: Int, timeout: Duration = .seconds(15)) async throws -> [JSONValue] {
         try await eventually(timeout: timeout, "\(count) events of \(org) settled") { () -> [JSONValue]? in
-            let events = try await pair.control.call("event.list", params: ["org": .string(org), "limit": 200])["events"]?.arrayValue ?? []
+            let events = try await pair.control.call(EventListCall.self, .init(org: .test(org), limit: 200)).events
             return events.count >= count && !events.contains(where: { $0["status"] == "pending" }) ? events : nil
         }
     }
@@ -28,13 +28,13 @@ import Testing
         let pair = try await Pair.start(daemonEnvironment: ["QUICKBOOKS_READ_QUOTA": "12", "QBSYNCD_READ_RESERVE": "25"])
         defer { pair.cleanUp() }
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["topics": ["quota.status_changed"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(topics: ["quota.status_changed"]))
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        _ = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
         var refused: (any Error)?
         for _ in 0..<20 {
-            do { _ = try await pair.control.call("invoice.refresh", params: ["org": "acme", "demandId": "dem-1"]) } catch {
+            do { _ = try await pair.control.call(InvoiceRefreshCall.self, DemandParams(org: .test("acme"), demandId: "dem-1")) } catch {
                 refused = error
                 break
             }
@@ -58,8 +58,8 @@ import Testing
         }
 
         // Writes are never refused for the budget.
-        let updated = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand(amounts: ["99.00"])])
-        #expect(updated["totalAmount"] == "99.00")
+        let updated = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput(amounts: ["99.00"])))
+        #expect(updated.totalAmount?.description == "99.00")
 
         // Operators were told as the state moved, up to exhausted.
         var seen: [String] = []
@@ -71,11 +71,11 @@ import Testing
         #expect(seen.last == "exhausted")
         #expect(pair.daemon.log.contains("the app's monthly budget of QuickBooks reads changed state"))
 
-        let shown = try await pair.control.call("quota.show")
-        #expect(shown["used"] == 12)
-        #expect(shown["byRealm"]?.arrayValue?.first?["org"] == "acme")
-        #expect(shown["byRealm"]?.arrayValue?.first?["reads"] == 12)
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let shown = try await pair.control.call(QuotaShowCall.self)
+        #expect(shown.quota.used == 12)
+        #expect(shown.byRealm.first?.org == "acme")
+        #expect(shown.byRealm.first?.reads == 12)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         let metrics = try await SimClient(base: "http://\(listen)").get("/metrics").text
         #expect(metrics.contains(#"qbsyncd_read_quota{kind="used"} 12"#))
         #expect(metrics.contains(#"qbsyncd_read_quota_state{state="exhausted"} 1"#))
@@ -85,8 +85,8 @@ import Testing
         _ = try await pair.daemon.waitForExit()
         try await pair.daemon.start()
         let again = try await pair.daemon.connect()
-        #expect(try await again.call("daemon.status")["quota"]?["used"] == 12)
-        await #expect { _ = try await again.call("org.test", params: ["org": "acme"]) } throws: { rpcReason($0) == "read_quota_exhausted" }
+        #expect(try await again.call(DaemonStatusCall.self).quota.used == 12)
+        await #expect { _ = try await again.call(OrgTestCall.self, OrgParams(org: .test("acme"))) } throws: { rpcReason($0) == "read_quota_exhausted" }
         await again.close()
         await subscriber.close()
     }
@@ -96,7 +96,7 @@ import Testing
         defer { pair.cleanUp() }
         try await webhooksTo(pair)
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
         var invoices: [String] = []
         for index in 1...4 {
             let demand = SyncTests.demand(id: "dem-\(index)", docNumber: "SC-\(index)")
@@ -113,8 +113,8 @@ import Testing
         for id in invoices { _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(id)/pay", json: [:]) }
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         let events = try await settledEvents(pair, org: "acme", count: 12)
-        let paid = try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue ?? []
-        #expect(paid.count == 4 && paid.allSatisfy { $0["status"] == "Paid" })
+        let paid = try await pair.control.call(EntityListCall.self, .init(org: .test("acme"), kind: .demand)).entities
+        #expect(paid.count == 4 && paid.allSatisfy { $0.status == .paid })
         #expect(try await usage(pair)["metered"]?.intValue == before + 1, "one read for all eight events")
         #expect(events.filter { $0["type"] == "payment.created" }.allSatisfy { $0["resolvedBy"]?.stringValue?.hasPrefix("change feed read at") == true })
         #expect(try await quota(pair)["byClass"]?["event"]?.intValue ?? 0 >= 1)
@@ -123,7 +123,7 @@ import Testing
         let company = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json
         let payment = try #require(company["payments"]?.arrayValue?.first?["Id"]?.stringValue)
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["topics": ["invoice.status_changed"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(topics: ["invoice.status_changed"]))
         _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/payments/\(payment)/void", json: [:])
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         var notifications = subscriber.notifications.makeAsyncIterator()
@@ -141,8 +141,8 @@ import Testing
         _ = try await pair.connect("fast", realmID: fastRealm)
         var invoices: [String: String] = [:]
         for org in ["slow", "fast"] {
-            _ = try await pair.control.call("customer.sync", params: ["org": .string(org), "development": SyncTests.development])
-            invoices[org] = try await pair.control.call("invoice.sync", params: ["org": .string(org), "demand": SyncTests.demand()])["qboId"]?.stringValue
+            _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test(org), development: SyncTests.developmentInput))
+            invoices[org] = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test(org), demand: SyncTests.demandInput())).qboId
         }
         // The slow company's API hangs past the daemon's timeout on every call from now on.
         _ = try await pair.http.post("/sim/faults", json: ["realmId": .string(slowRealm), "path": "/v3/", "delayMs": 5000, "count": 1000])
@@ -156,48 +156,48 @@ import Testing
         }
         // Intuit's CloudEvents POST may hold several companies: one delivery with both payments.
         let body = "[" + events.joined(separator: ",") + "]"
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         let started = ContinuousClock.now
         let reply = try await SimClient(base: "http://\(listen)").send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", WebhookTests.sign(body))], body: Data(body.utf8))
         #expect(reply.status == 200)
         _ = try await eventually(timeout: .seconds(8), "the fast company's invoice Paid") { () -> Bool? in
-            let mapping = try await pair.control.call("entity.list", params: ["org": "fast", "kind": "demand"])["entities"]?.arrayValue?.first
-            return mapping?["status"] == "Paid" ? true : nil
+            let mapping = try await pair.control.call(EntityListCall.self, .init(org: .test("fast"), kind: .demand)).entities.first
+            return mapping?.status == .paid ? true : nil
         }
         let elapsed = ContinuousClock.now - started
         #expect(elapsed < .seconds(8), "the fast company turned Paid in \(elapsed) while the slow one hung")
-        let slow = try await pair.control.call("entity.list", params: ["org": "slow", "kind": "demand"])["entities"]?.arrayValue?.first
-        #expect(slow?["status"] == "Outstanding", "the slow company is still waiting")
-        #expect(try await pair.control.call("daemon.status")["pipeline"]?["eventsQueued"]?.intValue ?? 0 >= 1)
+        let slow = try await pair.control.call(EntityListCall.self, .init(org: .test("slow"), kind: .demand)).entities.first
+        #expect(slow?.status == .outstanding, "the slow company is still waiting")
+        #expect(try await pair.control.call(DaemonStatusCall.self).pipeline.eventsQueued >= 1)
 
         // Once its API answers again, the slow company catches up too.
         _ = try await pair.http.send(.DELETE, "/sim/faults")
         _ = try await eventually(timeout: .seconds(40), "the slow company's invoice Paid") { () -> Bool? in
-            let mapping = try await pair.control.call("entity.list", params: ["org": "slow", "kind": "demand"])["entities"]?.arrayValue?.first
-            return mapping?["status"] == "Paid" ? true : nil
+            let mapping = try await pair.control.call(EntityListCall.self, .init(org: .test("slow"), kind: .demand)).entities.first
+            return mapping?.status == .paid ? true : nil
         }
     }
 
     @Test func aSignedDeliveryWithEventsThatCannotBeParsedIsStoredAndShown() async throws {
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         let body = #"[{"specversion":"1.0","id":"e1","type":"qbo.invoice.updated.v1","intuitentityid":5,"intuitaccountid":4620816365},{"specversion":"1.0","id":"e2","type":"qbo.invoice.updated.v1"}]"#
         let reply = try await SimClient(base: "http://\(listen)").send(
             .POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", WebhookTests.sign(body))], body: Data(body.utf8)
         )
         #expect(reply.status == 200)
-        let events = try await pair.control.call("event.list")["events"]?.arrayValue ?? []
+        let events = try await pair.control.call(EventListCall.self, .init()).events
         #expect(events.count == 2)
         let unparsed = try #require(events.first { $0["type"] == "unparsed" })
         #expect(unparsed["status"] == "failed")
         #expect(unparsed["processError"]?.stringValue?.contains("e2") == true)
         #expect(events.contains { $0["entityId"] == "5" && $0["realmId"] == "4620816365" }, "an id given as a number is kept")
-        let status = try await eventually("the failed event counted") { () -> JSONValue? in
-            let status = try await pair.control.call("daemon.status")
-            return status["events"]?["failed"] == 1 ? status : nil
+        let status = try await eventually("the failed event counted") { () -> DaemonStatus? in
+            let status = try await pair.control.call(DaemonStatusCall.self)
+            return status.events.failed == 1 ? status : nil
         }
-        #expect(status["webhook"]?["unparsed"] == 1)
+        #expect(status.webhook.unparsed == 1)
         #expect(try await SimClient(base: "http://\(listen)").get("/metrics").text.contains("qbsyncd_webhook_events_unparsed_total 1"))
     }
 
@@ -207,8 +207,8 @@ import Testing
         try await webhooksTo(pair)
         let realm = pair.sim.defaultRealmID
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let invoice = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])["qboId"]?.stringValue)
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let invoice = try #require(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput())).qboId)
         // Someone else's 1,020 invoices in the same company (a bulk import): newer than ours.
         let token = try #require(try await pair.http.get("/sim/tokens/\(realm)").json["accessTokens"]?.arrayValue?.first?.stringValue)
         let customer = try await pair.http.post("/v3/company/\(realm)/customer", json: ["DisplayName": "Bulk Co"], token: token).json["Customer"]!
@@ -227,8 +227,8 @@ import Testing
         _ = try await pair.http.post("/sim/companies/\(realm)/invoices/\(invoice)/pay", json: [:])
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         _ = try await eventually(timeout: .seconds(20), "the invoice Paid through a second feed read") { () -> Bool? in
-            let mapping = try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first
-            return mapping?["status"] == "Paid" ? true : nil
+            let mapping = try await pair.control.call(EntityListCall.self, .init(org: .test("acme"), kind: .demand)).entities.first
+            return mapping?.status == .paid ? true : nil
         }
         let reads = (try await quota(pair)["byClass"]?["event"]?.intValue ?? 0) - before
         #expect(reads >= 2, "a full answer (1,000 objects) is read on from its newest second: \(reads) reads")

@@ -16,14 +16,14 @@ import Testing
     @Test func anOrgMovedToAnotherCompanyNeverTouchesItWithTheFirstCompanysIds() async throws {
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string("http://\(listen)/api/webhooks/quickbooks"), "format": "cloudevents"])
         let companyA = pair.sim.defaultRealmID
 
         // Given acme connected to company A, with a customer and an invoice there
         _ = try await pair.connect("acme")
-        let customerA = try #require(try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])["qboId"]?.stringValue)
-        let invoiceA = try #require(try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])["qboId"]?.stringValue)
+        let customerA = try #require(try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput)).qboId)
+        let invoiceA = try #require(try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput())).qboId)
 
         // And company B, whose records with the same ids belong to someone else
         let companyB = try await pair.newCompany()
@@ -50,7 +50,7 @@ import Testing
         #expect(refusal?.code == 1014)
         #expect(refusal?.data["previousRealmId"] == .string(companyA))
         #expect(refusal?.data["realmId"] == .string(companyB))
-        #expect(try await pair.control.call("org.show", params: ["org": "acme"])["realmId"]?.stringValue == companyA)
+        #expect(try await pair.control.call(OrgShowCall.self, OrgParams(org: .test("acme"))).realmID == companyA)
 
         // Then the same consent with fresh:true moves it, archiving A's records
         var fresh = complete
@@ -64,22 +64,22 @@ import Testing
             await #expect(throws: ControlClientError.self) { _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": demand]) }
             do { _ = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": demand]) } catch { #expect(rpcReason(error) == "customer_not_synced") }
         }
-        let customerB = try #require(try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])["qboId"]?.stringValue)
-        let invoiceB = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        let customerB = try #require(try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput)).qboId)
+        let invoiceB = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
         #expect(customerB != unrelated)
-        #expect(invoiceB["qboId"]?.stringValue != unrelatedInvoice)
-        #expect(invoiceB["realmId"]?.stringValue == companyB)
+        #expect(invoiceB.qboId != unrelatedInvoice)
+        #expect(invoiceB.realmId == companyB)
 
         // And a payment of B's unrelated invoice (A's invoice id) changes nothing of acme's
         _ = try await pair.http.post("/sim/companies/\(companyB)/invoices/\(unrelatedInvoice)/pay", json: [:])
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         _ = try await eventually(timeout: .seconds(20), "the payment's events settled") { () -> Bool? in
-            let events = try await pair.control.call("event.list", params: ["org": "acme", "limit": 200])["events"]?.arrayValue ?? []
+            let events = try await pair.control.call(EventListCall.self, .init(org: .test("acme"), limit: 200)).events
             return events.contains(where: { $0["type"] == "payment.created" }) && !events.contains(where: { $0["status"] == "pending" }) ? true : nil
         }
-        let demands = try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue ?? []
-        #expect(demands.map { $0["status"] } == ["Outstanding"])
-        #expect(demands.allSatisfy { $0["realmId"]?.stringValue == companyB })
+        let demands = try await pair.control.call(EntityListCall.self, .init(org: .test("acme"), kind: .demand)).entities
+        #expect(demands.map(\.status) == [.outstanding])
+        #expect(demands.allSatisfy { $0.realmId == companyB })
 
         // And B's unrelated records are as their owner left them
         let after = try await pair.http.get("/sim/companies/\(companyB)").json
@@ -93,7 +93,7 @@ import Testing
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        let first = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
+        let first = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
         let live = "/sim/tokens/\(pair.sim.defaultRealmID)"
         #expect(try await pair.http.get(live).json["refreshTokens"]?.arrayValue?.count == 1)
 
@@ -101,8 +101,8 @@ import Testing
         _ = try await pair.connect("acme")
 
         // Then its records are still found (no duplicate), and the replaced grant was revoked at Intuit
-        let again = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        #expect(again["qboId"] == first["qboId"])
+        let again = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        #expect(again.qboId == first.qboId)
         let customers = try await pair.http.get("/sim/companies/\(pair.sim.defaultRealmID)").json["customers"]?.arrayValue ?? []
         #expect(customers.filter { $0["DisplayName"] == "Maple Court" }.count == 1)
         // One live grant at Intuit: the new one (an orphaned grant would stay in the company's connected apps).

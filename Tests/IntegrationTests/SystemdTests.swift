@@ -49,7 +49,7 @@ import Testing
         let ready = try await eventually("READY=1") { notify.messages.first { $0.text.contains("READY=1") } }
         #expect(ready.text.contains("STATUS=0 orgs connected"))
         let client = try await daemon.connect()
-        let listen = try #require(try await client.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await client.call(DaemonStatusCall.self).webhook.listen
         #expect(try await SimClient(base: "http://\(listen)").get("/healthz").status == 200)
 
         // Keep-alives at half of WATCHDOG_USEC.
@@ -126,13 +126,13 @@ import Testing
             if activator.isRunning { kill(activator.processIdentifier, SIGKILL) }
         }
         // The first connection starts the daemon, which adopts both sockets.
-        let status = try await eventually(timeout: .seconds(20), "the control socket answers") { () -> JSONValue? in
+        let status = try await eventually(timeout: .seconds(20), "the control socket answers") { () -> DaemonStatus? in
             let client = try await ControlClient.connect(path: socket)
-            let status = try await client.call("daemon.status")
+            let status = try await client.call(DaemonStatusCall.self)
             await client.close()
             return status
         }
-        #expect(status["webhook"]?["listen"] == .string("unix:\(webhookSocket)"), "the passed socket, not the setting")
+        #expect(status.webhook.listen == "unix:\(webhookSocket)", "the passed socket, not the setting")
         let unixBase = "http+unix://" + webhookSocket.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
         #expect(try await SimClient(base: unixBase).get("/healthz").json == ["status": "ok"])
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -152,10 +152,10 @@ import Testing
         defer { daemon.cleanUp() }
         try await daemon.start(journalStream: true)
         let client = try await daemon.connect()
-        let begun = try await client.call("oauth.begin", params: ["org": "journaled"])
-        let url = begun["authorizeUrl"]!.stringValue!
+        let begun = try await client.call(OAuthBeginCall.self, OrgParams(org: .test("journaled")))
+        let url = begun.authorizeUrl
         let redirect = SimClient.redirectQuery(try await SimClient(base: sim.baseURL).get(String(url.dropFirst(sim.baseURL.count))))
-        _ = try await client.call("oauth.complete", params: ["state": begun["state"]!, "code": .string(redirect["code"]!), "realmId": .string(redirect["realmId"]!)])
+        _ = try await client.call(OAuthCompleteCall.self, .init(state: begun.state, code: redirect["code"]!, realmId: redirect["realmId"]!))
         let entry = try await eventually("a structured entry about the org") {
             journal.messages.map(\.text).first { $0.contains("MESSAGE=organisation connected to QuickBooks") }
         }

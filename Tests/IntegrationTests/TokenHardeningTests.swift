@@ -14,15 +14,15 @@ import Testing
         let code = try #require(redirect["code"])
         // The redirect's realmId was changed on the way: the grant is for the default company.
         await #expect {
-            _ = try await pair.control.call("oauth.complete", params: ["state": .string(state), "code": .string(code), "realmId": .string(other)])
+            _ = try await pair.control.call(OAuthCompleteCall.self, .init(state: state, code: code, realmId: other))
         } throws: { error in
             guard let rpc = (error as? ControlClientError)?.rpcError else { return false }
             return rpc.reason == "invalid_params" && rpc.data["field"] == "realmId"
         }
-        let org = try await pair.control.call("org.show", params: ["org": "acme"])
-        #expect(org["status"] == "disconnected" && org["realmId"] == .null, "nothing was stored: \(org)")
+        let org = try await pair.control.call(OrgShowCall.self, OrgParams(org: .test("acme")))
+        #expect(org.status == .disconnected && org.realmID == nil, "nothing was stored: \(org)")
         // The honest connection still works.
-        #expect(try await pair.connect("acme")["status"] == "connected")
+        #expect(try await pair.connect("acme").status == .connected)
     }
 
     @Test func oneDamagedTokenRowMarksItsOrgAndTheDaemonRuns() async throws {
@@ -42,11 +42,11 @@ import Testing
         #expect(damage.status == 0, "\(damage.stderr)")
         try await pair.daemon.start()
         let control = try await pair.daemon.connect()
-        let beta = try await control.call("org.show", params: ["org": "beta"])
-        #expect(beta["status"] == "needs_reauthorization")
-        #expect(beta["lastError"]?.stringValue?.contains("cannot be opened") == true)
-        #expect(try await control.call("org.show", params: ["org": "acme"])["status"] == "connected")
-        #expect(try await control.call("org.test", params: ["org": "acme"])["ok"] == true)
+        let beta = try await control.call(OrgShowCall.self, OrgParams(org: .test("beta")))
+        #expect(beta.status.rawValue == "needs_reauthorization")
+        #expect(beta.lastError?.contains("cannot be opened") == true)
+        #expect(try await control.call(OrgShowCall.self, OrgParams(org: .test("acme"))).status.rawValue == "connected")
+        #expect(try await control.call(OrgTestCall.self, OrgParams(org: .test("acme"))).ok == true)
         #expect(pair.daemon.log.contains("an organisation's stored tokens cannot be opened"))
         await control.close()
     }
@@ -58,7 +58,7 @@ import Testing
         for realm in ["\u{0661}\u{0662}\u{0663}", String(repeating: "1", count: 20), "12a", ""] {
             let (state, redirect) = try await pair.consent("acme", realmID: pair.sim.defaultRealmID)
             await #expect {
-                _ = try await pair.control.call("oauth.complete", params: ["state": .string(state), "code": .string(redirect["code"] ?? ""), "realmId": .string(realm)])
+                _ = try await pair.control.call(OAuthCompleteCall.self, .init(state: state, code: redirect["code"] ?? "", realmId: realm))
             } throws: { error in
                 guard let rpc = (error as? ControlClientError)?.rpcError else { return false }
                 return rpc.reason == "invalid_params" && rpc.data["field"] == "realmId"

@@ -49,7 +49,7 @@ import Testing
         // The daemon starts on the new key.
         try await pair.daemon.start(extraEnvironment: ["QBSYNCD_TOKEN_KEY_FILE": newKey, "CREDENTIALS_DIRECTORY": ""])
         let client = try await pair.daemon.connect()
-        #expect(try await client.call("org.test", params: ["org": "rotating"])["ok"] == true)
+        #expect(try await client.call(OrgTestCall.self, OrgParams(org: .test("rotating"))).ok == true)
         await client.close()
     }
 }

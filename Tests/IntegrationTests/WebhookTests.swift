@@ -14,7 +14,7 @@ import Testing
     }
 
     func listener(_ pair: Pair) async throws -> SimClient {
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         return SimClient(base: "http://\(listen)")
     }
 
@@ -38,14 +38,14 @@ import Testing
 
         // The two events are stored; their realm belongs to no org, so they are ignored with the reason.
         let events = try await eventually("events listed") { () -> [JSONValue]? in
-            let events = try await pair.control.call("event.list")["events"]?.arrayValue ?? []
+            let events = try await pair.control.call(EventListCall.self, .init()).events
             return events.count == 2 && events.allSatisfy({ $0["status"] != "pending" }) ? events : nil
         }
         #expect(events[0]["entityName"] == "Customer", "newest first")
         #expect(events.allSatisfy { $0["status"] == "ignored" && $0["processError"]?.stringValue?.contains("1269959970") == true })
-        let status = try await pair.control.call("daemon.status")
-        #expect(status["webhook"]?["accepted"] == 1)
-        #expect(status["webhook"]?["rejected"] == 2)
+        let status = try await pair.control.call(DaemonStatusCall.self)
+        #expect(status.webhook.accepted == 1)
+        #expect(status.webhook.rejected == 2)
         let metrics = try await hook.get("/metrics").text
         #expect(metrics.contains("qbsyncd_webhooks_accepted_total 1"))
         #expect(metrics.contains(#"qbsyncd_webhooks_rejected_total{reason="signature"} 2"#))
@@ -53,17 +53,10 @@ import Testing
         #expect(pair.daemon.log.contains("webhook refused: missing or wrong intuit-signature"))
 
         // The delivery log is append-only: the database refuses changes.
-        let sql = try await runCommand("/usr/bin/env", ["python3", "-c", """
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            for statement in ["UPDATE qb_webhook_deliveries SET signature = 'x'", "DELETE FROM qb_webhook_deliveries", "UPDATE qb_webhook_events SET entity_id = '1'"]:
-                try:
-                    db.execute(statement); db.commit(); print("allowed")
-                except sqlite3.DatabaseError as error:
-                    print("refused:", error)
-            """, pair.daemon.stateDirectory + "/qbsyncd.sqlite"], environment: ["PATH": "/usr/bin:/bin"])
-        #expect(sql.stdout.split(separator: "\n").count == 3)
-        #expect(sql.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("refused:") }, "\(sql.stdout)\(sql.stderr)")
+        let outcomes = try await sqliteOutcomes(
+            database: pair.daemon.stateDirectory + "/qbsyncd.sqlite", statements: ["UPDATE qb_webhook_deliveries SET signature = 'x'", "DELETE FROM qb_webhook_deliveries", "UPDATE qb_webhook_events SET entity_id = '1'"]
+        )
+        #expect(outcomes.count == 3 && outcomes.allSatisfy { $0.hasPrefix("refused:") }, "\(outcomes)")
     }
 
     @Test func aPaymentInQuickBooksTurnsTheInvoicePaidByWebhook() async throws {
@@ -73,26 +66,26 @@ import Testing
         _ = try await pair.http.post("/sim/webhooks/config", json: ["url": .string(hook.base + "/api/webhooks/quickbooks"), "format": "cloudevents"])
         _ = try await pair.connect("acme")
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["org": "acme", "topics": ["invoice.status_changed"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(org: .test("acme"), topics: ["invoice.status_changed"]))
         var notifications = subscriber.notifications.makeAsyncIterator()
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let invoice = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
-        let qboID = try #require(invoice["qboId"]?.stringValue)
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let invoice = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
+        let qboID = try #require(invoice.qboId)
 
         _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(qboID)/pay", json: [:])
         _ = try await pair.http.post("/sim/webhooks/flush", json: [:])
         let change = try #require(await notifications.next())
         #expect(change.params["demandId"] == "dem-1")
         #expect(change.params["to"] == "Paid")
-        let mapping = try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first
-        #expect(mapping?["status"] == "Paid")
+        let mapping = try await pair.control.call(EntityListCall.self, .init(org: .test("acme"), kind: .demand)).entities.first
+        #expect(mapping?.status == .paid)
 
         // Every delivery came twice: the copies are recognised at intake (F10), or ignored when processed.
         let events = try await eventually("events processed") { () -> [JSONValue]? in
-            let events = try await pair.control.call("event.list", params: ["org": "acme"])["events"]?.arrayValue ?? []
+            let events = try await pair.control.call(EventListCall.self, .init(org: .test("acme"))).events
             return events.contains(where: { $0["status"] == "pending" }) || events.isEmpty ? nil : events
         }
-        let duplicates = try await pair.control.call("daemon.status")["webhook"]?["duplicates"]?.intValue ?? 0
+        let duplicates = try await pair.control.call(DaemonStatusCall.self).webhook.duplicates
         #expect(duplicates > 0 || events.contains { $0["status"] == "ignored" && $0["processError"]?.stringValue?.hasPrefix("duplicate of event") == true })
         #expect(events.contains { $0["type"] == "payment.created" && $0["status"] == "processed" })
         await subscriber.close()
@@ -111,7 +104,7 @@ import Testing
         _ = try await pair.daemon.waitForExit()
         try await pair.daemon.start()
         let client = try await pair.daemon.connect()
-        let events = try await client.call("event.list", params: ["limit": 100])["events"]?.arrayValue ?? []
+        let events = try await client.call(EventListCall.self, .init(limit: 100)).events
         #expect(acknowledged == 20)
         #expect(events.count == 20, "every 200-acknowledged delivery is in the log after kill -9")
         await client.close()
@@ -122,7 +115,7 @@ import Testing
         defer { daemon.cleanUp() }
         try await daemon.start()
         let client = try await daemon.connect()
-        let listen = try #require(try await client.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await client.call(DaemonStatusCall.self).webhook.listen
         let reply = try await SimClient(base: "http://\(listen)").send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", Self.sign("{}"))], body: Data("{}".utf8))
         #expect(reply.status == 503)
         await client.close()
@@ -134,11 +127,11 @@ import Testing
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
         let subscriber = try await pair.daemon.connect()
-        _ = try await subscriber.call("subscribe", params: ["topics": ["invoice.status_changed", "webhook.loss"]])
+        _ = try await subscriber.call(SubscribeCall.self, .init(topics: ["invoice.status_changed", "webhook.loss"]))
         var notifications = subscriber.notifications.makeAsyncIterator()
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let invoice = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
-        _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(invoice["qboId"]!.stringValue!)/pay", json: [:])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let invoice = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
+        _ = try await pair.http.post("/sim/companies/\(pair.sim.defaultRealmID)/invoices/\(invoice.qboId!)/pay", json: [:])
 
         var methods: [String] = []
         while methods.count < 2, let next = await notifications.next() {
@@ -146,12 +139,12 @@ import Testing
             if next.method == "invoice.status_changed" { #expect(next.params["to"] == "Paid") }
         }
         #expect(Set(methods) == ["invoice.status_changed", "webhook.loss"])
-        #expect(try await pair.control.call("entity.list", params: ["org": "acme", "kind": "demand"])["entities"]?.arrayValue?.first?["status"] == "Paid")
-        let webhook = try #require(try await pair.control.call("daemon.status")["webhook"])
-        #expect((webhook["missedByWebhooks"]?.intValue ?? 0) >= 1)
-        #expect(webhook["lossRate"] == 1, "every change was missed by webhooks here")
+        #expect(try await pair.control.call(EntityListCall.self, .init(org: .test("acme"), kind: .demand)).entities.first?.status.rawValue == "Paid")
+        let webhook = try await pair.control.call(DaemonStatusCall.self).webhook
+        #expect(webhook.missedByWebhooks >= 1)
+        #expect(webhook.lossRate == 1, "every change was missed by webhooks here")
         #expect(pair.daemon.log.contains("webhook loss above threshold"))
-        let listen = try #require(webhook["listen"]?.stringValue)
+        let listen = webhook.listen
         #expect(try await SimClient(base: "http://\(listen)").get("/metrics").text.contains(#"qbsyncd_reconciled_changes{reported="missed_by_webhook"}"#))
         await subscriber.close()
     }
@@ -161,28 +154,28 @@ import Testing
         defer { pair.cleanUp() }
         let hook = try await listener(pair)
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": SyncTests.development])
-        let invoice = try await pair.control.call("invoice.sync", params: ["org": "acme", "demand": SyncTests.demand()])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: SyncTests.developmentInput))
+        let invoice = try await pair.control.call(InvoiceSyncCall.self, .init(org: .test("acme"), demand: SyncTests.demandInput()))
         // Intuit refuses the grant: processing the event fails, visibly.
         _ = try await pair.http.post("/sim/faults", json: ["fault": "invalid_grant", "count": 1])
-        _ = try? await pair.control.call("token.refresh", params: ["org": "acme"])
+        _ = try? await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("acme")))
         // A change made in QuickBooks after the push (an earlier one would need no read at all).
         let changedAt = Timestamp.string(Date().addingTimeInterval(120))
-        let body = #"{"eventNotifications":[{"realmId":"\#(pair.sim.defaultRealmID)","dataChangeEvent":{"entities":[{"name":"Invoice","id":"\#(invoice["qboId"]!.stringValue!)","operation":"Update","lastUpdated":"\#(changedAt)"}]}}]}"#
+        let body = #"{"eventNotifications":[{"realmId":"\#(pair.sim.defaultRealmID)","dataChangeEvent":{"entities":[{"name":"Invoice","id":"\#(invoice.qboId!)","operation":"Update","lastUpdated":"\#(changedAt)"}]}}]}"#
         #expect(try await hook.send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", Self.sign(body))], body: Data(body.utf8)).status == 200)
         let failed = try await eventually("the event failed") { () -> JSONValue? in
-            try await pair.control.call("event.list", params: ["org": "acme", "status": "failed"])["events"]?.arrayValue?.first
+            try await pair.control.call(EventListCall.self, .init(org: .test("acme"), status: "failed")).events.first
         }
         #expect(failed["processError"]?.stringValue?.contains("must connect to QuickBooks again") == true)
         #expect(failed["attempts"] == 1)
-        #expect(try await pair.control.call("daemon.status")["events"]?["failed"] == 1)
+        #expect(try await pair.control.call(DaemonStatusCall.self).events.failed == 1)
 
         // Once the org is connected again, the operator retries it.
         _ = try await pair.connect("acme")
         let retried = try await pair.control.call("event.retry", params: ["id": failed["id"]!])
         #expect(retried["status"] == "processed")
         #expect(retried["attempts"] == 2)
-        #expect(try await pair.control.call("daemon.status")["events"]?["failed"] == 0)
+        #expect(try await pair.control.call(DaemonStatusCall.self).events.failed == 0)
         await #expect { _ = try await pair.control.call("event.retry", params: ["id": 999_999]) } throws: { rpcReason($0) == "not_found" }
     }
 }

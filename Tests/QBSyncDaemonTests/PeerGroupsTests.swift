@@ -1,3 +1,6 @@
+import NIOCore
+import NIOPosix
+import Synchronization
 import Testing
 @testable import QBSyncDaemon
 
@@ -39,5 +42,21 @@ import Testing
         #expect(PeerGroups.parse(procStatus: "Name:\tx\n", uid: 0, gid: 0) == [], "no Uid line")
         let none = Self.status.replacingOccurrences(of: "Groups:\t4 27 998 1000 ", with: "Groups:")
         #expect(PeerGroups.parse(procStatus: none, uid: 1000, gid: 1000) == [])
+    }
+
+    @Test func procIsReadOffTheEventLoop() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let onLoop = Mutex<Bool?>(nil)
+        let credentials = PeerCredentials.UnixCredentials(pid: 4242, uid: 1000, gid: 1000)
+        let groups = try await loop.flatSubmit {
+            PeerGroups.fromProc(credentials, eventLoop: loop) { _ in
+                onLoop.withLock { $0 = loop.inEventLoop }
+                return Self.status
+            }
+        }.get()
+        #expect(groups == [4, 27, 998, 1000])
+        #expect(onLoop.withLock { $0 } == false, "the /proc read ran on the thread pool")
+        let gone = try await PeerGroups.fromProc(credentials, eventLoop: loop) { _ in nil }.get()
+        #expect(gone == [], "an unreadable status gives no groups")
     }
 }

@@ -31,18 +31,20 @@ public struct Pair: Sendable {
     }
 
     /// oauth.begin, the browser's visit to the authorize URL, then oauth.complete.
-    public func connect(_ org: String, realmID: String? = nil, via control: ControlClient? = nil) async throws -> JSONValue {
+    public func connect(_ org: String, realmID: String? = nil, via control: ControlClient? = nil) async throws -> OrgInfo {
         let control = control ?? self.control
         let (state, query) = try await consent(org, realmID: realmID, via: control)
         guard let code = query["code"], let realm = query["realmId"] else { throw DeadlineExceeded(description: "the consent redirect carried no code: \(query)") }
-        return try await control.call("oauth.complete", params: ["state": .string(state), "code": .string(code), "realmId": .string(realm)])
+        return try await control.call(OAuthCompleteCall.self, .init(state: state, code: code, realmId: realm))
     }
 
     public func consent(_ org: String, realmID: String? = nil, via control: ControlClient? = nil) async throws -> (state: String, redirect: [String: String]) {
-        let begun = try await (control ?? self.control).call("oauth.begin", params: ["org": .string(org)])
-        guard var url = begun["authorizeUrl"]?.stringValue, url.hasPrefix(sim.baseURL + "/connect/oauth2?"), let state = begun["state"]?.stringValue else {
+        let begun = try await (control ?? self.control).call(OAuthBeginCall.self, .named(org))
+        guard begun.authorizeUrl.hasPrefix(sim.baseURL + "/connect/oauth2?") else {
             throw DeadlineExceeded(description: "oauth.begin answered no authorize URL on the simulator: \(begun)")
         }
+        var url = begun.authorizeUrl
+        let state = begun.state
         if let realmID { url += "&realmId=\(realmID)" }
         let reply = try await http.get(String(url.dropFirst(sim.baseURL.count)))
         return (state, SimClient.redirectQuery(reply))

@@ -77,7 +77,7 @@ import Testing
             try await group.waitForAll()
         }
         #expect(pair.daemon.isRunning)
-        #expect(try await pair.daemon.connect().call("daemon.status")["version"] != nil)
+        #expect(try await pair.daemon.connect().call(DaemonStatusCall.self).version.isEmpty == false)
         let figures = tally.withLock { $0 }
         Campaign.report(
             "Bad input: control socket",
@@ -125,7 +125,7 @@ import Testing
         let requests = Campaign.scale(short: 400, long: 20_000)
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         let port = try #require(Int(listen.split(separator: ":").last ?? ""))
         var random = Campaign.random("webhook")
         let seed = random.next()
@@ -167,7 +167,7 @@ import Testing
         // All 300 control connections come from one uid: lift the control caps (ControlLimitsTests covers them).
         let pair = try await Pair.start(daemonEnvironment: ["QBSYNCD_CONTROL_MAX_CONNECTIONS": "1000", "QBSYNCD_CONTROL_MAX_CONNECTIONS_PER_UID": "1000"])
         defer { pair.cleanUp() }
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         let port = try #require(Int(listen.split(separator: ":").last ?? ""))
         // 600 silent webhook connections (the cap is 512) and 300 silent control connections.
         let idle = try await withThrowingTaskGroup(of: RawExchange.self) { group in
@@ -176,7 +176,7 @@ import Testing
             for _ in 0..<300 { controls.append(try await ControlConnection.connect(path: pair.daemon.socketPath)) }
             // While they sit there, the control socket answers at once.
             do {
-                #expect(try await pair.daemon.connect().call("daemon.status")["version"] != nil)
+                #expect(try await pair.daemon.connect().call(DaemonStatusCall.self).version.isEmpty == false)
             } catch {
                 Issue.record("\(error): \(pair.daemon.log.suffix(3000))")
             }

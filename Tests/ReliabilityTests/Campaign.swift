@@ -65,10 +65,10 @@ final class Locked<Value: Sendable>: Sendable {
 }
 
 /// Calls again while the daemon answers `rate_limited` or `qbo_unavailable`, as a client would.
-func retrying(_ call: () async throws -> JSONValue) async throws -> JSONValue {
+func retrying<Answer: Sendable>(_ call: () async throws -> Answer) async throws -> Answer {
     var last = "no answer"
     do {
-        return try await eventually(timeout: .seconds(90), "a call that succeeds") { () -> JSONValue? in
+        return try await eventually(timeout: .seconds(90), "a call that succeeds") { () -> Answer? in
             do {
                 return try await call()
             } catch {

@@ -60,11 +60,11 @@ import Testing
         let snapshot = ledger.state.withLock { $0 }
         for (org, realmID) in fleet.orgs {
             for development in snapshot.developments[org] ?? [] {
-                _ = try await retrying { try await control.call("customer.sync", params: ["org": .string(org), "development": Fleet.development(development)]) }
+                _ = try await retrying { try await control.call(CustomerSyncCall.self, .init(org: .test(org), development: Fleet.developmentInput(development))) }
             }
             for demand in snapshot.demands[org] ?? [] {
                 _ = try await retrying {
-                    try await control.call("invoice.sync", params: ["org": .string(org), "demand": Fleet.demand(demand.id, development: demand.development, pennies: demand.pennies)])
+                    try await control.call(InvoiceSyncCall.self, .init(org: .test(org), demand: Fleet.demandInput(demand.id, development: demand.development, pennies: demand.pennies)))
                 }
             }
             let company = try await fleet.company(realmID)
@@ -83,13 +83,13 @@ import Testing
             let paid = Set(try await fleet.company(realmID).invoices.filter { $0["Balance"]?.intValue == 0 }.compactMap { $0["Id"]?.stringValue })
             _ = try await eventually(timeout: .seconds(60), "\(org): every invoice paid in QuickBooks is Paid") { () -> Bool? in
                 _ = try await fleet.http.post("/sim/webhooks/flush", json: [:])
-                let entities = try await control.call("entity.list", params: ["org": .string(org), "kind": "demand", "limit": 500])["entities"]?.arrayValue ?? []
-                let shownPaid = Set(entities.filter { $0["status"] == "Paid" }.compactMap { $0["qboId"]?.stringValue })
+                let entities = try await control.call(EntityListCall.self, .init(org: .test(org), kind: .demand, limit: 500)).entities
+                let shownPaid = Set(entities.filter { $0.status == .paid }.compactMap(\.qboId))
                 return shownPaid == paid ? true : nil
             }
         }
         _ = try await eventually(timeout: .seconds(60), "no event left pending") { () -> Bool? in
-            try await control.call("daemon.status")["events"]?["pending"] == 0 ? true : nil
+            try await control.call(DaemonStatusCall.self).events.pending == 0 ? true : nil
         }
         let final = ledger.state.withLock { $0 }
         let sortedKills = killedAfter.sorted()
@@ -117,12 +117,12 @@ import Testing
 
         let control = try await fleet.control()
         defer { Task { await control.close() } }
-        let orgs = try await control.call("org.list")["orgs"]?.arrayValue ?? []
+        let orgs = try await control.call(OrgListCall.self, .init()).orgs
         #expect(orgs.count == fleet.orgs.count)
-        #expect(orgs.allSatisfy { $0["status"] == "connected" }, "cycle \(cycle): \(orgs.map { $0["status"] ?? .null })")
+        #expect(orgs.allSatisfy { $0.status == .connected }, "cycle \(cycle): \(orgs.map(\.status))")
         for (org, realmID) in fleet.orgs {
-            let test = try await retrying { try await control.call("org.test", params: ["org": .string(org)]) }
-            #expect(test["ok"] == true, "cycle \(cycle): \(org) can still call QuickBooks")
+            let test = try await retrying { try await control.call(OrgTestCall.self, OrgParams(org: .test(org))) }
+            #expect(test.ok, "cycle \(cycle): \(org) can still call QuickBooks")
             let company = try await fleet.company(realmID)
             let names = company.customers.compactMap { $0["DisplayName"]?.stringValue }
             let numbers = company.invoices.compactMap { $0["DocNumber"]?.stringValue }
@@ -146,10 +146,10 @@ import Testing
                         let pennies = 10_000 + n * 7
                         // Recorded before the call: a call cut by the kill may still have reached QuickBooks.
                         ledger.record { $0.developments[org, default: []].append(development) }
-                        guard (try? await control.call("customer.sync", params: ["org": .string(org), "development": Fleet.development(development)])) != nil else { return }
+                        guard (try? await control.call(CustomerSyncCall.self, .init(org: .test(org), development: Fleet.developmentInput(development)))) != nil else { return }
                         ledger.record { $0.demands[org, default: []].append((demand, development, pennies)) }
-                        guard let mapping = try? await control.call("invoice.sync", params: ["org": .string(org), "demand": Fleet.demand(demand, development: development, pennies: pennies)]),
-                            let qboID = mapping["qboId"]?.stringValue
+                        guard let mapping = try? await control.call(InvoiceSyncCall.self, .init(org: .test(org), demand: Fleet.demandInput(demand, development: development, pennies: pennies))),
+                            let qboID = mapping.qboId
                         else { return }
                         ledger.record { $0.synced[org, default: []].append((demand, qboID)) }
                     }
@@ -172,7 +172,7 @@ import Testing
                 var random = SplitMix64(seed: seed)
                 while !Task.isCancelled {
                     let org = fleet.orgs.pick(&random).org
-                    guard (try? await control.call("token.refresh", params: ["org": .string(org)])) != nil else { return }
+                    guard (try? await control.call(TokenRefreshCall.self, OrgParams(org: .test(org)))) != nil else { return }
                     ledger.record { $0.refreshes += 1 }
                 }
             }
@@ -191,7 +191,7 @@ import Testing
             group.addTask {
                 guard let control = try? await fleet.control() else { return }
                 while !Task.isCancelled {
-                    guard (try? await control.call("daemon.status")) != nil else { return }
+                    guard (try? await control.call(DaemonStatusCall.self)) != nil else { return }
                 }
             }
         }

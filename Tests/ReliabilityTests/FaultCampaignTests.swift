@@ -26,8 +26,8 @@ import Testing
 
         // The victim's next refresh is refused as Intuit refuses a dead grant: it must reconnect, and only it.
         _ = try await fleet.http.post("/sim/faults", json: ["fault": "invalid_grant", "count": 1])
-        await #expect(throws: ControlClientError.self) { try await control.call("token.refresh", params: ["org": .string(victim)]) }
-        #expect(try await control.call("org.show", params: ["org": .string(victim)])["status"] == "needs_reauthorization")
+        await #expect(throws: ControlClientError.self) { try await control.call(TokenRefreshCall.self, OrgParams(org: .test(victim))) }
+        #expect(try await control.call(OrgShowCall.self, OrgParams(org: .test(victim))).status.rawValue == "needs_reauthorization")
 
         for (rule, rate) in Self.apiFaults {
             guard case .object(var body) = rule else { continue }
@@ -45,16 +45,16 @@ import Testing
                     let control = try await fleet.control()
                     var calls = 0
                     for n in 0..<perOrg {
-                        _ = try await retrying { calls += 1; return try await control.call("customer.sync", params: ["org": .string(org), "development": Fleet.development("\(org)-dev-\(n)")]) }
+                        _ = try await retrying { calls += 1; return try await control.call(CustomerSyncCall.self, .init(org: .test(org), development: Fleet.developmentInput("\(org)-dev-\(n)"))) }
                         _ = try await retrying {
                             calls += 1
-                            return try await control.call("invoice.sync", params: ["org": .string(org), "demand": Fleet.demand("\(org)-dem-\(n)", development: "\(org)-dev-\(n)", pennies: 5_000 + n)])
+                            return try await control.call(InvoiceSyncCall.self, .init(org: .test(org), demand: Fleet.demandInput("\(org)-dem-\(n)", development: "\(org)-dev-\(n)", pennies: 5_000 + n)))
                         }
                     }
                     for n in stride(from: 0, to: perOrg, by: 2) {
                         _ = try await retrying {
                             calls += 1
-                            return try await control.call("invoice.sync", params: ["org": .string(org), "demand": Fleet.demand("\(org)-dem-\(n)", development: "\(org)-dev-\(n)", pennies: 9_000 + n)])
+                            return try await control.call(InvoiceSyncCall.self, .init(org: .test(org), demand: Fleet.demandInput("\(org)-dem-\(n)", development: "\(org)-dev-\(n)", pennies: 9_000 + n)))
                         }
                     }
                     return (calls, 0)
@@ -65,7 +65,7 @@ import Testing
                 var refused = 0
                 for (org, _) in syncing {
                     for _ in 0..<5 {
-                        do { _ = try await control.call("token.refresh", params: ["org": .string(org)]) } catch { refused += 1 }
+                        do { _ = try await control.call(TokenRefreshCall.self, OrgParams(org: .test(org))) } catch { refused += 1 }
                     }
                 }
                 return (0, refused)
@@ -104,24 +104,24 @@ import Testing
             let amounts = Dictionary(uniqueKeysWithValues: company.invoices.map { ($0["Id"]?.stringValue ?? "", $0["TotalAmt"] ?? .null) })
             _ = try await eventually(timeout: .seconds(90), "\(org): every invoice as QuickBooks has it") { () -> Bool? in
                 _ = try await fleet.http.post("/sim/webhooks/flush", json: [:])
-                let entities = try await control.call("entity.list", params: ["org": .string(org), "kind": "demand", "limit": 500])["entities"]?.arrayValue ?? []
-                let shown = Dictionary(uniqueKeysWithValues: entities.map { ($0["qboId"]?.stringValue ?? "", $0["status"]?.stringValue ?? "") })
+                let entities = try await control.call(EntityListCall.self, .init(org: .test(org), kind: .demand, limit: 500)).entities
+                let shown = Dictionary(uniqueKeysWithValues: entities.map { ($0.qboId ?? "", $0.status.rawValue) })
                 return shown == truth ? true : nil
             }
-            let entities = try await control.call("entity.list", params: ["org": .string(org), "kind": "demand", "limit": 500])["entities"]?.arrayValue ?? []
-            for entity in entities where entity["status"] != "Voided" {
-                let qbo = amounts[entity["qboId"]?.stringValue ?? ""]
-                #expect(qbo.flatMap(Self.decimal) == entity["totalAmount"]?.stringValue.flatMap { Decimal(string: $0) }, "\(org): \(entity["localId"] ?? .null) total as QuickBooks has it")
+            let entities = try await control.call(EntityListCall.self, .init(org: .test(org), kind: .demand, limit: 500)).entities
+            for entity in entities where entity.status != .voided {
+                let qbo = amounts[entity.qboId ?? ""]
+                #expect(qbo.flatMap(Self.decimal) == entity.totalAmount.flatMap { Decimal(string: $0.description) }, "\(org): \(entity.localId) total as QuickBooks has it")
             }
         }
 
         // Each org ends as its faults imply: the victim must reconnect, the others never stopped being connected.
-        let orgs = try await control.call("org.list")["orgs"]?.arrayValue ?? []
+        let orgs = try await control.call(OrgListCall.self, .init()).orgs
         for org in orgs {
-            #expect(org["status"] == (org["org"]?.stringValue == victim ? "needs_reauthorization" : "connected"), "\(org)")
+            #expect(org.status == (org.org.rawValue == victim ? .needsReauthorization : .connected), "\(org)")
         }
         do {
-            _ = try await control.call("customer.sync", params: ["org": .string(victim), "development": Fleet.development("late")])
+            _ = try await control.call(CustomerSyncCall.self, .init(org: .test(victim), development: Fleet.developmentInput("late")))
             Issue.record("a sync for an org that must reconnect went through")
         } catch {
             #expect(rpcReason(error) == "needs_reauthorization")

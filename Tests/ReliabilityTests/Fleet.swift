@@ -81,6 +81,17 @@ struct Fleet: Sendable {
         ["id": .string(id), "name": .string("Court \(id)"), "address": ["line1": .string("1 \(id) Road"), "city": "Leeds", "country": "GB"]]
     }
 
+    static func developmentInput(_ id: String) -> DevelopmentInput {
+        DevelopmentInput(id: id, name: "Court \(id)", address: .init(line1: "1 \(id) Road", city: "Leeds", country: "GB"))
+    }
+
+    static func demandInput(_ id: String, development: String, pennies: Int, dueDate: String = "2099-12-31") -> DemandInput {
+        DemandInput(
+            id: id, developmentId: development, docNumber: "SC-\(id)", dueDate: dueDate,
+            lines: [.init(description: "Service charge", amount: Money(minorUnits: Int64(pennies)))]
+        )
+    }
+
     static func demand(_ id: String, development: String, pennies: Int, dueDate: String = "2099-12-31") -> JSONValue {
         [
             "id": .string(id), "developmentId": .string(development), "docNumber": .string("SC-\(id)"), "dueDate": .string(dueDate),

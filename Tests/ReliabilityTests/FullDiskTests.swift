@@ -70,7 +70,7 @@ import Testing
             notify.messages.filter { $0.text == "WATCHDOG=1" && $0.at > full }.count >= 3 ? true : nil
         }
         #expect(!setup.daemon.log.contains("watchdog keep-alive withheld"))
-        #expect(try await setup.daemon.connect().call("daemon.status")["version"] != nil, "reads answer")
+        #expect(try await setup.daemon.connect().call(DaemonStatusCall.self).version.isEmpty == false, "reads answer")
 
         // Room again: healthy, and STATUS= drops the problem.
         try FileManager.default.removeItem(atPath: setup.filler)
@@ -107,13 +107,13 @@ import Testing
             await pause(milliseconds: 250)
         }
         #expect(most - before <= 2, "metered reads while the store cannot write: \(most - before) in 10 s")
-        let events = try await control.call("event.list")["events"]?.arrayValue ?? []
+        let events = try await control.call(EventListCall.self, .init()).events
         #expect(events.count == 1 && events[0]["status"] == "pending", "the event waits: \(events)")
 
         // Room again: the event is processed without anyone asking.
         try FileManager.default.removeItem(atPath: setup.filler)
         let settled = try await eventually(timeout: .seconds(90), "the event processed") { () -> JSONValue? in
-            let event = try await control.call("event.list")["events"]?.arrayValue?.first
+            let event = try await control.call(EventListCall.self, .init()).events.first
             return event?["status"] == "pending" ? nil : event
         }
         #expect(settled["status"] == "processed", "\(settled)")

@@ -46,7 +46,7 @@ import Testing
             sim.cleanUp()
         }
         try await daemon.start()
-        let fleet = Fleet(pair: Pair(sim: sim, daemon: daemon, http: SimClient(base: sim.baseURL), control: try await daemon.connect()), webhookBase: "http://" + (try await daemon.connect().call("daemon.status")["webhook"]?["listen"]?.stringValue ?? ""), orgs: [])
+        let fleet = Fleet(pair: Pair(sim: sim, daemon: daemon, http: SimClient(base: sim.baseURL), control: try await daemon.connect()), webhookBase: "http://" + (try await daemon.connect().call(DaemonStatusCall.self).webhook.listen), orgs: [])
         #expect(try await fleet.hook.get("/healthz").status == 200)
 
         var acknowledged: [String] = []
@@ -69,7 +69,7 @@ import Testing
         }
         #expect(refused > 0, "a full disk refuses deliveries")
         #expect(try await fleet.hook.get("/healthz").status == 503, "/healthz tells the disk is full")
-        #expect(try await fleet.control().call("daemon.status")["version"] != nil, "reads still answer")
+        #expect(try await fleet.control().call(DaemonStatusCall.self).version.isEmpty == false, "reads still answer")
         #expect(daemon.log.contains("not stored") || daemon.log.contains("full"), "the log says why")
 
         // Room again: the daemon recovers by itself, and nothing it acknowledged is missing.
@@ -102,7 +102,7 @@ import Testing
             daemon.cleanUp()
         }
         try await daemon.start()
-        let begun = try await daemon.connect().call("oauth.begin", params: ["org": "acme"])
+        let begun = try await daemon.connect().call(OAuthBeginCall.self, OrgParams(org: .test("acme")))
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0)
         let database = try Data(contentsOf: URL(fileURLWithPath: daemon.stateDirectory + "/qbsyncd.sqlite"))
@@ -118,8 +118,8 @@ import Testing
         // Writable again: the daemon starts with what it had (the OAuth state still completes the flow's first half).
         #expect(try await runCommand("/usr/bin/mount", ["-o", "remount,rw", daemon.stateDirectory]).status == 0)
         try await daemon.start()
-        #expect(begun["state"]?.stringValue != nil)
-        #expect(try await daemon.connect().call("daemon.status")["version"] != nil)
+        #expect(!begun.state.isEmpty)
+        #expect(try await daemon.connect().call(DaemonStatusCall.self).version.isEmpty == false)
         Campaign.report("Hostile environment: read-only state directory", ["start refused (exit 78): \(refused.stderr.split(separator: "\n").last.map(String.init)?.suffix(220) ?? "")", "database unchanged; after remounting rw the daemon started with its data"])
     }
 
@@ -132,7 +132,7 @@ import Testing
         let daemon = try DaemonProcess(extraEnvironment: Self.integration)
         defer { daemon.cleanUp() }
         try await daemon.start()
-        _ = try await daemon.connect().call("oauth.begin", params: ["org": "acme"])
+        _ = try await daemon.connect().call(OAuthBeginCall.self, OrgParams(org: .test("acme")))
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0)
         let path = daemon.stateDirectory + "/qbsyncd.sqlite"
@@ -156,7 +156,7 @@ import Testing
         // The good file back: the daemon starts with its data.
         try original.write(to: URL(fileURLWithPath: path))
         try await daemon.start()
-        #expect(try await daemon.connect().call("daemon.status")["version"] != nil)
+        #expect(try await daemon.connect().call(DaemonStatusCall.self).version.isEmpty == false)
         Campaign.report("Hostile environment: damaged database", reasons.map { "refused (exit 78): \($0.suffix(220))" })
     }
 
@@ -189,7 +189,7 @@ import Testing
         // Nothing was changed: with its own key the daemon starts and acme still reaches QuickBooks.
         #expect(try Data(contentsOf: URL(fileURLWithPath: keyPath)) == key)
         try await pair.daemon.start()
-        #expect(try await pair.daemon.connect().call("org.test", params: ["org": "acme"])["ok"] == true)
+        #expect(try await pair.daemon.connect().call(OrgTestCall.self, OrgParams(org: .test("acme"))).ok == true)
         Campaign.report("Hostile environment: token key", reasons.map { "refused (exit 78): \($0.suffix(260))" })
     }
 
@@ -203,7 +203,7 @@ import Testing
         let pair = Pair(sim: sim, daemon: daemon, http: SimClient(base: sim.baseURL), control: try await daemon.connect())
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        _ = try await pair.control.call("customer.sync", params: ["org": "acme", "development": Fleet.development("dev-1")])
+        _ = try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: Fleet.developmentInput("dev-1")))
 
         // Intuit goes away (the simulator stops; its state is saved).
         #expect(try await sim.stop() == 0)
@@ -217,15 +217,15 @@ import Testing
                 answers.append("\(method): \(error.rpcError?.message ?? "\(error)")")
             }
         }
-        await #expect(throws: ControlClientError.self) { try await pair.control.call("token.refresh", params: ["org": "acme"]) }
-        #expect(try await pair.control.call("org.show", params: ["org": "acme"])["status"] == "connected", "an outage is not a reason to reconnect")
-        let listen = try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue ?? ""
+        await #expect(throws: ControlClientError.self) { try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("acme"))) }
+        #expect(try await pair.control.call(OrgShowCall.self, OrgParams(org: .test("acme"))).status.rawValue == "connected", "an outage is not a reason to reconnect")
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         #expect(try await SimClient(base: "http://\(listen)").get("/healthz").status == 200, "the daemon itself is healthy")
 
         // Intuit is back: the same calls work, with the same connection.
         try await sim.start(statePath: simState, listen: "127.0.0.1:\(port)")
-        #expect(try await retrying { try await pair.control.call("org.test", params: ["org": "acme"]) }["ok"] == true)
-        #expect(try await retrying { try await pair.control.call("customer.sync", params: ["org": "acme", "development": Fleet.development("dev-2")]) }["qboId"] != nil)
+        #expect(try await retrying { try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("acme"))) }.ok)
+        #expect(try await retrying { try await pair.control.call(CustomerSyncCall.self, .init(org: .test("acme"), development: Fleet.developmentInput("dev-2"))) }.qboId != nil)
         Campaign.report("Hostile environment: Intuit unreachable", answers.map { "answered qbo_unavailable: \($0.prefix(200))" } + ["org stayed connected; /healthz 200; after Intuit returned, the same calls succeeded without reconnecting"])
     }
 }

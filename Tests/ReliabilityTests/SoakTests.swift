@@ -46,7 +46,7 @@ import Testing
                     let control = try await fleet.control()
                     while !stop.withLock({ $0 }) {
                         let started = ContinuousClock.now
-                        _ = try await control.call("daemon.status")
+                        _ = try await control.call(DaemonStatusCall.self)
                         let elapsed = milliseconds(ContinuousClock.now - started)
                         latencies.withLock { $0.append(elapsed) }
                     }
@@ -57,13 +57,13 @@ import Testing
             for (org, _) in fleet.orgs {
                 group.addTask {
                     let control = try await fleet.control()
-                    _ = try await retrying { try await control.call("customer.sync", params: ["org": .string(org), "development": Fleet.development("\(org)-soak")]) }
+                    _ = try await retrying { try await control.call(CustomerSyncCall.self, .init(org: .test(org), development: Fleet.developmentInput("\(org)-soak"))) }
                     var n = 0
                     while !stop.withLock({ $0 }) {
                         n += 1
-                        let demand = Fleet.demand("\(org)-soak-\(n % 20)", development: "\(org)-soak", pennies: 10_000 + n)
+                        let demand = Fleet.demandInput("\(org)-soak-\(n % 20)", development: "\(org)-soak", pennies: 10_000 + n)
                         do {
-                            _ = try await control.call("invoice.sync", params: ["org": .string(org), "demand": demand])
+                            _ = try await control.call(InvoiceSyncCall.self, .init(org: .test(org), demand: demand))
                             counts.withLock { $0.syncs += 1 }
                         } catch {
                             counts.withLock { $0.errors += 1 }
@@ -87,8 +87,8 @@ import Testing
             group.addTask {
                 while !stop.withLock({ $0 }) {
                     let client = try await fleet.control()
-                    _ = try await client.call("subscribe", params: ["topics": ["invoice.status_changed"]])
-                    _ = try await client.call("event.list", params: ["limit": 50])
+                    _ = try await client.call(SubscribeCall.self, .init(topics: ["invoice.status_changed"]))
+                    _ = try await client.call(EventListCall.self, .init(limit: 50))
                     await client.close()
                     counts.withLock { $0.churned += 1 }
                     await pause(milliseconds: 50)

@@ -54,7 +54,7 @@ import Testing
         _ = try await pair.http.post("/sim/faults", json: ["delayMs": 2_000, "path": "/oauth2/v1/tokens/bearer", "count": 1])
 
         // When a refresh starts, and the store's write lock is taken while Intuit answers
-        let refresh = Task { try await pair.daemon.connect().call("token.refresh", params: ["org": "acme"]) }
+        let refresh = Task { try await pair.daemon.connect().call(TokenRefreshCall.self, OrgParams(org: .test("acme"))) }
         _ = try await eventually(timeout: .seconds(10), "the refresh reached Intuit") { () -> Bool? in
             try await pair.http.get("/sim/faults").json["injected"]?.intValue ?? 0 >= 1 ? true : nil
         }
@@ -63,14 +63,14 @@ import Testing
         lock.unlock()
 
         // Then the refresh answered (Intuit's new pair is in use), and the pair is stored once the store can write
-        #expect((try? answer.get())?["status"] == "connected", "\(answer)")
+        #expect((try? answer.get())?.status == .connected, "\(answer)")
         _ = try await eventually(timeout: .seconds(20), "the kept pair stored") { () -> Bool? in try generation(pair) ?? 0 > before ? true : nil }
         #expect(pair.daemon.log.contains("kept in memory"))
 
         // And the next refresh presents the new refresh token: Intuit accepts it, the org stays connected
-        let again = try await pair.control.call("token.refresh", params: ["org": "acme"])
-        #expect(again["status"] == "connected")
-        #expect(try await pair.control.call("org.test", params: ["org": "acme"])["ok"] == true)
+        let again = try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("acme")))
+        #expect(again.status.rawValue == "connected")
+        #expect(try await pair.control.call(OrgTestCall.self, OrgParams(org: .test("acme"))).ok == true)
     }
 
     @Test func aStoreThatCannotWriteIsNotAskedToRecordARotatedToken() async throws {
@@ -85,14 +85,14 @@ import Testing
         // When the store cannot write, a refresh is refused before Intuit is asked
         let lock = try WriteLock(path: pair.daemon.stateDirectory + "/qbsyncd.sqlite")
         var failed = false
-        do { _ = try await pair.control.call("token.refresh", params: ["org": "acme"]) } catch { failed = true }
+        do { _ = try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("acme"))) } catch { failed = true }
         lock.unlock()
         #expect(failed)
         #expect(try await asked() == 0, "Intuit was not asked")
 
         // And once it can, the refresh rotates and is stored: the org stays connected
-        #expect(try await pair.control.call("token.refresh", params: ["org": "acme"])["status"] == "connected")
+        #expect(try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("acme"))).status.rawValue == "connected")
         #expect(try await asked() == 1)
-        #expect(try await pair.control.call("token.refresh", params: ["org": "acme"])["status"] == "connected")
+        #expect(try await pair.control.call(TokenRefreshCall.self, OrgParams(org: .test("acme"))).status.rawValue == "connected")
     }
 }

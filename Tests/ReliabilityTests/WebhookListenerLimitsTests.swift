@@ -33,7 +33,7 @@ import Testing
     @Test func slowClientsFillingTheListenerCannotLockOutADelivery() async throws {
         let pair = try await Pair.start(daemonEnvironment: ["QBSYNCD_WEBHOOK_REQUEST_TIMEOUT": "120"])
         defer { pair.cleanUp() }
-        let listen = try #require(try await pair.control.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+        let listen = try await pair.control.call(DaemonStatusCall.self).webhook.listen
         let port = try #require(Int(listen.split(separator: ":").last ?? ""))
         let progress = SlowClients()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -51,7 +51,7 @@ import Testing
             let request = Array("POST /api/webhooks/quickbooks HTTP/1.1\r\nHost: x\r\nConnection: close\r\nintuit-signature: \(Fleet.sign(body))\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)".utf8)
             let delivery = try await rawExchange(port: port, [request], deadline: .seconds(10))
             #expect(delivery.status == 200, "\(String(decoding: delivery.bytes.prefix(200), as: UTF8.self))")
-            #expect(try await pair.control.call("daemon.status")["webhook"]?["accepted"] == 1)
+            #expect(try await pair.control.call(DaemonStatusCall.self).webhook.accepted == 1)
             _ = try await eventually("one more slow client closed for the delivery") { progress.closed.load(ordering: .relaxed) >= 9 ? true : nil }
             group.cancelAll()
         }
@@ -135,7 +135,7 @@ private func trickle(
 private func webhookPort(_ daemon: DaemonProcess) async throws -> Int {
     let client = try await daemon.connect()
     defer { Task { await client.close() } }
-    let listen = try #require(try await client.call("daemon.status")["webhook"]?["listen"]?.stringValue)
+    let listen = try await client.call(DaemonStatusCall.self).webhook.listen
     return try #require(Int(listen.split(separator: ":").last ?? ""))
 }
 

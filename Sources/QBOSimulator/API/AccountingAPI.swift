@@ -32,7 +32,7 @@ extension SimState {
         case (.GET, _, 2) where entityTypes[segment] != nil:
             return read(entityTypes[segment]!, id: rest[1], realmID: realmID)
         case (.POST, _, 1) where entityTypes[segment] != nil:
-            guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: request.body) else {
+            guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: request.body) else {  // try?: not JSON is the fault below
                 return IntuitFault.requestValidation("Request has invalid or unsupported property: the body is not a JSON object", now: current)
             }
             let operation = request.query["operation"]?.lowercased()

@@ -331,7 +331,7 @@ extension SimState {
     /// `POST /batch`: up to 30 items, each a create/update/delete of an entity or a query.
     mutating func batch(_ body: Data, realmID: String) -> SimResponse {
         let current = now()
-        guard let request = try? JSONDecoder().decode(JSONValue.self, from: body), let items = request["BatchItemRequest"]?.arrayValue else {
+        guard let request = try? JSONDecoder().decode(JSONValue.self, from: body), let items = request["BatchItemRequest"]?.arrayValue else {  // try?: not JSON is the fault below
             return IntuitFault.requiredMissing("BatchItemRequest", now: current)
         }
         guard items.count <= configuration.batchItemsLimit else {
@@ -357,7 +357,7 @@ extension SimState {
                 reply = IntuitFault.requiredMissing("BatchItemRequest entity", now: current)
             }
             var result: [String: JSONValue] = ["bId": .string(bID)]
-            if let decoded = try? JSONDecoder().decode([String: JSONValue].self, from: reply.body) {
+            if let decoded = try? JSONDecoder().decode([String: JSONValue].self, from: reply.body) {  // try?: a reply that is not JSON is passed on as it is
                 if let fault = decoded["Fault"] {
                     result["Fault"] = fault
                 } else if let entityName, let entity = decoded[entityName] {

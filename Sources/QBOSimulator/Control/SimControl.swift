@@ -5,7 +5,7 @@ import QBSyncCore
 /// The `/sim/…` endpoints that drive the simulator (not part of Intuit).
 extension SimState {
     mutating func control(_ request: SimRequest, path: [String]) -> SimResponse {
-        let input = (try? JSONDecoder().decode([String: JSONValue].self, from: request.body)) ?? [:]
+        let input = (try? JSONDecoder().decode([String: JSONValue].self, from: request.body)) ?? [:]  // try?: a body that is not JSON sets nothing
         switch (request.method, path.count, path.first) {
         case (.POST, 1, "companies"):
             let name = input.string("name") ?? "Sandbox Company_US_\(companies.count + 1)"

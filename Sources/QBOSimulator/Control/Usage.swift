@@ -32,7 +32,7 @@ struct CallCost {
         case (.GET, _, 2) where Self.entitySegments.contains(segment): metered = 1
         case (.POST, _, 1) where Self.entitySegments.contains(segment): writes = 1
         case (.POST, "batch", 1):
-            let items = (try? JSONDecoder().decode(JSONValue.self, from: request.body))?["BatchItemRequest"]?.arrayValue ?? []
+            let items = (try? JSONDecoder().decode(JSONValue.self, from: request.body))?["BatchItemRequest"]?.arrayValue ?? []  // try?: a body that is not JSON has no items
             for case .object(let item) in items {
                 if item["Query"] != nil { metered += 1 } else { writes += 1 }
             }

@@ -109,7 +109,7 @@ extension SimState {
         if request.headers.first(name: "Authorization")?.lowercased().hasPrefix("bearer ") == true { return SimResponse(status: .unauthorized) }
         guard authenticatesClient(request) else { return tokenError(.unauthorized, "invalid_client") }
         var token: String?
-        if let object = try? JSONDecoder().decode([String: String].self, from: request.body) {
+        if let object = try? JSONDecoder().decode([String: String].self, from: request.body) {  // try?: not JSON: read as a form
             token = object["token"]
         } else {
             token = request.formFields["token"]

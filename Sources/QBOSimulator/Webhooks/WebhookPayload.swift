@@ -46,7 +46,7 @@ enum WebhookPayload {
     private static func encode(_ value: JSONValue) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)  // try?: payloads always encode
     }
 }
 

@@ -63,7 +63,7 @@ final class WebhookSender: Service, Sendable {
             group.addTask {
                 let interval = Int(self.simulator.state.withLock { $0.configuration.webhookDelay } * 1000)
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                    try? await Task.sleep(for: .milliseconds(interval))
+                    try? await Task.sleep(for: .milliseconds(interval))  // try?: a cancelled pause ends the loop
                     self.commandContinuation.yield(.tick)
                 }
             }
@@ -149,7 +149,7 @@ final class WebhookSender: Service, Sendable {
             )
             do {
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(3))
-                _ = try? await response.body.collect(upTo: 1 << 20)
+                _ = try? await response.body.collect(upTo: 1 << 20)  // try?: the body is drained, not read
                 report.status = Int(response.status.code)
                 if copy == 0 { delivered = response.status == .ok }
             } catch {
@@ -170,8 +170,8 @@ extension Simulator {
         let reports = await withCheckedContinuation { continuation in
             sender.commandContinuation.yield(.flush(continuation))
         }
-        let data = (try? JSONEncoder().encode(reports)) ?? Data("[]".utf8)
-        return ["deliveries": (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? [], "webhooksLost": .int(Int64(state.withLock { $0.webhooksLost }))]
+        let data = (try? JSONEncoder().encode(reports)) ?? Data("[]".utf8)  // try?: reports always encode
+        return ["deliveries": (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? [], "webhooksLost": .int(Int64(state.withLock { $0.webhooksLost }))]  // try?: our own JSON always decodes
     }
 
     /// The webhook sender service for this simulator (one per simulator).

@@ -63,18 +63,18 @@ private struct RawEnvelope: Decodable {
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
-        jsonrpc = try? container.decodeIfPresent(String.self, forKey: .jsonrpc)
+        jsonrpc = try? container.decodeIfPresent(String.self, forKey: .jsonrpc)  // try?: a bad version is invalid_request below
         if container.contains(.id) {
             idPresent = true
-            if let value = try? container.decode(RPCID.self, forKey: .id) { id = value } else { idInvalid = true }
+            if let value = try? container.decode(RPCID.self, forKey: .id) { id = value } else { idInvalid = true }  // try?: recorded as idInvalid
         }
         if container.contains(.method) {
-            if let value = try? container.decode(String.self, forKey: .method) { method = value } else { methodInvalid = true }
+            if let value = try? container.decode(String.self, forKey: .method) { method = value } else { methodInvalid = true }  // try?: recorded as methodInvalid
         }
         if container.contains(.params) {
-            if (try? container.nestedContainer(keyedBy: Keys.self, forKey: .params)) != nil {
+            if (try? container.nestedContainer(keyedBy: Keys.self, forKey: .params)) != nil {  // try?: a shape probe
                 params = .structured
-            } else if (try? container.nestedUnkeyedContainer(forKey: .params)) != nil {
+            } else if (try? container.nestedUnkeyedContainer(forKey: .params)) != nil {  // try?: a shape probe
                 params = .structured
             } else {
                 params = .invalid

@@ -6,16 +6,12 @@ public enum RPCID: Sendable, Hashable, Codable, CustomStringConvertible {
     case null
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Int64.self) {
-            self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else {
+        switch try JSONValue(from: decoder) {
+        case .null: self = .null
+        case .int(let value): self = .int(value)
+        case .double(let value): self = .double(value)
+        case .string(let value): self = .string(value)
+        case .bool, .array, .object:
             throw DecodingError.typeMismatch(
                 RPCID.self, .init(codingPath: decoder.codingPath, debugDescription: "id must be a number, a string or null")
             )

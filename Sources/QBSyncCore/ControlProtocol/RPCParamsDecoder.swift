@@ -76,8 +76,9 @@ private struct ParamsBox<Params: Decodable>: Decodable {
     }
 }
 
-/// The params of a method that takes none; any object is accepted.
-public struct NoParams: Decodable, Sendable {
+/// The params of a method that takes none; any object is accepted, and a client sends none.
+public struct NoParams: Codable, Sendable, Equatable {
     public init() {}
     public init(from decoder: any Decoder) throws {}
+    public func encode(to encoder: any Encoder) throws { _ = encoder.container(keyedBy: ParamsBox<NoParams>.Keys.self) }
 }

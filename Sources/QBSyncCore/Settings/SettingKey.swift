@@ -52,5 +52,5 @@ public enum SettingKey {
     /// The four that must be set (with a valid environment) for the integration to be enabled.
     public static let integrationRequired: [String] = [clientID, clientSecret, redirectURI, verifierToken]
 
-    public static let defaultConfigPath = "/etc/qbsyncd/qbsyncd.conf"
+    public static var defaultConfigPath: String { SettingDefaults.configPath }
 }

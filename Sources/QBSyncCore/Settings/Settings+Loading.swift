@@ -11,7 +11,7 @@ extension Settings {
     /// A missing file is a problem only when `QBSYNCD_CONFIG` names it explicitly.
     public static func load(environment: [String: String]) async -> Result<Settings, SettingsProblems> {
         var problems: [String] = []
-        let configPath = nonEmpty(environment[SettingKey.config]) ?? SettingKey.defaultConfigPath
+        let configPath = nonEmpty(environment[SettingKey.config]) ?? SettingDefaults.configPath
         var fileValues: [String: String] = [:]
         switch readFile(configPath) {
         case .success(let contents?):
@@ -133,14 +133,14 @@ private struct Builder {
         value: (String) -> String?, environment: [String: String], credentialsDirectory: String?, configPath: String
     ) -> Settings {
         var missing: [String] = []
-        let environmentName = value(SettingKey.environment) ?? QBOEnvironment.sandbox.rawValue
+        let environmentName = value(SettingKey.environment) ?? SettingDefaults.environment.rawValue
         let qboEnvironment: QBOEnvironment
         if let parsed = QBOEnvironment(rawValue: environmentName.lowercased()) {
             qboEnvironment = parsed
         } else {
             problems.append("\(SettingKey.environment): '\(environmentName)' is not sandbox or production")
             missing.append(SettingKey.environment)
-            qboEnvironment = .sandbox
+            qboEnvironment = SettingDefaults.environment
         }
         let clientID = value(SettingKey.clientID)
         let clientSecret = value(SettingKey.clientSecret).map(Secret.init)
@@ -157,29 +157,29 @@ private struct Builder {
             redirectURI: redirectURI,
             environment: qboEnvironment,
             webhookVerifierToken: verifier,
-            authorizeURL: url(SettingKey.authorizeURL, value(SettingKey.authorizeURL)) ?? "https://appcenter.intuit.com/connect/oauth2",
+            authorizeURL: url(SettingKey.authorizeURL, value(SettingKey.authorizeURL)) ?? SettingDefaults.authorizeURL,
             tokenURL: url(SettingKey.tokenURL, value(SettingKey.tokenURL))
-                ?? "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+                ?? SettingDefaults.tokenURL,
             revokeURL: url(SettingKey.revokeURL, value(SettingKey.revokeURL))
-                ?? "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
+                ?? SettingDefaults.revokeURL,
             apiBaseURL: url(SettingKey.apiBaseURL, value(SettingKey.apiBaseURL)).map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
                 ?? qboEnvironment.defaultAPIBaseURL,
-            minorVersion: integer(SettingKey.minorVersion, value(SettingKey.minorVersion), range: 75...999, default: 75),
-            timeoutSeconds: integer(SettingKey.timeout, value(SettingKey.timeout), range: 1...300, default: 30)
+            minorVersion: integer(SettingKey.minorVersion, value(SettingKey.minorVersion), range: 75...999, default: SettingDefaults.minorVersion),
+            timeoutSeconds: integer(SettingKey.timeout, value(SettingKey.timeout), range: 1...300, default: SettingDefaults.timeoutSeconds)
         )
 
         let systemdState = Settings.nonEmpty(environment["STATE_DIRECTORY"]).map { String($0.split(separator: ":")[0]) }
         let systemdRuntime = Settings.nonEmpty(environment["RUNTIME_DIRECTORY"]).map { String($0.split(separator: ":")[0]) }
-        let stateDirectory = path(SettingKey.stateDirectory, value(SettingKey.stateDirectory)) ?? systemdState ?? "/var/lib/qbsyncd"
-        let socketPath = path(SettingKey.controlSocket, value(SettingKey.controlSocket)) ?? (systemdRuntime.map { $0 + "/control.sock" } ?? "/run/qbsyncd/control.sock")
+        let stateDirectory = path(SettingKey.stateDirectory, value(SettingKey.stateDirectory)) ?? systemdState ?? SettingDefaults.stateDirectory
+        let socketPath = path(SettingKey.controlSocket, value(SettingKey.controlSocket)) ?? (systemdRuntime.map { $0 + "/" + SettingDefaults.controlSocketName } ?? SettingDefaults.controlSocket)
         if socketPath.utf8.count > 107 {
             problems.append("\(SettingKey.controlSocket): \(socketPath) is longer than a Unix socket path may be (107 bytes)")
         }
 
-        let listenText = value(SettingKey.webhookListen) ?? "127.0.0.1:8731"
+        let listenText = value(SettingKey.webhookListen) ?? SettingDefaults.webhookListen.description
         let listen = ListenAddress(parsing: listenText) ?? {
             problems.append("\(SettingKey.webhookListen): '\(listenText)' is not HOST:PORT or [IPv6]:PORT")
-            return ListenAddress(host: "127.0.0.1", port: 8731)
+            return SettingDefaults.webhookListen
         }()
 
         let tokenKey: TokenKeySource
@@ -188,42 +188,42 @@ private struct Builder {
         } else if let credentialsDirectory, FileManager.default.fileExists(atPath: credentialsDirectory + "/token_key") {
             tokenKey = .credential(credentialsDirectory + "/token_key")
         } else {
-            tokenKey = .generated(stateDirectory + "/token.key")
+            tokenKey = .generated(stateDirectory + "/" + SettingDefaults.generatedTokenKeyName)
         }
 
-        let levelText = value(SettingKey.logLevel) ?? "info"
+        let levelText = value(SettingKey.logLevel) ?? SettingDefaults.logLevel.rawValue
         let level = Logger.Level(rawValue: levelText.lowercased()) ?? {
             problems.append("\(SettingKey.logLevel): '\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
-            return .info
+            return SettingDefaults.logLevel
         }()
 
         return Settings(
             quickBooks: quickBooks,
             stateDirectory: stateDirectory,
             controlSocketPath: socketPath,
-            controlGroup: value(SettingKey.controlGroup) ?? "qbsyncd",
+            controlGroup: value(SettingKey.controlGroup) ?? SettingDefaults.controlGroup,
             readonlyGroup: value(SettingKey.readonlyGroup),
             webhookListen: listen,
-            controlMaxConnections: integer(SettingKey.controlMaxConnections, value(SettingKey.controlMaxConnections), range: 1...65_536, default: 256),
+            controlMaxConnections: integer(SettingKey.controlMaxConnections, value(SettingKey.controlMaxConnections), range: 1...65_536, default: SettingDefaults.controlMaxConnections),
             controlMaxConnectionsPerUID: integer(
-                SettingKey.controlMaxConnectionsPerUID, value(SettingKey.controlMaxConnectionsPerUID), range: 1...65_536, default: 64
+                SettingKey.controlMaxConnectionsPerUID, value(SettingKey.controlMaxConnectionsPerUID), range: 1...65_536, default: SettingDefaults.controlMaxConnectionsPerUID
             ),
-            controlIdleTimeoutSeconds: integer(SettingKey.controlIdleTimeout, value(SettingKey.controlIdleTimeout), range: 1...86_400, default: 300),
-            webhookRequestTimeoutSeconds: integer(SettingKey.webhookRequestTimeout, value(SettingKey.webhookRequestTimeout), range: 1...300, default: 15),
+            controlIdleTimeoutSeconds: integer(SettingKey.controlIdleTimeout, value(SettingKey.controlIdleTimeout), range: 1...86_400, default: SettingDefaults.controlIdleTimeoutSeconds),
+            webhookRequestTimeoutSeconds: integer(SettingKey.webhookRequestTimeout, value(SettingKey.webhookRequestTimeout), range: 1...300, default: SettingDefaults.webhookRequestTimeoutSeconds),
             tokenKey: tokenKey,
-            refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: 300),
-            reconnectWarningDays: integer(SettingKey.reconnectWarningDays, value(SettingKey.reconnectWarningDays), range: 1...365, default: 30),
+            refreshMarginSeconds: integer(SettingKey.refreshMargin, value(SettingKey.refreshMargin), range: 30...3000, default: SettingDefaults.refreshMarginSeconds),
+            reconnectWarningDays: integer(SettingKey.reconnectWarningDays, value(SettingKey.reconnectWarningDays), range: 1...365, default: SettingDefaults.reconnectWarningDays),
             invoiceItemName: itemName(value(SettingKey.invoiceItem)),
             incomeAccountName: value(SettingKey.incomeAccount),
             sweepPeriodSeconds: value(SettingKey.sweepPeriod) != nil || value(SettingKey.reconcileInterval) == nil
-                ? integer(SettingKey.sweepPeriod, value(SettingKey.sweepPeriod), range: 1...(30 * 86_400), default: 86_400)
-                : integer(SettingKey.reconcileInterval, value(SettingKey.reconcileInterval), range: 1...(30 * 86_400), default: 86_400),
-            reconcileGraceSeconds: integer(SettingKey.reconcileGrace, value(SettingKey.reconcileGrace), range: 0...3600, default: 120),
-            readQuota: integer(SettingKey.readQuota, value(SettingKey.readQuota), range: 0...1_000_000_000, default: 500_000),
-            readReservePercent: integer(SettingKey.readReserve, value(SettingKey.readReserve), range: 0...50, default: 5),
-            coalesceWindowSeconds: decimalSeconds(SettingKey.coalesceWindow, value(SettingKey.coalesceWindow), range: 0...60, default: 3),
-            pipelineConcurrency: integer(SettingKey.pipelineConcurrency, value(SettingKey.pipelineConcurrency), range: 1...256, default: 16),
-            webhookLossThresholdPercent: integer(SettingKey.webhookLossThreshold, value(SettingKey.webhookLossThreshold), range: 0...100, default: 5),
+                ? integer(SettingKey.sweepPeriod, value(SettingKey.sweepPeriod), range: 1...(30 * 86_400), default: SettingDefaults.sweepPeriodSeconds)
+                : integer(SettingKey.reconcileInterval, value(SettingKey.reconcileInterval), range: 1...(30 * 86_400), default: SettingDefaults.sweepPeriodSeconds),
+            reconcileGraceSeconds: integer(SettingKey.reconcileGrace, value(SettingKey.reconcileGrace), range: 0...3600, default: SettingDefaults.reconcileGraceSeconds),
+            readQuota: integer(SettingKey.readQuota, value(SettingKey.readQuota), range: 0...1_000_000_000, default: SettingDefaults.readQuota),
+            readReservePercent: integer(SettingKey.readReserve, value(SettingKey.readReserve), range: 0...50, default: SettingDefaults.readReservePercent),
+            coalesceWindowSeconds: decimalSeconds(SettingKey.coalesceWindow, value(SettingKey.coalesceWindow), range: 0...60, default: SettingDefaults.coalesceWindowSeconds),
+            pipelineConcurrency: integer(SettingKey.pipelineConcurrency, value(SettingKey.pipelineConcurrency), range: 1...256, default: SettingDefaults.pipelineConcurrency),
+            webhookLossThresholdPercent: integer(SettingKey.webhookLossThreshold, value(SettingKey.webhookLossThreshold), range: 0...100, default: SettingDefaults.webhookLossThresholdPercent),
             logLevel: level,
             configFilePath: configPath,
             integrationMissing: missing
@@ -231,10 +231,10 @@ private struct Builder {
     }
 
     mutating func itemName(_ text: String?) -> String {
-        guard let text else { return "Service Charge" }
+        guard let text else { return SettingDefaults.invoiceItemName }
         guard text.count <= 100, !text.contains(":"), !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             problems.append("\(SettingKey.invoiceItem): '\(text.prefix(40).debugDescription.dropFirst().dropLast())' is not a QuickBooks item name (at most 100 characters, no ':', no control characters)")
-            return "Service Charge"
+            return SettingDefaults.invoiceItemName
         }
         return text
     }

@@ -78,8 +78,8 @@ public enum QBOEnvironment: String, Sendable, CaseIterable {
 
     public var defaultAPIBaseURL: String {
         switch self {
-        case .sandbox: return "https://sandbox-quickbooks.api.intuit.com"
-        case .production: return "https://quickbooks.api.intuit.com"
+        case .sandbox: return SettingDefaults.sandboxAPIBaseURL
+        case .production: return SettingDefaults.productionAPIBaseURL
         }
     }
 }

@@ -66,7 +66,7 @@ public enum WebhookPayload {
     /// CloudEvents first (a JSON array, possibly of several companies), then the classic
     /// `eventNotifications` object.
     public static func parseDelivery(_ body: Data) -> Parsed {
-        guard let json = try? JSONDecoder().decode(JSONValue.self, from: body) else {
+        guard let json = try? JSONDecoder().decode(JSONValue.self, from: body) else {  // try?: not JSON is the answer below
             return Parsed(format: .unknown, events: [], unparsed: ["the body is not JSON"])
         }
         if let events = json.arrayValue { return cloudEvents(events) }

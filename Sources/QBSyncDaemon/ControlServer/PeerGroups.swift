@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 
 /// The peer's supplementary groups as the kernel fixed them at `connect()` (L3).
 ///
@@ -57,21 +58,31 @@ enum PeerGroups {
             // A zero-length read succeeds only when there is nothing to return.
             let empty: EventLoopFuture<EmptyAnswer> = provider.unsafeGetSocketOption(level: .socket, name: name)
             return empty.map { _ in true }.recover { _ in false }.map { isEmpty in parse(buffer.array, isEmpty: isEmpty) }
-        }.recover { _ in
-            fromProc(credentials)
+        }.flatMapError { _ in
+            fromProc(credentials, eventLoop: full.eventLoop)
         }
     }
 
     /// A zero-size option value.
     struct EmptyAnswer: Sendable {}
 
-    static func fromProc(_ credentials: PeerCredentials.UnixCredentials) -> Set<UInt32> {
-        let status: String
+    /// Reads `/proc/PID/status` on `pool`, never on `eventLoop`: a file read can block (procfs
+    /// under memory pressure, a slow mount), and a blocked event loop stalls every connection on it.
+    static func fromProc(
+        _ credentials: PeerCredentials.UnixCredentials, eventLoop: any EventLoop, pool: NIOThreadPool = .singleton,
+        readStatus: @escaping @Sendable (Int32) -> String? = readStatus
+    ) -> EventLoopFuture<Set<UInt32>> {
+        pool.runIfActive(eventLoop: eventLoop) {
+            readStatus(credentials.pid).map { parse(procStatus: $0, uid: credentials.uid, gid: credentials.gid) } ?? []
+        }.recover { _ in [] }
+    }
+
+    /// `/proc/PID/status`, or nil when it cannot be read (the peer is gone).
+    @Sendable static func readStatus(pid: Int32) -> String? {
         do {
-            status = try String(contentsOfFile: "/proc/\(credentials.pid)/status", encoding: .utf8)
+            return try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         } catch {
-            return []
+            return nil
         }
-        return parse(procStatus: status, uid: credentials.uid, gid: credentials.gid)
     }
 }

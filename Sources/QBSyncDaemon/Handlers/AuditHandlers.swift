@@ -5,30 +5,9 @@ import QBSyncStore
 /// `invoice.explain`: why an invoice has its status. Every push, delivery, event, change-feed
 /// row, read and Overdue pass that touched it, oldest first, and the rule that gives the status.
 struct InvoiceExplainMethod: RPCMethod {
-    static let name = "invoice.explain"
+    typealias Call = InvoiceExplainCall
+    typealias Result = Call.Result
     static let access = RPCAccess.read
-    struct Params: Decodable, Sendable {
-        var org: OrgID
-        var demandId: String
-    }
-    struct Result: Encodable, Sendable {
-        var mapping: Mapping
-        var status: String
-        var rule: String
-        /// Added: the status the history alone gives (nil: the invoice has no history).
-        var rebuilt: String?
-        var chain: [JSONValue]
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(mapping, forKey: .mapping)
-            try c.encode(status, forKey: .status)
-            try c.encode(rule, forKey: .rule)
-            try c.encode(rebuilt, forKey: .rebuilt)
-            try c.encode(chain, forKey: .chain)
-        }
-        enum CodingKeys: String, CodingKey { case mapping, status, rule, rebuilt, chain }
-    }
     let mappings: MappingRepository
     let history: InvoiceHistoryRepository
 
@@ -85,40 +64,11 @@ struct InvoiceExplainMethod: RPCMethod {
 /// those that differ from the stored status. The rebuild reads `qb_invoice_history` only, so
 /// archiving old webhook deliveries never makes it differ; it also checks the archive files.
 struct AuditVerifyMethod: RPCMethod {
-    static let name = "audit.verify"
+    typealias Call = AuditVerifyCall
+    typealias Result = Call.Result
+    typealias Mismatch = AuditVerifyCall.Mismatch
+    typealias Archives = AuditVerifyCall.Archives
     static let access = RPCAccess.read
-    struct Params: Decodable, Sendable { var org: OrgID? }
-    struct Mismatch: Encodable, Sendable {
-        var org: String
-        var demandId: String
-        var stored: String
-        var rebuilt: String?
-        /// Added: the rule the history gives.
-        var rule: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(org, forKey: .org)
-            try c.encode(demandId, forKey: .demandId)
-            try c.encode(stored, forKey: .stored)
-            try c.encode(rebuilt, forKey: .rebuilt)
-            try c.encode(rule, forKey: .rule)
-        }
-        enum CodingKeys: String, CodingKey { case org, demandId, stored, rebuilt, rule }
-    }
-    struct Result: Encodable, Sendable {
-        var checked: Int
-        var mismatches: [Mismatch]
-        /// Added: the webhook log's archives (docs/log-retention.md), each file against its recorded
-        /// hash and chain link. `missing` files (moved off the host) are listed, not failures.
-        var archives: Archives
-    }
-    struct Archives: Encodable, Sendable {
-        var checked: Int
-        var verified: Int
-        var missing: [String]
-        var mismatched: [JSONValue]
-    }
     let history: InvoiceHistoryRepository
     let archives: LogArchiveRepository
 

@@ -3,10 +3,9 @@ import QBSyncStore
 
 /// `oauth.begin`: a consent URL and a fresh, single-use state bound to the org.
 struct OAuthBeginMethod: RPCMethod {
-    static let name = "oauth.begin"
+    typealias Call = OAuthBeginCall
     static let access = RPCAccess.write
     static let requiresIntegration = true
-    struct Params: Decodable, Sendable { var org: OrgID }
     let connections: ConnectionManager
 
     func handle(_ params: Params, context: RPCContext) async throws -> ConnectionManager.Begun {
@@ -17,15 +16,9 @@ struct OAuthBeginMethod: RPCMethod {
 /// `oauth.complete`: exchanges the code for the state's org; `invalid_state`, `realm_in_use`,
 /// `realm_changed` (the org's records are another company's; `fresh:true` archives them).
 struct OAuthCompleteMethod: RPCMethod {
-    static let name = "oauth.complete"
+    typealias Call = OAuthCompleteCall
     static let access = RPCAccess.write
     static let requiresIntegration = true
-    struct Params: Decodable, Sendable {
-        var state: String
-        var code: String
-        var realmId: String
-        var fresh: Bool?
-    }
     let connections: ConnectionManager
 
     func handle(_ params: Params, context: RPCContext) async throws -> OrgInfo {
@@ -37,23 +30,21 @@ struct OAuthCompleteMethod: RPCMethod {
 
 /// `org.test`: reads CompanyInfo with the org's token.
 struct OrgTestMethod: RPCMethod {
-    static let name = "org.test"
+    typealias Call = OrgTestCall
     static let access = RPCAccess.write
     static let requiresIntegration = true
-    struct Params: Decodable, Sendable { var org: OrgID }
-    let connections: ConnectionManager
+    let access: CompanyAccess
 
-    func handle(_ params: Params, context: RPCContext) async throws -> ConnectionManager.TestResult {
-        try await connections.test(org: params.org)
+    func handle(_ params: Params, context: RPCContext) async throws -> OrgTestCall.Result {
+        try await access.test(org: params.org)
     }
 }
 
 /// `org.disconnect`: revokes at Intuit, then forgets the tokens.
 struct OrgDisconnectMethod: RPCMethod {
-    static let name = "org.disconnect"
+    typealias Call = OrgDisconnectCall
     static let access = RPCAccess.write
     static let requiresIntegration = true
-    struct Params: Decodable, Sendable { var org: OrgID }
     let connections: ConnectionManager
 
     func handle(_ params: Params, context: RPCContext) async throws -> ConnectionManager.Disconnected {
@@ -63,15 +54,14 @@ struct OrgDisconnectMethod: RPCMethod {
 
 /// `token.refresh`: refreshes now and answers the org's connection.
 struct TokenRefreshMethod: RPCMethod {
-    static let name = "token.refresh"
+    typealias Call = TokenRefreshCall
     static let access = RPCAccess.write
     static let requiresIntegration = true
-    struct Params: Decodable, Sendable { var org: OrgID }
-    let connections: ConnectionManager
+    let refresher: TokenRefresher
     let orgs: OrgRepository
 
     func handle(_ params: Params, context: RPCContext) async throws -> OrgInfo {
-        try await connections.refresh(org: params.org, reason: "requested")
+        try await refresher.refresh(org: params.org, reason: "requested")
         guard let info = try await orgs.find(params.org) else { throw QBSyncError.notFound(what: "organisation \(params.org)") }
         return info
     }

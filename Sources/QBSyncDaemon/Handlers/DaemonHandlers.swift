@@ -3,10 +3,8 @@ import QBSyncCore
 
 /// `daemon.status`: version, uptime, integration, org counts, listener and event counters.
 struct DaemonStatusMethod: SynchronousRPCMethod {
-    static let name = "daemon.status"
+    typealias Call = DaemonStatusCall
     static let access = RPCAccess.read
-    typealias Params = NoParams
-    typealias Result = DaemonStatus
 
     let state: DaemonState
     let hub: NotificationHub
@@ -53,18 +51,9 @@ struct DaemonStatusMethod: SynchronousRPCMethod {
 
 /// `subscribe`: registers the connection for notifications until it closes.
 struct SubscribeMethod: SynchronousRPCMethod {
-    static let name = "subscribe"
+    typealias Call = SubscribeCall
+    typealias Result = Call.Result
     static let access = RPCAccess.read
-
-    struct Params: Decodable, Sendable {
-        var org: OrgID?
-        var topics: [String]?
-    }
-
-    struct Result: Encodable, Sendable {
-        var subscribed: Bool
-        var topics: [String]
-    }
 
     func handleNow(_ params: Params, context: RPCContext) throws -> Result {
         if let topics = params.topics {
@@ -82,31 +71,9 @@ struct SubscribeMethod: SynchronousRPCMethod {
 
 /// `quota.show`: the `quota` of `daemon.status`, and this month's reads by company (top 100).
 struct QuotaShowMethod: RPCMethod {
-    static let name = "quota.show"
+    typealias Call = QuotaShowCall
+    typealias Result = Call.Result
     static let access = RPCAccess.read
-    typealias Params = NoParams
-    struct Result: Encodable, Sendable {
-        struct Realm: Encodable, Sendable {
-            var realmId: String
-            var org: String?
-            var reads: Int
-            func encode(to encoder: any Encoder) throws {
-                var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(realmId, forKey: .realmId)
-                try c.encode(org, forKey: .org)
-                try c.encode(reads, forKey: .reads)
-            }
-            enum CodingKeys: String, CodingKey { case realmId, org, reads }
-        }
-        var quota: QuotaStatus
-        var byRealm: [Realm]
-        func encode(to encoder: any Encoder) throws {
-            try quota.encode(to: encoder)
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(byRealm, forKey: .byRealm)
-        }
-        enum CodingKeys: String, CodingKey { case byRealm }
-    }
     let governor: ReadGovernor
 
     func handle(_ params: NoParams, context: RPCContext) async throws -> Result {

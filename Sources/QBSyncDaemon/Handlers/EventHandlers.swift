@@ -4,24 +4,9 @@ import QBSyncStore
 
 /// `event.list`: webhook events, newest first, with filters and a cursor.
 struct EventListMethod: RPCMethod {
-    static let name = "event.list"
+    typealias Call = EventListCall
+    typealias Result = Call.Result
     static let access = RPCAccess.read
-    struct Params: Decodable, Sendable {
-        var org: OrgID?
-        var status: String?
-        var limit: Int?
-        var cursor: String?
-    }
-    struct Result: Encodable, Sendable {
-        var events: [JSONValue]
-        var nextCursor: String?
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(events, forKey: .events)
-            try c.encode(nextCursor, forKey: .nextCursor)
-        }
-        enum CodingKeys: String, CodingKey { case events, nextCursor }
-    }
     let repository: WebhookRepository
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
@@ -39,9 +24,8 @@ struct EventListMethod: RPCMethod {
 /// `event.retry`: back to pending and served now (without waiting for the coalescing window);
 /// answers the event once it is settled, or as it stands after 30 s.
 struct EventRetryMethod: RPCMethod {
-    static let name = "event.retry"
+    typealias Call = EventRetryCall
     static let access = RPCAccess.write
-    struct Params: Decodable, Sendable { var id: Int64 }
     let pipeline: FeedPipeline
 
     func handle(_ params: Params, context: RPCContext) async throws -> JSONValue {

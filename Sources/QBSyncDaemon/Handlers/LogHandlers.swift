@@ -6,14 +6,9 @@ import QBSyncStore
 /// the append-only log into hash-chained archive files (docs/log-retention.md), the only way rows
 /// leave it. Control group only.
 struct LogArchiveMethod: RPCMethod {
-    static let name = "log.archive"
+    typealias Call = LogArchiveCall
+    typealias Result = Call.Result
     static let access = RPCAccess.write
-    struct Params: Decodable, Sendable { var olderThanDays: Int }
-    struct Result: Encodable, Sendable {
-        var archives: [JSONValue]
-        var deliveries: Int
-        var events: Int
-    }
     let repository: LogArchiveRepository
     let pipeline: FeedPipeline
 
@@ -36,13 +31,9 @@ struct LogArchiveMethod: RPCMethod {
 
 /// `log.archives`: every recorded archive, oldest first.
 struct LogArchivesMethod: RPCMethod {
-    static let name = "log.archives"
+    typealias Call = LogArchivesCall
+    typealias Result = Call.Result
     static let access = RPCAccess.read
-    typealias Params = NoParams
-    struct Result: Encodable, Sendable {
-        var directory: String
-        var archives: [JSONValue]
-    }
     let repository: LogArchiveRepository
 
     func handle(_ params: NoParams, context: RPCContext) async throws -> Result {

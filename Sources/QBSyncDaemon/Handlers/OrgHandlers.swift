@@ -3,25 +3,9 @@ import QBSyncStore
 
 /// `org.list`: every organisation the daemon knows, with its connection.
 struct OrgListMethod: RPCMethod {
-    static let name = "org.list"
+    typealias Call = OrgListCall
+    typealias Result = Call.Result
     static let access = RPCAccess.read
-
-    struct Params: Decodable, Sendable {
-        var status: String?
-        var limit: Int?
-        var cursor: String?
-    }
-
-    struct Result: Encodable, Sendable {
-        var orgs: [OrgInfo]
-        var nextCursor: String?
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(orgs, forKey: .orgs)
-            try c.encode(nextCursor, forKey: .nextCursor)
-        }
-        enum CodingKeys: String, CodingKey { case orgs, nextCursor }
-    }
 
     let orgs: OrgRepository
 
@@ -44,10 +28,8 @@ struct OrgListMethod: RPCMethod {
 
 /// `org.show`: one organisation; `not_found` when the daemon has never seen it.
 struct OrgShowMethod: RPCMethod {
-    static let name = "org.show"
+    typealias Call = OrgShowCall
     static let access = RPCAccess.read
-
-    struct Params: Decodable, Sendable { var org: OrgID }
 
     let orgs: OrgRepository
 

@@ -2,15 +2,16 @@ import Foundation
 import Logging
 import QBSyncCore
 
-/// One control-protocol method: its name, who may call it, whether it needs the QuickBooks
-/// integration, and its typed params and result.
+/// One control-protocol method as the daemon serves it: its ``ControlCall`` (name, params and
+/// result, declared in QBSyncCore's ControlProtocol for clients too), who may call it, and whether
+/// it needs the QuickBooks integration.
 ///
 /// The dispatcher decodes `Params` (a failure is `invalid_params` with `data.field`), checks access,
 /// adds `rpc.*` log metadata and maps thrown errors; a handler only does its work.
-protocol RPCMethod: Sendable {
-    associatedtype Params: Decodable & Sendable
-    associatedtype Result: Encodable & Sendable
-    static var name: String { get }
+protocol RPCMethod: Sendable where Params == Call.Params, Result == Call.Result {
+    associatedtype Call: ControlCall
+    associatedtype Params = Call.Params
+    associatedtype Result = Call.Result
     static var access: RPCAccess { get }
     /// Answer `integration_disabled` while the `QUICKBOOKS_*` settings are incomplete.
     static var requiresIntegration: Bool { get }
@@ -18,6 +19,7 @@ protocol RPCMethod: Sendable {
 }
 
 extension RPCMethod {
+    static var name: String { Call.method }
     static var requiresIntegration: Bool { false }
 }
 
