@@ -14,6 +14,9 @@ public struct CompanyInfo: Sendable {
 /// feed); it counts the read and may refuse it. Writes and OAuth never pass through it.
 public protocol ReadMeter: Sendable {
     func willRead(realmID: String) async throws(QBOClientError)
+    /// Intuit itself refused a read for the app's monthly limit: no read goes out until the month
+    /// ends. Answers the refusal with the counts the meter knows.
+    func intuitRefused() async -> QuotaRefusal
 }
 
 /// The QuickBooks Online Accounting API v3, as far as the daemon uses it.
@@ -31,7 +34,7 @@ public struct AccountingClient: Sendable {
 
     public func companyInfo(realmID: String, accessToken: Secret<String>) async throws(QBOClientError) -> CompanyInfo {
         let data = try await get("/v3/company/\(realmID)/companyinfo/\(realmID)", realmID: realmID, accessToken: accessToken)
-        guard let json = try? JSONDecoder().decode(JSONValue.self, from: data), let name = json["CompanyInfo"]?["CompanyName"]?.stringValue else {
+        guard let json = try? JSONDecoder().decode(JSONValue.self, from: data), let name = json["CompanyInfo"]?["CompanyName"]?.stringValue else {  // try?: not JSON is the error below
             throw .unavailable("CompanyInfo without CompanyName")
         }
         return CompanyInfo(companyName: name)

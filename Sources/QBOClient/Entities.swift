@@ -12,22 +12,7 @@ public struct QBORef: Codable, Sendable, Equatable {
 public struct CustomerPayload: Encodable, Sendable {
     public struct Email: Encodable, Sendable { public var Address: String }
     public struct Phone: Encodable, Sendable { public var FreeFormNumber: String }
-    public struct Address: Encodable, Sendable {
-        public var Line1: String?
-        public var Line2: String?
-        public var City: String?
-        public var CountrySubDivisionCode: String?
-        public var PostalCode: String?
-        public var Country: String?
-        public init(line1: String?, line2: String?, city: String?, region: String?, postalCode: String?, country: String?) {
-            Line1 = line1
-            Line2 = line2
-            City = city
-            CountrySubDivisionCode = region
-            PostalCode = postalCode
-            Country = country
-        }
-    }
+    public typealias Address = PostalAddress
 
     public var Id: String?
     public var SyncToken: String?
@@ -99,14 +84,7 @@ public struct InvoicePayload: Encodable, Sendable {
 public struct QBOCustomer: Decodable, Sendable {
     public struct Email: Decodable, Sendable { public var Address: String? }
     public struct Phone: Decodable, Sendable { public var FreeFormNumber: String? }
-    public struct Address: Decodable, Sendable {
-        public var Line1: String?
-        public var Line2: String?
-        public var City: String?
-        public var CountrySubDivisionCode: String?
-        public var PostalCode: String?
-        public var Country: String?
-    }
+    public typealias Address = PostalAddress
 
     public var Id: String
     public var SyncToken: String
@@ -203,7 +181,7 @@ public struct QBOMeta: Decodable, Sendable {
 /// Intuit's timestamps: RFC 3339 with an offset, with or without fractions.
 public enum IntuitTime {
     public static func parse(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))  // try?: not a timestamp is nil
     }
 }
 
@@ -252,5 +230,23 @@ public struct CDCInvoice: Decodable, Sendable {
             Id: Id, SyncToken: SyncToken, DocNumber: DocNumber, TotalAmt: TotalAmt, Balance: Balance, DueDate: DueDate, PrivateNote: PrivateNote,
             CustomerRef: CustomerRef ?? QBORef(""), MetaData: MetaData, Line: Line
         )
+    }
+}
+
+/// An address as Intuit writes and reads it (`BillAddr`). Nil members are left out of the JSON.
+public struct PostalAddress: Codable, Sendable {
+    public var Line1: String?
+    public var Line2: String?
+    public var City: String?
+    public var CountrySubDivisionCode: String?
+    public var PostalCode: String?
+    public var Country: String?
+    public init(line1: String?, line2: String?, city: String?, region: String?, postalCode: String?, country: String?) {
+        Line1 = line1
+        Line2 = line2
+        City = city
+        CountrySubDivisionCode = region
+        PostalCode = postalCode
+        Country = country
     }
 }

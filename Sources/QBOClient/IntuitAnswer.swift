@@ -8,7 +8,7 @@ public import QBSyncCore
 public enum IntuitAnswer {
     /// The first error of a Fault body, or nil when the body is not Intuit's.
     public static func fault(in body: Data) -> QBOFault? {
-        if let json = try? JSONDecoder().decode(JSONValue.self, from: body) {
+        if let json = try? JSONDecoder().decode(JSONValue.self, from: body) {  // try?: a body that is not JSON is read as text
             for (faultKey, errorKey, messageKey, detailKey) in [("Fault", "Error", "Message", "Detail"), ("fault", "error", "message", "detail")] {
                 guard let fault = json[faultKey], let error = fault[errorKey]?.arrayValue?.first else { continue }
                 return QBOFault(

@@ -57,11 +57,11 @@ public struct OAuthClient: Sendable {
         request.headers.add(name: "Authorization", value: basicAuthorization)
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "application/json")
-        let body = (try? JSONEncoder().encode(["token": token.value])) ?? Data()
+        let body = (try? JSONEncoder().encode(["token": token.value])) ?? Data()  // try?: a string dictionary always encodes
         request.body = .bytes(ByteBuffer(data: body))
         do {
             let response = try await http.execute(request, timeout: timeout)
-            _ = try? await response.body.collect(upTo: 1 << 16)
+            _ = try? await response.body.collect(upTo: 1 << 16)  // try?: the body is drained, not read
             return response.status == .ok
         } catch {
             return false
@@ -97,7 +97,7 @@ public struct OAuthClient: Sendable {
     /// What the token endpoint's answer means. Lifetimes are clamped to sane bounds (an absurd
     /// `expires_in` would otherwise schedule a refresh never, or in a storm).
     static func tokenAnswer(status: Int, body: Data) throws(QBOClientError) -> TokenResponse {
-        let json = try? JSONDecoder().decode(JSONValue.self, from: body)
+        let json = try? JSONDecoder().decode(JSONValue.self, from: body)  // try?: a body that is not JSON has no fields
         // Pitfall 6: look at the status and `error` before trusting any field.
         switch (status, json?["error"]?.stringValue) {
         case (200, nil):

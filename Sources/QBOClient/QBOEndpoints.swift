@@ -15,6 +15,22 @@ public struct QBOEndpoints: Sendable {
     /// How long one Accounting API call may take.
     public var timeout: TimeAmount
 
+    public init(
+        clientID: String, clientSecret: Secret<String>, redirectURI: String, authorizeURL: String, tokenURL: String, revokeURL: String, apiBaseURL: String,
+        minorVersion: Int = 75, environment: String = "sandbox", timeout: TimeAmount = .seconds(30)
+    ) {
+        self.clientID = clientID
+        self.clientSecret = clientSecret
+        self.redirectURI = redirectURI
+        self.authorizeURL = authorizeURL
+        self.tokenURL = tokenURL
+        self.revokeURL = revokeURL
+        self.apiBaseURL = apiBaseURL
+        self.minorVersion = minorVersion
+        self.environment = environment
+        self.timeout = timeout
+    }
+
     /// nil while the integration is disabled.
     public init?(_ settings: Settings.QuickBooks) {
         guard let clientID = settings.clientID, let secret = settings.clientSecret, let redirect = settings.redirectURI else { return nil }

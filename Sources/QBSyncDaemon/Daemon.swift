@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 public import Logging
 import NIOPosix
+import QBOClient
 import QBSyncCore
 import QBSyncStore
 import ServiceLifecycle
@@ -89,19 +90,30 @@ public enum Daemon {
         let hub = NotificationHub(logger: logger)
         let governor = try await ReadGovernor.load(repository: ReadQuotaRepository(store: store), state: state, hub: hub, logger: logger)
         let (scheduleChanges, scheduleContinuation) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
+        let metrics = DaemonMetrics()
+        let settingsInForce: CurrentSettings = { state.settings }
+        let grants = ConnectionRepository(store: store, vault: vault)
         let connections = ConnectionManager(
-            repository: ConnectionRepository(store: store, vault: vault), orgs: OrgRepository(store: store), state: state,
-            hub: hub, http: HTTPClient.shared, governor: governor, scheduleChanges: scheduleContinuation, logger: logger
+            repository: grants, orgs: OrgRepository(store: store), state: state, hub: hub, http: HTTPClient.shared, governor: governor,
+            scheduleChanges: scheduleContinuation, metrics: metrics, logger: logger
         )
         let (scheduleLoaded, scheduleLoadedContinuation) = AsyncStream.makeStream(of: Void.self)
-        let scheduler = TokenScheduler(manager: connections, changes: scheduleChanges, loaded: scheduleLoadedContinuation, logger: logger)
-        let metrics = DaemonMetrics()
-        connections.metrics = metrics
-        let sync = SyncService(connections: connections, mappings: MappingRepository(store: store), logger: logger)
+        let scheduler = TokenScheduler(
+            refresher: connections.refresher, repository: grants, hub: hub, settings: settingsInForce, changes: scheduleChanges, loaded: scheduleLoadedContinuation,
+            logger: logger
+        )
+        let mappings = MappingRepository(store: store)
+        let sync = SyncService(access: connections.access, mappings: mappings, hub: hub, settings: settingsInForce, logger: logger)
         let webhooks = WebhookRepository(store: store)
         let feeds = FeedStateRepository(store: store)
-        let pipeline = FeedPipeline(worker: FeedWorker(webhooks: webhooks, feeds: feeds, sync: sync, logger: logger), state: state)
-        let intake = WebhookIntake(repository: webhooks, duplicate: { metrics.webhookDuplicates.increment(); state.webhookDuplicate() }) { deliveries in
+        let worker = FeedWorker(
+            webhooks: webhooks, feeds: feeds, sync: sync, mappings: mappings, grants: grants, hub: hub, settings: settingsInForce, logger: logger
+        )
+        let pipeline = FeedPipeline(worker: worker, state: state)
+        let intake = WebhookIntake(
+            repository: webhooks, logger: logger, duplicate: { metrics.webhookDuplicates.increment(); state.webhookDuplicate() },
+            unparsed: { metrics.webhookEventsUnparsed.increment(by: Int64($0)); state.webhookEventsUnparsed(add: $0) }
+        ) { deliveries in
             pipeline.eventsArrived(realmIDs: Set(deliveries.flatMap { $0.events.map(\.realmID) }))
             // Events that could not be parsed were stored failed: the count shows them at once.
             if deliveries.contains(where: { !$0.unparsed.isEmpty }) { Task { await pipeline.updateCounts() } }
@@ -119,7 +131,7 @@ public enum Daemon {
         do {
             webhookServer = try await WebhookServer.bind(
                 settings: settings, inheritedFD: listenFDs.byName["webhook"], intake: intake, state: state, store: store, metrics: metrics,
-                scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.limiter, governor: governor) }, logger: logger
+                scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.access.limiter, governor: governor) }, logger: logger
             )
         } catch {
             throw StartupFailure(description: "cannot bind the webhook listener \(settings.webhookListen): \(error)")
@@ -146,10 +158,13 @@ public enum Daemon {
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: scheduler),
-                .init(service: OverdueService(sync: sync, logger: logger)),
+                .init(service: OverdueService(mappings: mappings, sync: sync, logger: logger)),
                 .init(service: pipeline),
                 .init(service: SweepService(pipeline: pipeline, feeds: feeds, governor: governor, state: state, hub: hub, logger: logger)),
                 .init(service: control),
+                // The intake before the listener: stopping in reverse order, the listener quiesces
+                // (answering deliveries in flight) while the intake still commits.
+                .init(service: intake),
                 .init(service: webhookServer),
                 .init(service: reloader),
                 .init(service: systemd),

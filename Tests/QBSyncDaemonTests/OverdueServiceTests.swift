@@ -18,7 +18,7 @@ import Testing
         let settings = try await Settings.load(environment: ["QBSYNCD_CONFIG": try directory.write("empty.conf", ""), "QBSYNCD_STATE_DIR": directory.path]).get()
         let state = DaemonState(settings: settings, orgCounts: OrgStatusCounts())
         let hub = NotificationHub(logger: Logger(label: "test"))
-        let (_, changes) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
+        let (_, changes) = AsyncStream.makeStream(of: TokenRefresher.ScheduleChange.self)
         let connections = ConnectionManager(
             repository: ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate())), orgs: OrgRepository(store: store), state: state,
             hub: hub, http: HTTPClient.shared,
@@ -35,7 +35,7 @@ import Testing
         try await mappings.recordSynced(org: org, realm: "", kind: .demand, localID: "dem-1", state: invoice, now: Date())
         let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
         hub.register(connectionID: 1, filter: SubscriptionFilter(org: nil, topics: [NotificationTopic.invoiceStatusChanged]), continuation: continuation)
-        let service = OverdueService(sync: sync, logger: Logger(label: "test"))
+        let service = OverdueService(mappings: mappings, sync: sync, logger: Logger(label: "test"))
 
         // When the pass runs on the due date, nothing changes; the day after, it turns Overdue
         #expect(await service.pass(now: try Date("2026-12-01T12:00:00Z", strategy: .iso8601)) == 0)

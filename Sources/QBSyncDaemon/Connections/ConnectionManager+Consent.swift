@@ -11,20 +11,16 @@ import Synchronization
 extension ConnectionManager {
     // MARK: Connect
 
-    struct Begun: Encodable, Sendable {
-        var authorizeUrl: String
-        var state: String
-        var expiresAt: String
-    }
+    typealias Begun = OAuthBeginCall.Result
 
     /// A consent URL with a fresh state: 256 random bits, stored hashed, bound to the org.
     func begin(org: OrgID, now: Date = Date()) async throws -> Begun {
-        let (oauth, _) = try clients()
+        let (oauth, _) = try consentClients()
         let stateValue = Secret(Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64URLEncoded)
         let expiresAt = now.addingTimeInterval(Self.stateLifetime)
         try await orgs.ensure(org, now: now)
         try await repository.insertState(stateValue, org: org, expiresAt: expiresAt, now: now)
-        await refreshCounts()
+        await notifier.refreshCounts()
         return Begun(authorizeUrl: oauth.authorizeURL(state: stateValue), state: stateValue.value, expiresAt: Timestamp.string(expiresAt))
     }
 
@@ -35,7 +31,7 @@ extension ConnectionManager {
     /// so the same call with `fresh` can follow; `fresh` archives the old company's records. The
     /// grant this one replaces is revoked at Intuit (L12).
     func complete(state stateValue: Secret<String>, code: Secret<String>, realmID: String, fresh: Bool = false, now: Date = Date()) async throws -> OrgInfo {
-        let (oauth, accounting) = try clients()
+        let (oauth, accounting) = try consentClients()
         // Intuit's company ids are ASCII digits, at most 19 of them (L6: not any Unicode numeral).
         guard (1...19).contains(realmID.utf8.count), realmID.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
             throw QBSyncError.invalidParams(field: "realmId", detail: "is a QuickBooks company id: 1 to 19 ASCII digits")
@@ -61,9 +57,9 @@ extension ConnectionManager {
         do {
             response = try await oauth.exchange(code: code)
         } catch {
-            log.warning("authorization code exchange failed", metadata: [LogKey.error: "\(QBOErrorMapping.protocolError(error, org: org).rpcError.message)"])
+            log.warning("authorization code exchange failed", metadata: [LogKey.error: "\(CompanyCallError(org: org, error: error))"])
             if case .invalidGrant = error { throw QBSyncError.invalidState }
-            throw QBOErrorMapping.protocolError(error, org: org)
+            throw CompanyCallError(org: org, error: error)
         }
         // Prove that the grant is for the company the browser named before anything is stored: a
         // realmId changed on the way would otherwise bind the org to a company it cannot reach (F6).
@@ -78,15 +74,15 @@ extension ConnectionManager {
                 throw QBSyncError.invalidParams(field: "realmId", detail: "the authorization Intuit granted is not for QuickBooks company \(realmID)")
             default:
                 log.warning("the new connection could not be checked against its company; nothing was stored", metadata: [LogKey.error: "\(error)"])
-                throw QBOErrorMapping.protocolError(error, org: org)
+                throw CompanyCallError(org: org, error: error)
             }
         }
         let previous = try await orgs.find(org)?.status ?? .disconnected
         // The grant this one replaces, revoked once the new one is stored (unreadable: nothing to revoke).
-        let replaced = (try? await repository.connection(org)).map { uncommitted.newer(than: $0) ?? $0 }  // try?: a row that cannot be opened has no grant to revoke
+        let replaced = (try? await repository.connection(org)).map { refresher.uncommitted.newer(than: $0) ?? $0 }  // try?: a row that cannot be opened has no grant to revoke
         do {
             try await repository.connect(
-                org: org, realmID: realmID, environment: state.settings.quickBooks.environment.rawValue, tokens: Self.tokens(response, now: now), fresh: fresh, now: now
+                org: org, realmID: realmID, environment: clients.settings().quickBooks.environment.rawValue, tokens: TokenRefresher.tokens(response, now: now), fresh: fresh, now: now
             )
         } catch is ConnectionRepository.RealmInUse {
             _ = await oauth.revoke(response.refreshToken)
@@ -101,9 +97,9 @@ extension ConnectionManager {
         }
         if fresh { log.notice("organisation connected afresh: the records of its previous QuickBooks company are archived") }
         log.info("organisation connected to QuickBooks")
-        scheduleChanges.yield(.tokenExpires(org, inSeconds: Double(response.expiresIn)))
+        refresher.scheduleChanges.yield(.tokenExpires(org, inSeconds: Double(response.expiresIn)))
         try await repository.setCompanyName(companyName, org: org)
-        await statusChanged(org: org, from: previous, to: .connected, reason: "connected")
+        await notifier.statusChanged(org: org, from: previous, to: .connected, reason: "connected")
         guard let info = try await orgs.find(org) else { throw QBSyncError.notFound(what: "organisation \(org)") }
         return info
     }
@@ -111,25 +107,21 @@ extension ConnectionManager {
 
     // MARK: Disconnect
 
-    struct Disconnected: Encodable, Sendable {
-        var org: String
-        var status: String
-        var revoked: Bool
-    }
+    typealias Disconnected = OrgDisconnectCall.Result
 
     /// Revokes at Intuit, then forgets the tokens whatever Intuit said.
     func disconnect(org: OrgID) async throws -> Disconnected {
-        let (oauth, _) = try clients()
+        let (oauth, _) = try consentClients()
         guard try await orgs.find(org) != nil else { throw QBSyncError.notFound(what: "organisation \(org)") }
         var revoked = false
         if let stored = try? await repository.connection(org) {  // try?: a row that cannot be opened has nothing to revoke
-            revoked = await oauth.revoke((uncommitted.newer(than: stored) ?? stored).tokens.refreshToken)
+            revoked = await oauth.revoke((refresher.uncommitted.newer(than: stored) ?? stored).tokens.refreshToken)
         }
-        uncommitted.forget(org)
+        refresher.uncommitted.forget(org)
         let previous = try await repository.disconnect(org: org, now: Date())
-        scheduleChanges.yield(.removed(org))
+        refresher.scheduleChanges.yield(.removed(org))
         logger(for: org).info("organisation disconnected from QuickBooks", metadata: [LogKey.revoked: "\(revoked)"])
-        if let previous, previous != .disconnected { await statusChanged(org: org, from: previous, to: .disconnected, reason: revoked ? "disconnected" : "disconnected; revoke at Intuit failed") }
+        if let previous, previous != .disconnected { await notifier.statusChanged(org: org, from: previous, to: .disconnected, reason: revoked ? "disconnected" : "disconnected; revoke at Intuit failed") }
         return Disconnected(org: org.rawValue, status: ConnectionStatus.disconnected.rawValue, revoked: revoked)
     }
 }

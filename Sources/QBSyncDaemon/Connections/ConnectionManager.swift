@@ -1,121 +1,53 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import Logging
 import QBOClient
 import QBSyncCore
 import QBSyncStore
-import Synchronization
 
-/// Connects organisations to their QuickBooks companies and keeps their tokens fresh.
+/// Connects organisations to their QuickBooks companies (the OAuth consent) and disconnects
+/// them; `ConnectionManager+Consent.swift` holds the flow.
 ///
-/// One refresh per org at a time (single flight): concurrent callers share it, and API calls for
-/// that org wait for it. A refreshed pair is committed to the store before anything uses it, and
-/// only over the token generation it started from.
+/// Built with the other connection parts it works with: the ``TokenRefresher`` (a connection
+/// hands its first expiry to the schedule; a pair kept in memory is the one revoked) and the
+/// ``CompanyAccess`` built over the same refresher, which the composition root hands on.
 final class ConnectionManager: Sendable {
     /// How long an OAuth state lives.
     static let stateLifetime: TimeInterval = 600
-    /// Transport failures of one refresh are retried this many times at once (the answer may have
-    /// been lost after Intuit processed it: the same refresh token works again within its window).
-    static let immediateRetries = 2
-    /// An API call refreshes first when the access token has less than this left.
-    static let onDemandWindow: TimeInterval = 10
+    typealias ScheduleChange = TokenRefresher.ScheduleChange
 
     let repository: ConnectionRepository
     let orgs: OrgRepository
-    /// The companies' service items (for `org.test`).
-    let items: MappingRepository
-    let state: DaemonState
-    let hub: NotificationHub
-    let http: HTTPClient
+    let clients: IntuitClients
+    let notifier: OrgStatusNotifier
+    let refresher: TokenRefresher
+    /// Each org's company, for the services that call it (not used by the consent itself).
+    let access: CompanyAccess
     let logger: Logger
-    /// The app-wide read budget: every metered read is counted (or refused) here first.
-    let governor: ReadGovernor
-    /// Every API call of every caller goes through this, per company.
-    let limiter = RealmLimiter()
-    private let metricsBox = Mutex<DaemonMetrics?>(nil)
-    /// Set once at start-up; counts API calls and refreshes by outcome.
-    var metrics: DaemonMetrics? {
-        get { metricsBox.withLock { $0 } }
-        set { metricsBox.withLock { $0 = newValue } }
-    }
-    let inFlight = Mutex<[OrgID: Task<Connection, any Error>]>([:])
-    /// Refreshed pairs the store could not record yet (F2).
-    let uncommitted = UncommittedTokens()
-    /// Told whenever an org's refresh schedule changes.
-    let scheduleChanges: AsyncStream<ScheduleChange>.Continuation
-
-    /// An org's next refresh moved, or it left the schedule.
-    enum ScheduleChange: Sendable {
-        /// A new access token that expires in this many seconds (the scheduler subtracts its margin).
-        case tokenExpires(OrgID, inSeconds: TimeInterval)
-        /// A failed refresh: try again in this many seconds.
-        case retry(OrgID, inSeconds: TimeInterval)
-        case removed(OrgID)
-    }
 
     init(
         repository: ConnectionRepository, orgs: OrgRepository, state: DaemonState, hub: NotificationHub, http: HTTPClient, governor: ReadGovernor,
-        scheduleChanges: AsyncStream<ScheduleChange>.Continuation, logger: Logger
+        scheduleChanges: AsyncStream<ScheduleChange>.Continuation, metrics: DaemonMetrics? = nil, logger: Logger
     ) {
-        self.governor = governor
         self.repository = repository
-        items = MappingRepository(store: repository.store)
         self.orgs = orgs
-        self.state = state
-        self.hub = hub
-        self.http = http
-        self.scheduleChanges = scheduleChanges
         self.logger = logger
-    }
-
-    func clients() throws(QBSyncError) -> (OAuthClient, AccountingClient) {
-        let settings = state.settings
-        guard settings.integrationEnabled, let endpoints = QBOEndpoints(settings.quickBooks) else {
-            throw .integrationDisabled(missing: settings.integrationMissing)
-        }
-        // The reads made here (CompanyInfo for a connect or `org.test`) are an operator's.
-        return (OAuthClient(http: http, endpoints: endpoints), AccountingClient(http: http, endpoints: endpoints, meter: governor.meter(.operator)))
-    }
-
-    func logger(for org: OrgID, realm: String? = nil) -> Logger {
-        var logger = self.logger
-        logger[metadataKey: LogKey.org] = "\(org)"
-        if let realm { logger[metadataKey: LogKey.realm] = "\(realm)" }
-        return logger
-    }
-
-    // MARK: Helpers
-
-    static func tokens(_ response: TokenResponse, now: Date) -> TokenSet {
-        TokenSet(
-            accessToken: response.accessToken, refreshToken: response.refreshToken,
-            accessTokenExpiresAt: now.addingTimeInterval(Double(response.expiresIn)),
-            refreshTokenExpiresAt: now.addingTimeInterval(Double(response.refreshTokenExpiresIn)),
-            refreshTokenHardExpiresAt: response.refreshTokenHardExpiresIn.map { now.addingTimeInterval(Double($0)) }
+        clients = IntuitClients(settings: { state.settings }, http: http, governor: governor)
+        notifier = OrgStatusNotifier(orgs: orgs, hub: hub, state: state)
+        refresher = TokenRefresher(
+            repository: repository, orgs: orgs, clients: clients, notifier: notifier, metrics: metrics, scheduleChanges: scheduleChanges, logger: logger
+        )
+        access = CompanyAccess(
+            refresher: refresher, repository: repository, items: MappingRepository(store: repository.store), clients: clients, limiter: RealmLimiter(), metrics: metrics
         )
     }
 
-    func statusChanged(org: OrgID, from: ConnectionStatus, to: ConnectionStatus, reason: String) async {
-        await refreshCounts()
-        hub.publish(
-            topic: NotificationTopic.connectionStatusChanged, org: org,
-            params: ConnectionStatusChanged(org: org.rawValue, from: from.rawValue, to: to.rawValue, reason: reason, at: Timestamp.string(Date()))
-        )
+    /// The consent's clients; the CompanyInfo read of a connect is an operator's.
+    func consentClients() throws(QBSyncError) -> (OAuthClient, AccountingClient) {
+        (try clients.oauth(), try clients.accounting(reads: .operator))
     }
 
-    func refreshCounts() async {
-        if let counts = try? await orgs.statusCounts() { state.updateOrgCounts(counts) }  // try?: the counts are refreshed again by the next change
-    }
-}
-
-/// `connection.status_changed` notification params.
-struct ConnectionStatusChanged: Encodable, Sendable {
-    var org: String
-    var from: String
-    var to: String
-    var reason: String
-    var at: String
+    func logger(for org: OrgID, realm: String? = nil) -> Logger { refresher.logger(for: org, realm: realm) }
 }
 
 extension Data {

@@ -29,16 +29,25 @@ final class TokenScheduler: Service, Sendable {
         var sweepRequested = false
     }
 
-    private let manager: ConnectionManager
-    private let changes: AsyncStream<ConnectionManager.ScheduleChange>
+    private let refresher: TokenRefresher
+    private let repository: ConnectionRepository
+    private let hub: NotificationHub
+    private let settings: CurrentSettings
+    private let changes: AsyncStream<TokenRefresher.ScheduleChange>
     private let logger: Logger
     private let state = Mutex(State())
 
     /// Finished once the schedule is loaded from the store (systemd's READY waits for it).
     private let loaded: AsyncStream<Void>.Continuation
 
-    init(manager: ConnectionManager, changes: AsyncStream<ConnectionManager.ScheduleChange>, loaded: AsyncStream<Void>.Continuation, logger: Logger) {
-        self.manager = manager
+    init(
+        refresher: TokenRefresher, repository: ConnectionRepository, hub: NotificationHub, settings: @escaping CurrentSettings,
+        changes: AsyncStream<TokenRefresher.ScheduleChange>, loaded: AsyncStream<Void>.Continuation, logger: Logger
+    ) {
+        self.refresher = refresher
+        self.repository = repository
+        self.hub = hub
+        self.settings = settings
         self.changes = changes
         self.loaded = loaded
         self.logger = logger
@@ -63,7 +72,7 @@ final class TokenScheduler: Service, Sendable {
 
     /// Loads every connected org's schedule from the store.
     func rebuild() async throws {
-        let entries = try await manager.repository.schedule()
+        let entries = try await repository.schedule()
         let now = Date()
         let spread = Plan.restartSpread(orgs: entries.count)
         for entry in entries {
@@ -76,7 +85,7 @@ final class TokenScheduler: Service, Sendable {
         logger.info("token schedule loaded", metadata: [LogKey.orgs: "\(entries.count)"])
     }
 
-    func apply(_ change: ConnectionManager.ScheduleChange) {
+    func apply(_ change: TokenRefresher.ScheduleChange) {
         switch change {
         case .tokenExpires(let org, let seconds):
             schedule(org, inSeconds: Plan.refreshDelay(expiresIn: seconds, margin: margin(), jitter: jitter()))
@@ -91,7 +100,7 @@ final class TokenScheduler: Service, Sendable {
         state.withLock { $0.plan.schedule(org, at: due) }
     }
 
-    private func margin() -> TimeInterval { Double(manager.state.settings.refreshMarginSeconds) }
+    private func margin() -> TimeInterval { Double(settings().refreshMarginSeconds) }
 
     /// Up to a fifth of the margin (at most a minute), so orgs connected together do not stay in step.
     private func jitter() -> TimeInterval { Double.random(in: 0...Plan.maximumJitter(margin: margin())) }
@@ -102,8 +111,8 @@ final class TokenScheduler: Service, Sendable {
         for org in due {
             group.addTask {
                 defer { self.state.withLock { $0.plan.finished() } }
-                // Failures are recorded and rescheduled by the manager (cooldown, or needs_reauthorization).
-                _ = try? await self.manager.refresh(org: org, reason: "scheduled")  // try?: the manager records and reschedules every failure
+                // Failures are recorded and rescheduled by the refresher (cooldown, or needs_reauthorization).
+                _ = try? await self.refresher.refresh(org: org, reason: "scheduled")  // try?: the refresher records and reschedules every failure
             }
         }
     }
@@ -123,12 +132,12 @@ final class TokenScheduler: Service, Sendable {
         guard due else { return }
         let entries: [ScheduleEntry]
         do {
-            entries = try await manager.repository.schedule()
+            entries = try await repository.schedule()
         } catch {
             logger.warning("reconnect warnings not looked for: the store cannot be read; trying again within the hour", metadata: [LogKey.error: "\(error)"])
             return
         }
-        let window = Double(manager.state.settings.reconnectWarningDays) * 86_400
+        let window = Double(settings().reconnectWarningDays) * 86_400
         let wallNow = Date()
         for entry in entries {
             guard let reconnectBy = entry.reconnectBy, reconnectBy.timeIntervalSince(wallNow) < window else { continue }
@@ -137,23 +146,15 @@ final class TokenScheduler: Service, Sendable {
             var log = logger
             log[metadataKey: LogKey.org] = "\(entry.org)"
             log.warning("organisation must connect to QuickBooks again soon", metadata: [LogKey.reconnectBy: "\(Timestamp.string(reconnectBy))", LogKey.daysLeft: "\(days)"])
-            manager.hub.publish(
+            hub.publish(
                 topic: NotificationTopic.connectionReconnectDue, org: entry.org,
                 params: ReconnectDue(org: entry.org.rawValue, reconnectBy: Timestamp.string(reconnectBy), daysLeft: days, at: Timestamp.string(wallNow))
             )
             do {
-                try await manager.repository.markReconnectWarned(org: entry.org, now: wallNow)
+                try await repository.markReconnectWarned(org: entry.org, now: wallNow)
             } catch {
                 log.warning("the reconnect warning could not be recorded; it may be repeated", metadata: [LogKey.error: "\(error)"])
             }
         }
     }
-}
-
-/// `connection.reconnect_due` notification params (added topic).
-struct ReconnectDue: Encodable, Sendable {
-    var org: String
-    var reconnectBy: String
-    var daysLeft: Int
-    var at: String
 }

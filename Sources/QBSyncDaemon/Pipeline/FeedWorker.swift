@@ -12,14 +12,37 @@ struct FeedWorker: Sendable {
     let webhooks: WebhookRepository
     let feeds: FeedStateRepository
     let sync: SyncService
+    let mappings: MappingRepository
+    /// Which org holds a company now.
+    let grants: ConnectionRepository
+    let hub: NotificationHub
+    let settings: CurrentSettings
     let logger: Logger
     /// Events taken in one turn (the rest wait for the next).
     static let batch = 500
     /// A change the feed does not show yet is looked for again this many times before it is read directly.
     static let feedLookups = 2
 
-    private var state: DaemonState { sync.connections.state }
-    private var hub: NotificationHub { sync.connections.hub }
+    init(
+        webhooks: WebhookRepository, feeds: FeedStateRepository, sync: SyncService, mappings: MappingRepository, grants: ConnectionRepository, hub: NotificationHub,
+        settings: @escaping CurrentSettings, logger: Logger
+    ) {
+        self.webhooks = webhooks
+        self.feeds = feeds
+        self.sync = sync
+        self.mappings = mappings
+        self.grants = grants
+        self.hub = hub
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Wired from the sync service's own parts (tests).
+    init(webhooks: WebhookRepository, feeds: FeedStateRepository, sync: SyncService, logger: Logger) {
+        self.init(
+            webhooks: webhooks, feeds: feeds, sync: sync, mappings: sync.mappings, grants: sync.access.repository, hub: sync.hub, settings: sync.settings, logger: logger
+        )
+    }
 
     /// One turn; returns when the company's remaining events are due (nil: none remain).
     func run(realmID: String, readClass: ReadClass, now: Date = Date()) async -> Date? {
@@ -55,7 +78,7 @@ struct FeedWorker: Sendable {
                 continue
             }
             let time = event.fact.lastUpdated.flatMap(IntuitTime.parse)
-            let mapping = event.fact.entityName == "Invoice" ? try await sync.mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: event.fact.entityID) : nil
+            let mapping = event.fact.entityName == "Invoice" ? try await mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: event.fact.entityID) : nil
             let triage = EventTriage.decide(
                 entityName: event.fact.entityName, eventTime: time, duplicateOf: try await webhooks.duplicateOf(event),
                 mapping: event.fact.entityName == "Invoice" ? (mapping != nil, mapping?.qboUpdatedAt) : nil
@@ -66,7 +89,7 @@ struct FeedWorker: Sendable {
             case .needsFeed: waiting.append(Pending(event: event, time: time, mapping: mapping))
             }
         }
-        guard !waiting.isEmpty || sweep, let org = try await sync.connections.repository.realmOwner(realmID) else {
+        guard !waiting.isEmpty || sweep, let org = try await grants.realmOwner(realmID) else {
             try await settle(settled, now: now)
             return
         }
@@ -80,7 +103,7 @@ struct FeedWorker: Sendable {
             try await settle(settled.filter { $0.status != "pending" }, now: now)
             let retry = settled.filter { $0.status == "pending" }
             try await webhooks.postpone(ids: retry.map(\.id), error: "not in the change feed yet", at: now.addingTimeInterval(5))
-        } catch let error as QBSyncError {
+        } catch where SyncService.isAnswer(error) {
             try await settle(settled, now: now)
             try await postpone(waiting.map(\.event), after: error, now: now, log: log)
         }
@@ -105,7 +128,7 @@ struct FeedWorker: Sendable {
         var changes = 0
         var missed = 0
         var unseen = 0
-        let horizon = now.addingTimeInterval(-Double(state.settings.reconcileGraceSeconds))
+        let horizon = now.addingTimeInterval(-Double(settings().reconcileGraceSeconds))
         for _ in 0..<10 {
             let feed = try await sync.readFeed(org: org, since: FeedReading.since(watermark: watermark, now: now), readClass: readClass)
             let rows = Self.changes(feed)
@@ -114,7 +137,7 @@ struct FeedWorker: Sendable {
             }
             for row in feed.payments { result.payments[row.Id] = row.invoiceIDs.count }
             for row in feed.invoices {
-                guard let mapping = try await sync.mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: row.Id) else { continue }
+                guard let mapping = try await mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: row.Id) else { continue }
                 let applied = try await sync.apply(row, to: mapping)
                 result.invoices[row.Id] = applied.status
                 let updated = row.MetaData?.lastUpdated ?? now
@@ -129,7 +152,7 @@ struct FeedWorker: Sendable {
             }
             let links = try await feeds.links(realmID: realmID, paymentIDs: feed.payments.map(\.Id))
             for invoiceID in FeedReading.invoicesToReread(rows, knownLinks: links) {
-                guard let mapping = try await sync.mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: invoiceID) else { continue }
+                guard let mapping = try await mappings.findByQBOID(org: org, realm: realmID, qboType: "Invoice", qboID: invoiceID) else { continue }
                 result.invoices[invoiceID] = try await sync.refreshInvoice(org: org, realm: realmID, demandID: mapping.localID, readClass: .event).status
             }
             let outcome = FeedReading.outcome(of: rows, watermark: watermark)
@@ -155,7 +178,7 @@ struct FeedWorker: Sendable {
         case "Invoice":
             if let status = result.invoices[event.fact.entityID] { return (event.id, "processed", "\(read): invoice \(event.fact.entityID) is \(status.rawValue)", nil) }
             // Already current: a later record of this invoice is stored.
-            if let time = pending.time, let stored = try await sync.mappings.findByQBOID(org: org, realm: event.realmID, qboType: "Invoice", qboID: event.fact.entityID)?.qboUpdatedAt,
+            if let time = pending.time, let stored = try await mappings.findByQBOID(org: org, realm: event.realmID, qboType: "Invoice", qboID: event.fact.entityID)?.qboUpdatedAt,
                 time.timeIntervalSince1970.rounded(.down) <= stored.timeIntervalSince1970
             {
                 return (event.id, "processed", "\(read): the stored invoice is already as recent", nil)
@@ -174,14 +197,14 @@ struct FeedWorker: Sendable {
 
     /// A read that failed: transient failures retry with back-off, a spent budget waits without
     /// using up attempts, anything else fails the events for an operator.
-    private func postpone(_ events: [EventRecord], after error: QBSyncError, now: Date, log: Logger) async throws {
-        let message = error.rpcError.message
-        switch error {
-        case .readQuotaExhausted(let refusal):
-            let until = min(refusal.resetsAt, now.addingTimeInterval(3600))
+    private func postpone(_ events: [EventRecord], after error: any Error, now: Date, log: Logger) async throws {
+        let message = SyncService.describe(error)
+        switch Self.kind(of: error, now: now) {
+        case .budgetSpent(let resetsAt):
+            let until = min(resetsAt, now.addingTimeInterval(3600))
             try await webhooks.postpone(ids: events.map(\.id), error: message, at: until, countAttempt: false)
             log.warning("webhook events wait: the read budget is spent", metadata: [LogKey.events: "\(events.count)", LogKey.until: "\(Timestamp.string(until))"])
-        case .qboUnavailable, .rateLimited:
+        case .transient:
             var failed: [(id: Int64, status: String, resolution: String?, error: String?)] = []
             for event in events {
                 if let at = EventRetryPolicy.retryAt(attempt: event.attempts + 1, now: now) {
@@ -192,9 +215,30 @@ struct FeedWorker: Sendable {
             }
             try await settle(failed, now: now)
             if !events.isEmpty { log.info("webhook events will be retried", metadata: [LogKey.error: "\(message)", LogKey.events: "\(events.count)"]) }
-        default:
+        case .final:
             try await settle(events.map { ($0.id, "failed", nil, message) }, now: now)
         }
+    }
+
+    /// How a failed read leaves the events waiting for it.
+    private enum FailureKind {
+        /// The month's read budget is spent (by the governor, or Intuit): wait for it to reset.
+        case budgetSpent(resetsAt: Date)
+        /// An outage or throttling: retried with back-off.
+        case transient
+        /// Anything else: the events fail for an operator.
+        case final
+    }
+
+    private static func kind(of error: any Error, now: Date) -> FailureKind {
+        if let error = error as? CompanyCallError {
+            switch error.error {
+            case .readQuotaExhausted(let refusal): return .budgetSpent(resetsAt: refusal?.resetsAt ?? ReadBudget.monthEnd(of: ReadBudget.month(of: now)))
+            case .unavailable, .throttled, .overBudget: return .transient
+            default: return .final
+            }
+        }
+        return .final
     }
 
     /// Records outcomes and tells subscribers; a store that cannot record them ends the turn (the

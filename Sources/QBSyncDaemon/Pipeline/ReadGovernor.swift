@@ -149,4 +149,8 @@ private struct ClassMeter: ReadMeter {
     func willRead(realmID: String) async throws(QBOClientError) {
         try await governor.take(readClass, realmID: realmID)
     }
+
+    func intuitRefused() async -> QuotaRefusal {
+        await governor.intuitRefused()
+    }
 }

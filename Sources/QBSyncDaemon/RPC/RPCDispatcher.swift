@@ -116,8 +116,12 @@ struct RPCDispatcher: Sendable {
         }
     }
 
-    /// A `QBSyncError` is the caller's to see; anything else is a bug, logged under a correlation id.
+    /// A `QBSyncError` is the caller's to see, and so is Intuit's answer to an org's call (mapped
+    /// here, and only here); anything else is a bug, logged under a correlation id.
     private func map(_ error: any Error, logger: Logger, refusals: RefusalLog) -> RPCErrorObject {
+        if let error = error as? CompanyCallError {
+            return QBOErrorMapping.protocolError(error.error, org: error.org).rpcError
+        }
         if let error = error as? QBSyncError {
             switch error {
             case .forbidden: refusals.notice("control call forbidden", logger: logger)

@@ -10,14 +10,14 @@ extension SyncService {
     /// at a time, in the org's current company only.
     func syncCustomer(org: OrgID, development: DevelopmentInput, force: Bool = false) async throws -> Mapping {
         try development.validate()
-        let realm = try await connections.currentRealm(org)
+        let realm = try await access.currentRealm(org)
         return try await entityLocks.run("\(org)|development|\(development.id)") {
             try await pushCustomer(org: org, realm: realm, development: development, force: force)
         }
     }
 
     private func pushCustomer(org: OrgID, realm: String, development: DevelopmentInput, force: Bool) async throws -> Mapping {
-        let client = try accounting()
+        let company = try self.company(org, realm: realm)
         let hash = SyncValidation.contentHash(development)
         let existing = try await mappings.find(org: org, realm: realm, kind: .development, localID: development.id)
         if let existing, existing.qboID != nil {
@@ -35,13 +35,13 @@ extension SyncService {
         let requestID = intent?.requestID ?? UUID().uuidString.lowercased()
         let retryRequestID = UUID().uuidString.lowercased()
         do {
-            let outcome = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> PushOutcome<QBOCustomer> in
+            let outcome = try await company.call { client, session async throws(QBOClientError) -> PushOutcome<QBOCustomer> in
                 if let existing, let qboID = existing.qboID {
                     var update = base.sparseUpdate(of: qboID, at: existing.syncToken)
                     do throws(QBOClientError) {
-                        return .saved(try await client.saveCustomer(update, realmID: connection.realmID, requestID: requestID, accessToken: connection.tokens.accessToken), requestID: requestID)
+                        return .saved(try await client.saveCustomer(update, realmID: session.realmID, requestID: requestID, accessToken: session.accessToken), requestID: requestID)
                     } catch .rejected(let fault) where fault.code == "5010" {
-                        let current = try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+                        let current = try await client.readCustomer(id: qboID, realmID: session.realmID, accessToken: session.accessToken)
                         // Drift only if QuickBooks holds neither what was last pushed nor what this push sets.
                         if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty,
                             !update.intendedFields.changes(to: current.pushedFields).isEmpty
@@ -50,7 +50,7 @@ extension SyncService {
                         }
                         update.SyncToken = current.SyncToken
                         return .saved(
-                            try await client.saveCustomer(update, realmID: connection.realmID, requestID: retryRequestID, accessToken: connection.tokens.accessToken),
+                            try await client.saveCustomer(update, realmID: session.realmID, requestID: retryRequestID, accessToken: session.accessToken),
                             requestID: retryRequestID
                         )
                     }
@@ -58,12 +58,12 @@ extension SyncService {
                 let created: QBOCustomer
                 var adopted = false
                 do throws(QBOClientError) {
-                    created = try await client.saveCustomer(base, realmID: connection.realmID, requestID: requestID, accessToken: connection.tokens.accessToken)
+                    created = try await client.saveCustomer(base, realmID: session.realmID, requestID: requestID, accessToken: session.accessToken)
                 } catch .rejected(let fault) where fault.code == "6240" {
                     // The name is taken. Only a customer this daemon made (its marker in Notes: a create
                     // whose answer was lost) is adopted; anyone else's is never taken over.
                     let sql = "SELECT * FROM Customer WHERE \(AccountingClient.condition("DisplayName", equals: base.DisplayName))"
-                    let found = try await client.query(sql, entity: "Customer", as: QBOCustomer.self, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+                    let found = try await client.query(sql, entity: "Customer", as: QBOCustomer.self, realmID: session.realmID, accessToken: session.accessToken)
                     guard let ours = found.first(where: { $0.Notes == base.Notes }) else { throw .rejected(fault) }
                     created = ours
                     adopted = true
@@ -75,7 +75,7 @@ extension SyncService {
                 }
                 let update = base.sparseUpdate(of: created.Id, at: created.SyncToken)
                 return .saved(
-                    try await client.saveCustomer(update, realmID: connection.realmID, requestID: retryRequestID, accessToken: connection.tokens.accessToken),
+                    try await client.saveCustomer(update, realmID: session.realmID, requestID: retryRequestID, accessToken: session.accessToken),
                     requestID: retryRequestID
                 )
             }
@@ -121,18 +121,18 @@ extension SyncService {
             return ("processed", "not read: the customer was pushed before qbsyncd kept what it pushed; the next customer.sync compares", nil)
         }
         do {
-            let client = try accounting(.event)
+            let company = try self.company(org, realm: realm, reads: .event)
             // Under the development's lock: a push in flight and this read never cross (F9).
             let record = try await entityLocks.run("\(org)|development|\(mapping.localID)") {
-                let customer = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> QBOCustomer in
-                    try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+                let customer = try await company.call { client, session async throws(QBOClientError) -> QBOCustomer in
+                    try await client.readCustomer(id: qboID, realmID: session.realmID, accessToken: session.accessToken)
                 }
                 return try await recordCustomer(customer, org: org, realm: realm, localID: mapping.localID, hash: nil, pushed: false)
             }
             let found = record.drift.map { "edited in QuickBooks (\($0.changes.map(\.field).joined(separator: ", ")))" } ?? "as qbsyncd pushed it"
             return ("processed", "read customer \(qboID): \(found)", nil)
-        } catch let error as QBSyncError {
-            return ("failed", nil, "the customer could not be read: \(error.rpcError.message); the next customer.sync compares it with QuickBooks")
+        } catch where Self.isAnswer(error) {
+            return ("failed", nil, "the customer could not be read: \(Self.describe(error)); the next customer.sync compares it with QuickBooks")
         }
     }
 }

@@ -79,16 +79,6 @@ extension QBOCustomer {
     }
 }
 
-/// `mapping.drift` notification params.
-struct MappingDriftNotice: Encodable, Sendable {
-    var org: String
-    var kind: String
-    var localId: String
-    var qboId: String
-    var changes: [FieldChange]
-    var at: String
-}
-
 extension SyncService {
     /// The `conflict` of a push refused because the record was edited in QuickBooks.
     static func driftConflict(_ record: MappingRecord, changes: [FieldChange]) -> QBSyncError {

@@ -11,7 +11,7 @@ extension SyncService {
     /// Pushes and reads of one demand run one at a time, in the org's current company only.
     func syncInvoice(org: OrgID, demand: DemandInput, force: Bool = false) async throws -> Mapping {
         try demand.validate()
-        let realm = try await connections.currentRealm(org)
+        let realm = try await access.currentRealm(org)
         return try await entityLocks.run(Self.lockKey(org, demand.id)) {
             try await recoveringInactiveReferences(org: org, realm: realm, developmentID: demand.developmentId) {
                 try await pushInvoice(org: org, realm: realm, demand: demand, force: force)
@@ -22,7 +22,7 @@ extension SyncService {
     static func lockKey(_ org: OrgID, _ demandID: String) -> String { "\(org)|demand|\(demandID)" }
 
     private func pushInvoice(org: OrgID, realm: String, demand: DemandInput, force: Bool) async throws -> Mapping {
-        let client = try accounting()
+        let company = try self.company(org, realm: realm)
         guard let customer = try await mappings.find(org: org, realm: realm, kind: .development, localID: demand.developmentId), let customerID = customer.qboID else {
             throw QBSyncError.customerNotSynced(org: org, developmentID: demand.developmentId)
         }
@@ -34,10 +34,10 @@ extension SyncService {
             )
         }
         if let existing, existing.qboID != nil, let drift = existing.drift, !force { throw Self.driftConflict(existing, changes: drift.changes) }
-        let itemName = connections.state.settings.invoiceItemName
+        let itemName = settings().invoiceItemName
         let hash = SyncValidation.contentHash(demand, extra: customerID + "|" + itemName)
         if let existing, existing.qboID != nil, existing.contentHash == hash, !force { return existing.mapping }
-        let itemID = try await serviceItem(org: org, realm: realm, name: itemName, client: client)
+        let itemID = try await serviceItem(org: org, realm: realm, name: itemName, company: company)
         let payload = InvoicePayload(
             customerID: customerID, docNumber: demand.docNumber, txnDate: demand.txnDate, dueDate: demand.dueDate, memo: demand.memo,
             privateNote: Self.invoiceMarker(demand.id), lines: demand.lines.map { InvoicePayload.Line(amount: $0.amount, description: $0.description, itemID: itemID) }
@@ -51,9 +51,9 @@ extension SyncService {
         let requestID = intent?.requestID ?? UUID().uuidString.lowercased()
         let retryRequestID = UUID().uuidString.lowercased()
         do {
-            let outcome = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> PushOutcome<QBOInvoice> in
-                let realm = connection.realmID
-                let token = connection.tokens.accessToken
+            let outcome = try await company.call { client, session async throws(QBOClientError) -> PushOutcome<QBOInvoice> in
+                let realm = session.realmID
+                let token = session.accessToken
                 if let existing, let qboID = existing.qboID {
                     var update = payload.sparseUpdate(of: qboID, at: existing.syncToken)
                     do throws(QBOClientError) {
@@ -107,7 +107,7 @@ extension SyncService {
                 let note = HistoryNote(kind: .push, requestID: sentID, detail: force ? (existing?.drift != nil ? "force:true, overwrote an edit made in QuickBooks" : "force:true") : nil)
                 return try await record(invoice, org: org, realm: realm, demandID: demand.id, developmentID: demand.developmentId, hash: hash, note: note, pushed: true).mapping
             }
-        } catch let error as QBSyncError {
+        } catch where Self.isAnswer(error) {
             throw try await conflictIfGone(error, org: org, realm: realm, demandID: demand.id, existing: existing)
         } catch {
             try? await mappings.recordError(org: org, realm: realm, kind: .demand, localID: demand.id, error: Self.describe(error), now: Date())  // try?: the push's own error is what the caller needs
@@ -118,7 +118,7 @@ extension SyncService {
     /// Reads the invoice from QuickBooks and updates its balance and status (an operator's
     /// `invoice.refresh`, or the pipeline's direct read), under the demand's lock.
     func refreshInvoice(org: OrgID, realm: String? = nil, demandID: String, readClass: ReadClass = .operator) async throws -> Mapping {
-        let realm = if let realm { realm } else { try await connections.currentRealm(org) }
+        let realm = if let realm { realm } else { try await access.currentRealm(org) }
         return try await entityLocks.run(Self.lockKey(org, demandID)) {
             try await readInvoice(org: org, realm: realm, demandID: demandID, readClass: readClass)
         }
@@ -126,17 +126,17 @@ extension SyncService {
 
     /// ``refreshInvoice(org:realm:demandID:readClass:)`` for a caller that holds the demand's lock.
     private func readInvoice(org: OrgID, realm: String, demandID: String, readClass: ReadClass) async throws -> Mapping {
-        let client = try accounting(readClass)
+        let company = try self.company(org, realm: realm, reads: readClass)
         guard let existing = try await mappings.find(org: org, realm: realm, kind: .demand, localID: demandID), let qboID = existing.qboID else {
             throw QBSyncError.notFound(what: "demand \(demandID)")
         }
         let kind: InvoiceHistoryKind = readClass == .operator ? .refresh : .read
         do {
-            let invoice = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> QBOInvoice in
-                return try await client.readInvoice(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+            let invoice = try await company.call { client, session async throws(QBOClientError) -> QBOInvoice in
+                return try await client.readInvoice(id: qboID, realmID: session.realmID, accessToken: session.accessToken)
             }
             return try await record(invoice, org: org, realm: realm, demandID: demandID, developmentID: nil, hash: nil, note: HistoryNote(kind: kind)).mapping
-        } catch QBSyncError.qboRejected(let fault) where fault.code == "610" {
+        } catch let error as CompanyCallError where error.isFault("610") {
             return try await markGone(existing, state: .deleted, note: HistoryNote(kind: kind, detail: "QuickBooks answered 610: the invoice was deleted")).mapping
         }
     }
@@ -158,7 +158,7 @@ extension SyncService {
         _ invoice: QBOInvoice, org: OrgID, realm: String, demandID: String, developmentID: String?, hash: Data?, note: HistoryNote, pushed: Bool = false
     ) async throws -> MappingRecord {
         guard let total = Money(exactly: invoice.TotalAmt), let balance = Money(exactly: invoice.Balance) else {
-            throw QBSyncError.qboUnavailable(detail: "QuickBooks answered an amount that is not a two-place decimal")
+            throw CompanyCallError(org: org, error: .unavailable("QuickBooks answered an amount that is not a two-place decimal"))
         }
         // One instant for the status and its history row, so the history rebuilds the same status.
         let now = Date()
@@ -178,8 +178,8 @@ extension SyncService {
 
     /// An update refused because the invoice was deleted or voided is a `conflict`; any other
     /// refusal (a 610 for an inactive customer or item among them) stays what Intuit said.
-    private func conflictIfGone(_ error: QBSyncError, org: OrgID, realm: String, demandID: String, existing: MappingRecord?) async throws -> QBSyncError {
-        guard let existing, existing.qboID != nil, case .qboRejected = error else {
+    private func conflictIfGone(_ error: any Error, org: OrgID, realm: String, demandID: String, existing: MappingRecord?) async throws -> any Error {
+        guard let existing, existing.qboID != nil, Self.isRefusal(error) else {
             try? await mappings.recordError(org: org, realm: realm, kind: .demand, localID: demandID, error: Self.describe(error), refused: Self.isRefusal(error), now: Date())  // try?: the push's own error is what the caller needs
             return error
         }
@@ -192,7 +192,7 @@ extension SyncService {
             try? await mappings.recordError(org: org, realm: realm, kind: .demand, localID: demandID, error: Self.describe(error), now: Date())  // try?: the push's own error is what the caller needs
             return error
         }
-        return .conflict(detail: "the invoice of demand \(demandID) was voided or deleted in QuickBooks and cannot be updated", changes: gone.drift?.changes ?? [])
+        return QBSyncError.conflict(detail: "the invoice of demand \(demandID) was voided or deleted in QuickBooks and cannot be updated", changes: gone.drift?.changes ?? [])
     }
 
     /// Records that QuickBooks no longer has the invoice (Voided, with a `status` drift).

@@ -8,6 +8,8 @@ import ServiceLifecycle
 /// each hour starts (``OverduePass``), so the daily change lands within minutes of midnight UTC.
 struct OverdueService: Service, CustomStringConvertible {
     var description: String { "OverdueService" }
+    let mappings: MappingRepository
+    /// Tells subscribers of each invoice that turned (``SyncService/notify(_:from:)``).
     let sync: SyncService
     let logger: Logger
 
@@ -26,7 +28,7 @@ struct OverdueService: Service, CustomStringConvertible {
         let today = SyncService.today(now)
         let due: [MappingRecord]
         do {
-            due = try await sync.mappings.newlyOverdue(today: today).filter { OverduePass.turnsOverdue($0, today: today) }
+            due = try await mappings.newlyOverdue(today: today).filter { OverduePass.turnsOverdue($0, today: today) }
         } catch {
             logger.warning("the Overdue pass could not read the invoices due; it runs again next hour", metadata: [LogKey.error: "\(error)"])
             return 0
@@ -34,7 +36,7 @@ struct OverdueService: Service, CustomStringConvertible {
         var turned = 0
         for record in due {
             do {
-                guard let changed = try await sync.mappings.markOverdue(id: record.id, today: today, now: now) else { continue }
+                guard let changed = try await mappings.markOverdue(id: record.id, today: today, now: now) else { continue }
                 sync.notify(changed, from: record.status)
                 turned += 1
             } catch {

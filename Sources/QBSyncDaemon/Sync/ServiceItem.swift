@@ -22,17 +22,17 @@ extension SyncService {
 
     /// Finds the service item by name, inactive ones included, makes an inactive one active
     /// again, or creates it; stores its id for the company.
-    func findOrCreateItem(org: OrgID, realm: String, name: String, client: AccountingClient) async throws -> String {
-        try await resolveItem(org: org, realm: realm, name: name, client: client, previous: nil).item.Id
+    func findOrCreateItem(org: OrgID, realm: String, name: String, company: OrgCompany) async throws -> String {
+        try await resolveItem(org: org, realm: realm, name: name, company: company, previous: nil).item.Id
     }
 
-    /// ``findOrCreateItem(org:realm:name:client:)``, preferring `previous` (the id used so far)
+    /// ``findOrCreateItem(org:realm:name:company:)``, preferring `previous` (the id used so far)
     /// among inactive items.
-    func resolveItem(org: OrgID, realm: String, name: String, client: AccountingClient, previous: String?) async throws -> ItemResolution {
-        let incomeAccount = connections.state.settings.incomeAccountName
-        let resolution = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> ItemResolution in
-            let realm = connection.realmID
-            let token = connection.tokens.accessToken
+    func resolveItem(org: OrgID, realm: String, name: String, company: OrgCompany, previous: String?) async throws -> ItemResolution {
+        let incomeAccount = settings().incomeAccountName
+        let resolution = try await company.call { client, session async throws(QBOClientError) -> ItemResolution in
+            let realm = session.realmID
+            let token = session.accessToken
             // A concurrent reactivation moves the SyncToken (5010): look again once.
             for attempt in 1...2 {
                 let found = try await client.itemsNamedLike(name, realmID: realm, accessToken: token)
@@ -69,8 +69,8 @@ extension SyncService {
     func recoveringInactiveReferences(org: OrgID, realm: String, developmentID: String, _ push: () async throws -> Mapping) async throws -> Mapping {
         do {
             return try await push()
-        } catch QBSyncError.qboRejected(let fault) where fault.code == "610" || fault.code == "2500" {
-            guard try await reactivateReferences(org: org, realm: realm, developmentID: developmentID) else { throw QBSyncError.qboRejected(fault) }
+        } catch let error as CompanyCallError where error.isFault("610") || error.isFault("2500") {
+            guard try await reactivateReferences(org: org, realm: realm, developmentID: developmentID) else { throw error }
             return try await push()
         }
     }
@@ -80,11 +80,11 @@ extension SyncService {
     /// the item is looked up again, inactive rows included (one query), and so is the customer
     /// (one read).
     private func reactivateReferences(org: OrgID, realm: String, developmentID: String) async throws -> Bool {
-        let client = try accounting(.event)
+        let company = try self.company(org, realm: realm, reads: .event)
         var changed = false
-        let name = connections.state.settings.invoiceItemName
+        let name = settings().invoiceItemName
         if let cached = try await mappings.item(realmID: realm, name: name)?.id {
-            let resolution = try await resolveItem(org: org, realm: realm, name: name, client: client, previous: cached)
+            let resolution = try await resolveItem(org: org, realm: realm, name: name, company: company, previous: cached)
             changed = resolution.reactivated || resolution.item.Id != cached
             if changed {
                 var log = logger
@@ -95,21 +95,21 @@ extension SyncService {
                 )
             }
         }
-        if try await reactivateCustomer(org: org, realm: realm, developmentID: developmentID, client: client) { changed = true }
+        if try await reactivateCustomer(org: org, realm: realm, developmentID: developmentID, company: company) { changed = true }
         return changed
     }
 
     /// Reads the development's customer; if a user made it inactive, makes it active again under
     /// the name qbsyncd last pushed (Intuit's " (deleted)" taken off otherwise) and records it.
     /// Under the development's lock, so no customer push crosses it (F9).
-    func reactivateCustomer(org: OrgID, realm: String, developmentID: String, client: AccountingClient) async throws -> Bool {
+    func reactivateCustomer(org: OrgID, realm: String, developmentID: String, company: OrgCompany) async throws -> Bool {
         guard let mapping = try await mappings.find(org: org, realm: realm, kind: .development, localID: developmentID), let qboID = mapping.qboID else { return false }
         return try await entityLocks.run("\(org)|development|\(developmentID)") {
-            let customer = try await retrying(org: org, realm: realm) { connection async throws(QBOClientError) -> QBOCustomer? in
-                let current = try await client.readCustomer(id: qboID, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+            let customer = try await company.call { client, session async throws(QBOClientError) -> QBOCustomer? in
+                let current = try await client.readCustomer(id: qboID, realmID: session.realmID, accessToken: session.accessToken)
                 guard current.Active == false else { return nil }
                 let name = mapping.pushed?.values["DisplayName"]?.stringValue ?? AccountingClient.undeletedName(current.DisplayName)
-                return try await client.reactivateCustomer(id: qboID, syncToken: current.SyncToken, displayName: name, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+                return try await client.reactivateCustomer(id: qboID, syncToken: current.SyncToken, displayName: name, realmID: session.realmID, accessToken: session.accessToken)
             }
             guard let customer else { return false }
             _ = try await recordCustomer(customer, org: org, realm: realm, localID: developmentID, hash: nil, pushed: false)

@@ -3,23 +3,8 @@ import Foundation
 import QBOClient
 import QBSyncCore
 
-/// `customer.sync`'s development.
-struct DevelopmentInput: Codable, Sendable {
-    struct Address: Codable, Sendable {
-        var line1: String
-        var line2: String?
-        var city: String?
-        var region: String?
-        var postalCode: String?
-        var country: String?
-    }
-
-    var id: String
-    var name: String
-    var email: String?
-    var phone: String?
-    var address: Address?
-
+/// `customer.sync`'s development (declared in QBSyncCore's ControlProtocol).
+extension DevelopmentInput {
     func validate() throws(QBSyncError) {
         try SyncValidation.identifier(id, field: "development.id")
         let trimmed = name.trimmingCharacters(in: .whitespaces)
@@ -33,21 +18,8 @@ struct DevelopmentInput: Codable, Sendable {
     }
 }
 
-/// `invoice.sync`'s demand.
-struct DemandInput: Codable, Sendable {
-    struct Line: Codable, Sendable {
-        var description: String
-        var amount: Money
-    }
-
-    var id: String
-    var developmentId: String
-    var docNumber: String?
-    var txnDate: String?
-    var dueDate: String
-    var memo: String?
-    var lines: [Line]
-
+/// `invoice.sync`'s demand (declared in QBSyncCore's ControlProtocol).
+extension DemandInput {
     func validate() throws(QBSyncError) {
         try SyncValidation.identifier(id, field: "demand.id")
         try SyncValidation.identifier(developmentId, field: "demand.developmentId")

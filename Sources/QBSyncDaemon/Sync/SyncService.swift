@@ -15,30 +15,34 @@ import QBSyncStore
 /// whose content is unchanged makes no API call. Pushes are in `CustomerSync.swift` and
 /// `InvoiceSync.swift`.
 final class SyncService: Sendable {
-    /// Attempts for 5xx, timeouts and dropped connections, with jittered back-off between them.
-    static let attempts = 3
-
-    let connections: ConnectionManager
+    /// Each org's company (every Intuit call goes through it).
+    let access: CompanyAccess
     let mappings: MappingRepository
+    let hub: NotificationHub
+    let settings: CurrentSettings
     let logger: Logger
     /// Pushes and reads of one entity, one at a time (F9), by `org|kind|localId`.
     let entityLocks = EntityLocks()
     /// Service-item lookups in flight, by `realm|name`.
     private let itemLookups = Mutex<[String: Task<String, any Error>]>([:])
 
-    init(connections: ConnectionManager, mappings: MappingRepository, logger: Logger) {
-        self.connections = connections
+    init(access: CompanyAccess, mappings: MappingRepository, hub: NotificationHub, settings: @escaping CurrentSettings, logger: Logger) {
+        self.access = access
         self.mappings = mappings
+        self.hub = hub
+        self.settings = settings
         self.logger = logger
     }
 
-    var hub: NotificationHub { connections.hub }
+    /// Wired from the connection parts (the composition root and tests).
+    convenience init(connections: ConnectionManager, mappings: MappingRepository, logger: Logger) {
+        self.init(access: connections.access, mappings: mappings, hub: connections.notifier.hub, settings: connections.clients.settings, logger: logger)
+    }
 
-    /// A client whose reads count against the budget as `readClass`.
-    func accounting(_ readClass: ReadClass = .event) throws(QBSyncError) -> AccountingClient {
-        let settings = connections.state.settings
-        guard let endpoints = QBOEndpoints(settings.quickBooks) else { throw .integrationDisabled(missing: settings.integrationMissing) }
-        return AccountingClient(http: connections.http, endpoints: endpoints, meter: connections.governor.meter(readClass))
+    /// The org's company, whose reads count against the budget as `reads`; with `realm`, only
+    /// while the org is still in that company (F1).
+    func company(_ org: OrgID, realm: String? = nil, reads: ReadClass = .event) throws(QBSyncError) -> OrgCompany {
+        try access.company(org, realm: realm, reads: reads)
     }
 
     static func customerMarker(_ id: String) -> String { "BlockManOS development \(id)" }
@@ -46,9 +50,8 @@ final class SyncService: Sendable {
 
     /// Invoices and payments changed since a time, from Intuit's change feed: one metered read.
     func readFeed(org: OrgID, since: Date, readClass: ReadClass) async throws -> ChangeFeed {
-        let client = try accounting(readClass)
-        return try await retrying(org: org) { connection async throws(QBOClientError) -> ChangeFeed in
-            try await client.changes(since: since, realmID: connection.realmID, accessToken: connection.tokens.accessToken)
+        try await company(org, reads: readClass).call { client, session async throws(QBOClientError) -> ChangeFeed in
+            try await client.changes(since: since, realmID: session.realmID, accessToken: session.accessToken)
         }
     }
 
@@ -69,12 +72,12 @@ final class SyncService: Sendable {
     /// The service item invoice lines name: cached per company, else found by name, else created.
     /// One lookup per company at a time: concurrent first invoices of a new company each creating
     /// the item met Intuit's duplicate-name refusal (the sync benchmark found this).
-    func serviceItem(org: OrgID, realm: String, name: String, client: AccountingClient) async throws -> String {
+    func serviceItem(org: OrgID, realm: String, name: String, company: OrgCompany) async throws -> String {
         if let cached = try await mappings.item(realmID: realm, name: name)?.id { return cached }
         let key = realm + "|" + name
         let lookup = itemLookups.withLock { lookups in
             if let running = lookups[key] { return running }
-            let lookup = Task { try await self.findOrCreateItem(org: org, realm: realm, name: name, client: client) }
+            let lookup = Task { try await self.findOrCreateItem(org: org, realm: realm, name: name, company: company) }
             lookups[key] = lookup
             return lookup
         }
@@ -82,48 +85,23 @@ final class SyncService: Sendable {
         return try await lookup.value
     }
 
-    /// Runs a QuickBooks call with the org's token; 5xx, timeouts and dropped connections are
-    /// retried with jittered back-off, then `qbo_unavailable`. (The client's meter counts reads.)
-    /// With `realm`, only while the org is still in that company.
-    func retrying<T: Sendable>(org: OrgID, realm: String? = nil, _ call: (Connection) async throws(QBOClientError) -> T) async throws -> T {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await connections.withAccessToken(org: org, realm: realm, call)
-            } catch QBSyncError.qboUnavailable(let detail) where attempt < Self.attempts {
-                var log = logger
-                log[metadataKey: LogKey.org] = "\(org)"
-                log.info("QuickBooks unavailable; retrying", metadata: [LogKey.error: "\(detail)", LogKey.attempt: "\(attempt)"])
-                try await Task.sleep(for: .milliseconds(Int(Double(250 * (1 << (attempt - 1))) * Double.random(in: 0.5...1.5))))
-            }
-        }
-    }
-
     /// Intuit refused the request with a fault (6240, 6140, 2050, …): nothing was made, so a
     /// corrected retry needs a new requestid.
     static func isRefusal(_ error: any Error) -> Bool {
-        if case .qboRejected = error as? QBSyncError { return true }
-        return false
+        (error as? CompanyCallError)?.fault != nil
     }
 
+    /// What a caller is told of an error, for stored errors and logs.
     static func describe(_ error: any Error) -> String {
-        (error as? QBSyncError)?.rpcError.message ?? "\(type(of: error))"
+        if let error = error as? CompanyCallError { return error.description }
+        return (error as? QBSyncError)?.rpcError.message ?? "\(type(of: error))"
     }
+
+    /// Whether an error is Intuit's answer or the daemon's own refusal (not a bug or a store failure).
+    static func isAnswer(_ error: any Error) -> Bool { error is CompanyCallError || error is QBSyncError }
 
     /// Today, as `YYYY-MM-DD` in UTC (the company's time zone is not known to the daemon).
     static func today(_ date: Date = Date()) -> String { String(Timestamp.string(date).prefix(10)) }
-}
-
-/// `invoice.status_changed` notification params.
-struct InvoiceStatusChanged: Encodable, Sendable {
-    var org: String
-    var demandId: String
-    var qboId: String
-    var from: String
-    var to: String
-    var balance: String
-    var at: String
 }
 
 extension SyncService {

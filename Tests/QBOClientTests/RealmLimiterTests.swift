@@ -1,15 +1,14 @@
-import QBSyncCore
+import QBOClient
 import Testing
-@testable import QBSyncDaemon
 
 @Suite struct RealmLimiterTests {
     func retryAfter(_ error: any Error) -> Int? {
-        if case .rateLimited(let seconds) = error as? QBSyncError { return seconds }
+        if case .overBudget(let seconds) = error as? QBOClientError { return seconds }
         return nil
     }
 
     @Test func theMinuteBudgetIsPerRealm() async throws {
-        let limiter = RealmLimiter(budget: .init(perMinute: 3, perSecond: 100, concurrent: 100, batchesPerMinute: 100, maximumWait: 0))
+        let limiter = RealmLimiter(budget: .init(perMinute: 3, perSecond: 100, concurrent: 100, batchesPerMinute: 100, maximumWait: .zero))
         for _ in 0..<3 {
             try await limiter.acquire(realmID: "a")
             limiter.release(realmID: "a")
@@ -19,7 +18,7 @@ import Testing
     }
 
     @Test func concurrencyIsBoundedAndReleased() async throws {
-        let limiter = RealmLimiter(budget: .init(perMinute: 100, perSecond: 100, concurrent: 1, batchesPerMinute: 100, maximumWait: 0))
+        let limiter = RealmLimiter(budget: .init(perMinute: 100, perSecond: 100, concurrent: 1, batchesPerMinute: 100, maximumWait: .zero))
         try await limiter.acquire(realmID: "a")
         await #expect { try await limiter.acquire(realmID: "a") } throws: { retryAfter($0) != nil }
         limiter.release(realmID: "a")
@@ -34,7 +33,7 @@ import Testing
     }
 
     @Test func batchesHaveTheirOwnBudget() async throws {
-        let limiter = RealmLimiter(budget: .init(perMinute: 100, perSecond: 100, concurrent: 100, batchesPerMinute: 1, maximumWait: 0))
+        let limiter = RealmLimiter(budget: .init(perMinute: 100, perSecond: 100, concurrent: 100, batchesPerMinute: 1, maximumWait: .zero))
         try await limiter.acquire(realmID: "a", batch: true)
         limiter.release(realmID: "a")
         try await limiter.acquire(realmID: "a")

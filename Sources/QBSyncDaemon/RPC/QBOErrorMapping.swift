@@ -2,7 +2,8 @@ import Foundation
 import QBOClient
 import QBSyncCore
 
-/// Every mapping of an Intuit answer to a protocol error, in one place.
+/// Every mapping of an Intuit answer to a protocol error, in one place: the dispatcher applies it
+/// to a handler's ``CompanyCallError`` (and ``CompanyCallError/description`` reads its words).
 enum QBOErrorMapping {
     static func protocolError(_ error: QBOClientError, org: OrgID) -> QBSyncError {
         switch error {
@@ -14,7 +15,7 @@ enum QBOErrorMapping {
             return .qboRejected(QBOFault(code: "3200", message: "AuthenticationFailed", detail: "QuickBooks refused a freshly refreshed access token", type: "AUTHENTICATION"))
         case .rejected(let fault):
             return .qboRejected(fault)
-        case .throttled(let seconds):
+        case .throttled(let seconds), .overBudget(let seconds):
             return .rateLimited(retryAfterSeconds: seconds)
         case .unavailable(let detail):
             return .qboUnavailable(detail: detail)

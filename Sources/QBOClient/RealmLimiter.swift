@@ -1,24 +1,30 @@
 import DequeModule
-import Foundation
-import QBSyncCore
 import Synchronization
 
 /// Keeps every caller of one QuickBooks company under Intuit's budgets (reference §2.9) with some
 /// headroom: requests per minute and per second, requests in flight, and batch requests per
 /// minute. A 429 blocks the company for its Retry-After (60 s when absent); calls in that time
-/// fail at once with `rate_limited` instead of adding to the throttling.
-final class RealmLimiter: Sendable {
-    struct Budget: Sendable {
+/// fail at once (`overBudget`) instead of adding to the throttling.
+public final class RealmLimiter: Sendable {
+    public struct Budget: Sendable {
         /// Intuit: 500/min per realm.
-        var perMinute = 450
+        public var perMinute = 450
         /// Intuit: 10/s per realm and app.
-        var perSecond = 8
+        public var perSecond = 8
         /// Intuit: 10 concurrent per realm and app.
-        var concurrent = 8
+        public var concurrent = 8
         /// Intuit: 40 batch requests/min per realm and app.
-        var batchesPerMinute = 36
-        /// How long a call may wait for a slot before it is `rate_limited`.
-        var maximumWait: TimeInterval = 10
+        public var batchesPerMinute = 36
+        /// How long a call may wait for a slot before it is refused.
+        public var maximumWait: Duration = .seconds(10)
+
+        public init(perMinute: Int = 450, perSecond: Int = 8, concurrent: Int = 8, batchesPerMinute: Int = 36, maximumWait: Duration = .seconds(10)) {
+            self.perMinute = perMinute
+            self.perSecond = perSecond
+            self.concurrent = concurrent
+            self.batchesPerMinute = batchesPerMinute
+            self.maximumWait = maximumWait
+        }
     }
 
     private struct Realm {
@@ -29,20 +35,26 @@ final class RealmLimiter: Sendable {
         var blockedUntil: ContinuousClock.Instant?
     }
 
-    let budget: Budget
+    public let budget: Budget
+    let clock: CallClock
     private let realms = Mutex<[String: Realm]>([:])
     private let waitsCounter = Atomic<Int>(0)
 
-    init(budget: Budget = Budget()) { self.budget = budget }
+    public init(budget: Budget = Budget(), clock: CallClock = .continuous) {
+        self.budget = budget
+        self.clock = clock
+    }
 
     /// Calls that had to wait for a slot (for metrics).
-    var waits: Int { waitsCounter.load(ordering: .relaxed) }
+    public var waits: Int { waitsCounter.load(ordering: .relaxed) }
 
-    func acquire(realmID: String, batch: Bool = false) async throws {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(budget.maximumWait * 1000))
+    /// Takes a slot, waiting up to the budget's `maximumWait`; `overBudget` when none comes in
+    /// time or the company is blocked after a 429. Pair with ``release(realmID:)``.
+    public func acquire(realmID: String, batch: Bool = false) async throws(QBOClientError) {
+        let deadline = clock.now() + budget.maximumWait
         var waited = false
         while true {
-            let now = ContinuousClock.now
+            let now = clock.now()
             let decision: Decision = realms.withLock { realms in
                 var realm = realms[realmID] ?? Realm()
                 defer { realms[realmID] = realm }
@@ -69,19 +81,19 @@ final class RealmLimiter: Sendable {
             case .granted: return
             case .blocked(let duration):
                 // Blocked after a 429: fail at once with the time left.
-                throw QBSyncError.rateLimited(retryAfterSeconds: max(1, Int(duration.components.seconds) + 1))
+                throw .overBudget(retryAfterSeconds: Self.seconds(duration))
             case .wait(let wait):
-                guard now + wait <= deadline else {
-                    throw QBSyncError.rateLimited(retryAfterSeconds: max(1, Int(wait.components.seconds) + 1))
-                }
+                guard now + wait <= deadline else { throw .overBudget(retryAfterSeconds: Self.seconds(wait)) }
                 if !waited {
                     waited = true
                     waitsCounter.add(1, ordering: .relaxed)
                 }
-                try await Task.sleep(for: wait)
+                do { try await clock.sleep(wait) } catch { throw .unavailable("cancelled while waiting for the request budget") }
             }
         }
     }
+
+    private static func seconds(_ duration: Duration) -> Int { max(1, Int(duration.components.seconds) + 1) }
 
     private enum Decision {
         case granted
@@ -89,13 +101,13 @@ final class RealmLimiter: Sendable {
         case wait(Duration)
     }
 
-    func release(realmID: String) {
+    public func release(realmID: String) {
         realms.withLock { $0[realmID]?.inFlight -= 1 }
     }
 
     /// Intuit answered 429: nothing goes to this company until `seconds` have passed.
-    func block(realmID: String, seconds: Int) {
-        let until = ContinuousClock.now + .seconds(seconds)
+    public func block(realmID: String, seconds: Int) {
+        let until = clock.now() + .seconds(seconds)
         realms.withLock { realms in
             var realm = realms[realmID] ?? Realm()
             realm.blockedUntil = max(realm.blockedUntil ?? until, until)
