@@ -156,7 +156,7 @@ public final class Simulator: Sendable {
         case .drop?:
             return .dropConnection
         case .delay(let milliseconds)?:
-            try? await Task.sleep(for: .milliseconds(milliseconds))
+            try? await Task.sleep(for: .milliseconds(milliseconds))  // try?: a cancelled delay just ends
             return nil
         case .invalidGrant?, .dropAfterProcessing?, nil:
             return nil

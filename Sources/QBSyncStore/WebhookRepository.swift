@@ -93,40 +93,50 @@ public struct WebhookRepository: Sendable {
         if let original = try Int64.fetchOne(db, sql: "SELECT id FROM qb_webhook_deliveries WHERE body_sha256 = ?", arguments: [digest]) {
             return .duplicate(of: original)
         }
-        let cloudEventIDs = delivery.events.compactMap(\.cloudEventID)
-        if delivery.unparsed.isEmpty, !cloudEventIDs.isEmpty, cloudEventIDs.count == delivery.events.count {
-            var original: Int64?
-            for id in cloudEventIDs {
-                guard let stored = try Int64.fetchOne(db, sql: "SELECT delivery_id FROM qb_webhook_events WHERE cloud_event_id = ? ORDER BY id LIMIT 1", arguments: [id]) else {
-                    original = nil
-                    break
-                }
-                original = original ?? stored
-            }
-            if let original { return .duplicate(of: original) }
-        }
+        if let original = try cloudEventReplay(of: delivery.events, unparsed: delivery.unparsed, db: db) { return .duplicate(of: original) }
         let millis = Int64(delivery.receivedAt.timeIntervalSince1970 * 1000)
         try db.execute(
             sql: "INSERT INTO qb_webhook_deliveries (received_at, body, signature, remote_address, format, body_sha256) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [millis, delivery.body, delivery.signature, delivery.remoteAddress, delivery.format.rawValue, digest]
         )
         let deliveryID = db.lastInsertedRowID
-        for fact in delivery.events {
-            let org = try String.fetchOne(db, sql: "SELECT org FROM qb_configs WHERE realm_id = ?", arguments: [fact.realmID])
+        try insertEvents(deliveryID: deliveryID, receivedAt: delivery.receivedAt, events: delivery.events, unparsed: delivery.unparsed, db: db)
+        return .stored(deliveryID)
+    }
+
+    /// The delivery these CloudEvents repeat, when every one of them (and nothing unparsed) is stored already.
+    static func cloudEventReplay(of events: [WebhookEventFact], unparsed: [String], db: Database) throws -> Int64? {
+        let ids = events.compactMap(\.cloudEventID)
+        guard unparsed.isEmpty, !ids.isEmpty, ids.count == events.count else { return nil }
+        var original: Int64?
+        for id in ids {
+            let statement = try db.cachedStatement(sql: "SELECT delivery_id FROM qb_webhook_events WHERE cloud_event_id = ? ORDER BY id LIMIT 1")
+            guard let stored = try Int64.fetchOne(statement, arguments: [id]) else { return nil }
+            original = original ?? stored
+        }
+        return original
+    }
+
+    /// A delivery's events: `pending` (or `ignored` when no org has the realm), and each unparsed one `failed`.
+    static func insertEvents(deliveryID: Int64, receivedAt: Date, events: [WebhookEventFact], unparsed: [String], db: Database) throws {
+        let millis = Int64(receivedAt.timeIntervalSince1970 * 1000)
+        for fact in events {
+            let org = try String.fetchOne(db.cachedStatement(sql: "SELECT org FROM qb_configs WHERE realm_id = ?"), arguments: [fact.realmID])
             let ignoredBecause: String? = org == nil ? "no organisation is connected to QuickBooks company \(fact.realmID)" : nil
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO qb_webhook_events (delivery_id, received_at, realm_id, org, entity_name, entity_id, operation, last_updated, type,
                         cloud_event_id, dedupe_key, status, process_error)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     deliveryID, millis, fact.realmID, org, fact.entityName, fact.entityID, fact.operation, fact.lastUpdated, fact.type,
                     fact.cloudEventID, fact.dedupeKey, ignoredBecause == nil ? "pending" : "ignored", ignoredBecause,
                 ]
             )
         }
-        for (index, reason) in delivery.unparsed.enumerated() {
+        for (index, reason) in unparsed.enumerated() {
             try db.execute(
                 sql: """
                     INSERT INTO qb_webhook_events (delivery_id, received_at, realm_id, entity_name, entity_id, operation, type, dedupe_key, status, process_error)
@@ -135,7 +145,6 @@ public struct WebhookRepository: Sendable {
                 arguments: [deliveryID, millis, "unparsed:\(deliveryID):\(index)", "could not be parsed: " + reason]
             )
         }
-        return .stored(deliveryID)
     }
 
     /// Whether an earlier event with the same dedupe key was already handled.

@@ -63,7 +63,7 @@ public struct SimResponse: Sendable {
     public static func json(_ status: HTTPResponseStatus, _ value: some Encodable, headers: [(String, String)] = []) -> SimResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        let body = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        let body = (try? encoder.encode(value)) ?? Data("{}".utf8)  // try?: response values always encode
         return SimResponse(status: status, headers: [("Content-Type", "application/json;charset=UTF-8")] + headers, body: body)
     }
 

@@ -1,0 +1,85 @@
+import Foundation
+import QBSyncCore
+import QBSyncStore
+
+/// Extraction never takes CPU from the listener: it parses on ``IdlePriorityWorker`` (nice 19), so
+/// a burst is answered at full speed and extracted as the CPU allows, in full once it ends. Its
+/// transactions have no fsync of their own (``WebhookRepository/expand(_:)``), so running after
+/// every commit costs the commits nothing but the writer's time.
+extension WebhookIntake {
+    func expansionLoop() async {
+        while true {
+            let (due, finished) = state.withLock { state in
+                defer { state.expansionDue = false }
+                return (state.expansionDue, state.stopped)
+            }
+            // Stopping: what is still listed is extracted at the next start, not while systemd waits.
+            if finished { return }
+            if due, await !expandListed(untilStopping: true), !state.withLock({ $0.stopping }) {
+                // The store could not take them (a full disk): again in a while, not only at the next delivery.
+                try? await Task.sleep(for: Self.extractionRetry)  // try?: cancelled means stopping; the loop ends next round
+                state.withLock { $0.expansionDue = true }
+            }
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state in
+                    if state.expansionDue || state.stopped { return true }
+                    state.expansionWakeup = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
+    }
+
+    /// Extracts the events of every listed delivery (at start: what a crash left listed); from the
+    /// loop, only until the intake is stopping. False when a batch failed (logged) or it stopped early.
+    @discardableResult
+    func expandListed(untilStopping: Bool = false) async -> Bool {
+        while true {
+            guard let more = await expandBatch() else { return false }
+            if !more { return true }
+            if untilStopping, state.withLock({ $0.stopping }) { return false }
+        }
+    }
+
+    /// One batch; whether more may be listed (nil: it failed, logged, and is tried again after
+    /// ``WebhookIntake/extractionRetry``, at the next commit, or at the next start).
+    private func expandBatch() async -> Bool? {
+        do {
+            let listed = try await repository.unexpanded(limit: Self.expansionBatch)
+            guard !listed.isEmpty else { return false }
+            let parsed = await IdlePriorityWorker.shared.run { listed.map { (delivery: $0, parsed: WebhookPayload.parseDelivery($0.body)) } }
+            let outcomes = try await repository.expand(parsed)
+            report(zip(parsed.map(\.parsed), outcomes))
+            return listed.count == Self.expansionBatch
+        } catch is CancellationError {
+            return nil
+        } catch {
+            logger.error("webhook events could not be extracted; they will be when the store can write", metadata: [LogKey.error: "\(error)"])
+            return nil
+        }
+    }
+
+    private func report(_ outcomes: some Sequence<(WebhookPayload.Parsed, ExpansionOutcome?)>) {
+        var stored: [WebhookPayload.Parsed] = []
+        for (parsed, outcome) in outcomes {
+            switch outcome {
+            case .stored?:
+                stored.append(parsed)
+                if !parsed.unparsed.isEmpty {
+                    // Stored (the raw body and a failed event each), counted and said: never silent.
+                    unparsed(parsed.unparsed.count)
+                    logger.warning(
+                        "a signed webhook delivery held events that could not be parsed; stored as failed events",
+                        metadata: [LogKey.unparsed: "\(parsed.unparsed.count)", LogKey.parsed: "\(parsed.events.count)", LogKey.first: "\(parsed.unparsed[0].prefix(120))"]
+                    )
+                }
+            case .duplicate?:
+                duplicate()
+            case nil:
+                break
+            }
+        }
+        if !stored.isEmpty { committed(stored) }
+    }
+}
