@@ -18,6 +18,12 @@ if ! PYTHONPATH="$pydeps" python3 -c 'import intuitlib' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --target "$pydeps" intuit-oauth
 fi
 export QBSYNC_PYDEPS="$pydeps"
+# A throw-away PostgreSQL cluster for the PostgreSQL store's tests (never the machine's own):
+# initdb in its own directory, a free port, removed again when the tests end.
+pg_dir="${TMPDIR:-/tmp}/qbsyncd-pg-$$"
+trap 'bash scripts/pg-cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+export "$(bash scripts/pg-cluster.sh start "$pg_dir")"
+echo "PostgreSQL: a throw-away cluster in $pg_dir"
 swift build --build-tests
 swift test --skip-build --disable-xctest --skip ReliabilityTests
 swift test --skip-build --disable-xctest --filter ReliabilityTests

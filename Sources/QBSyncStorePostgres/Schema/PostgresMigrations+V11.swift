@@ -1,0 +1,10 @@
+/// SQLite's v11 on, translated (Sources/QBSyncStore/Migrations.swift says why each exists).
+extension PostgresMigrations {
+    static let v11On: [PostgresMigration] = [
+        PostgresMigration(
+            // Issue 17: deliveries committed raw, their events extracted after the answer.
+            version: "v11-deferred-event-extraction",
+            statements: ["CREATE TABLE qb_webhook_unexpanded (delivery_id BIGINT PRIMARY KEY)"]
+        )
+    ]
+}
