@@ -5,52 +5,11 @@ import Testing
 
 /// The Accounting API v3 as qbo-sim serves it (reference §2): shapes, field names, statuses, faults.
 @Suite(.timeLimit(.minutes(2))) struct AccountingContractTests {
-    struct Fixture {
-        let sim: SimulatorProcess
-        let client: SimClient
-        let token: String
-        let realm: String
-        var prefix: String { "/v3/company/\(realm)" }
-
-        static func start() async throws -> Fixture {
-            let sim = try SimulatorProcess()
-            try await sim.start()
-            let client = SimClient(base: sim.baseURL)
-            let grant = try await client.connect()
-            return Fixture(sim: sim, client: client, token: grant.access, realm: grant.realmID)
-        }
-
-        func post(_ path: String, _ json: JSONValue) async throws -> SimClient.Reply {
-            try await client.post(prefix + path, json: json, token: token)
-        }
-
-        func get(_ path: String) async throws -> SimClient.Reply {
-            try await client.get(prefix + path, token: token)
-        }
-
-        func query(_ sql: String) async throws -> JSONValue {
-            var components = URLComponents()
-            components.queryItems = [URLQueryItem(name: "query", value: sql), URLQueryItem(name: "minorversion", value: "75")]
-            return try await get("/query?" + components.percentEncodedQuery!).json
-        }
-
-        /// A customer and a one-line invoice for it.
-        func customerAndInvoice(name: String = "Block A", amount: JSONValue = 1250) async throws -> (customer: JSONValue, invoice: JSONValue) {
-            let customer = try await post("/customer", ["DisplayName": .string(name)]).json["Customer"]!
-            let invoice = try await post(
-                "/invoice",
-                [
-                    "CustomerRef": ["value": customer["Id"]!], "DueDate": "2026-12-31",
-                    "Line": [["Amount": amount, "DetailType": "SalesItemLineDetail", "Description": "Service charge", "SalesItemLineDetail": ["ItemRef": ["value": "1"]]]],
-                ]
-            ).json["Invoice"]!
-            return (customer, invoice)
-        }
-    }
+    typealias Fixture = SimFixture
 
     @Test func authenticationFailuresUseTheGatewaysShapes() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let missing = try await f.client.get(f.prefix + "/companyinfo/\(f.realm)")
         #expect(missing.status == 401)
         #expect(missing.json["fault"]?["type"] == "AUTHENTICATION")
@@ -72,7 +31,7 @@ import Testing
 
     @Test func customersHaveUniqueNamesSyncTokensAndSparseUpdates() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let created = try await f.post("/customer", ["DisplayName": "Maple Court", "PrimaryEmailAddr": ["Address": "a@example.com"], "Balance": 99, "Notes": ""])
         #expect(created.status == 200)
         let customer = try #require(created.json["Customer"])
@@ -105,7 +64,7 @@ import Testing
 
     @Test func invoicesAreComputedByTheServiceAndValidated() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let (customer, invoice) = try await f.customerAndInvoice(amount: 1250.5)
         #expect(invoice["TotalAmt"] == .double(1250.5))
         #expect(invoice["Balance"] == .double(1250.5))
@@ -140,7 +99,7 @@ import Testing
 
     @Test func voidDeleteAndPaymentsBehaveAsIntuits() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let (_, toVoid) = try await f.customerAndInvoice(name: "Void Co")
         let voided = try await f.post("/invoice?operation=void", ["Id": toVoid["Id"]!, "SyncToken": "0"])
         #expect(voided.json["Invoice"]?["TotalAmt"] == 0)
@@ -177,7 +136,7 @@ import Testing
 
     @Test func queriesFollowIntuitsLanguageAndShapes() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         for name in ["Alder House", "Birch House", "Cedar Court"] { _ = try await f.customerAndInvoice(name: name) }
         let empty = try await f.query("select * from Customer where DisplayName = 'Nobody'")
         #expect(empty["QueryResponse"] == [:])
@@ -200,7 +159,7 @@ import Testing
 
     @Test func requestIDReplaysTheFirstAnswerAndCreatesOnce() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let first = try await f.post("/customer?requestid=abc-123", ["DisplayName": "Once Only"])
         let second = try await f.post("/customer?requestid=abc-123", ["DisplayName": "Once Only"])
         #expect(first.status == 200)
@@ -215,7 +174,7 @@ import Testing
 
     @Test func cdcAndBatch() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let since = Timestamp.string(Date().addingTimeInterval(-60))
         let (_, invoice) = try await f.customerAndInvoice()
         _ = try await f.post("/invoice?operation=delete", ["Id": invoice["Id"]!, "SyncToken": "0"])
@@ -237,5 +196,26 @@ import Testing
         #expect(batch[2]["QueryResponse"] == ["totalCount": 2])
         let tooMany = try await f.post("/batch", ["BatchItemRequest": .array((0..<31).map { ["bId": .string("\($0)"), "Query": "select * from Item"] })])
         #expect(tooMany.status == 400)
+    }
+}
+
+extension SimFixture {
+    func query(_ sql: String) async throws -> JSONValue {
+        var components = URLComponents()
+        components.queryItems = [URLQueryItem(name: "query", value: sql), URLQueryItem(name: "minorversion", value: "75")]
+        return try await get("/query?" + components.percentEncodedQuery!).json
+    }
+
+    /// A customer and a one-line invoice for it.
+    func customerAndInvoice(name: String = "Block A", amount: JSONValue = 1250) async throws -> (customer: JSONValue, invoice: JSONValue) {
+        let customer = try await post("/customer", ["DisplayName": .string(name)]).json["Customer"]!
+        let invoice = try await post(
+            "/invoice",
+            [
+                "CustomerRef": ["value": customer["Id"]!], "DueDate": "2026-12-31",
+                "Line": [["Amount": amount, "DetailType": "SalesItemLineDetail", "Description": "Service charge", "SalesItemLineDetail": ["ItemRef": ["value": "1"]]]],
+            ]
+        ).json["Invoice"]!
+        return (customer, invoice)
     }
 }

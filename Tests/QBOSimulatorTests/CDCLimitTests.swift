@@ -7,11 +7,9 @@ import Testing
 /// so a client that moves `changedSince` to the newest time it received catches up.
 @Suite(.timeLimit(.minutes(3))) struct CDCLimitTests {
     @Test func aThousandObjectsAtMostOldestFirstAndAClientCatchesUp() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start()
+        defer { f.cleanUp() }
+        let (client, grant) = (f.client, f.grant)
         let prefix = "/v3/company/\(grant.realmID)"
         let start = Timestamp.string(Date().addingTimeInterval(-60))
         let customer = try await client.post(prefix + "/customer", json: ["DisplayName": "Bulk Co"], token: grant.access).json["Customer"]!

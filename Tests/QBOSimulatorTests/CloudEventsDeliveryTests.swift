@@ -6,22 +6,14 @@ import Testing
 /// CloudEvents as Intuit now sends them: POSTs mixing companies, ids fixed when the change is
 /// recorded; and webhook loss for benchmarks.
 @Suite(.timeLimit(.minutes(2))) struct CloudEventsDeliveryTests {
-    typealias Receiver = ThrottlingAndWebhookTests.Receiver
-
-    static func events(_ delivery: Receiver.Delivery) -> [JSONValue] {
+    static func events(_ delivery: WebhookReceiver.Delivery) -> [JSONValue] {
         ((try? JSONDecoder().decode(JSONValue.self, from: delivery.body))?.arrayValue) ?? []
     }
 
     @Test func onePostMixesCompaniesAndEventIDsSurviveRetriesAndDuplicates() async throws {
-        let receiver = try await Receiver()
-        receiver.record.failures.store(1, ordering: .relaxed)
-        let serving = Task { try await receiver.server.run() }
-        defer { serving.cancel() }
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start(webhookURL: receiver.url, webhookFormat: "cloudevents", extraEnvironment: ["QBOSIM_DUPLICATE_RATE": "1"])
-        let client = SimClient(base: sim.baseURL)
-        let first = try await client.connect()
+        let f = try await SimFixture.start(webhooks: .init(format: "cloudevents", failures: 1), environment: ["QBOSIM_DUPLICATE_RATE": "1"])
+        defer { f.cleanUp() }
+        let (receiver, client, first) = (f.receiver!, f.client, f.grant)
         let otherRealm = try await client.post("/sim/companies", json: ["name": "Second Co"]).json["realmId"]!.stringValue!
         let second = try await client.connect(realmID: otherRealm)
 
@@ -35,7 +27,7 @@ import Testing
         _ = try await client.post("/sim/clock", json: ["advanceSeconds": 11])
         let all = try await eventually("the retry and the held events, each sent twice") { receiver.all.count >= 6 ? receiver.all : nil }
         #expect(all.count == 6)
-        #expect(all.allSatisfy { ThrottlingAndWebhookTests().verified($0) })
+        #expect(all.allSatisfy { $0.verified })
         #expect(all.allSatisfy { $0.contentType == "application/cloudevents-batch+json" })
 
         // The retry and the duplicates carry the same events with the same ids.
@@ -57,15 +49,10 @@ import Testing
     }
 
     @Test func aHundredEventsAtMostInOnePost() async throws {
-        let receiver = try await Receiver()
-        let serving = Task { try await receiver.server.run() }
-        defer { serving.cancel() }
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
         // Nothing is sent until the flush: the receiver's URL is set only then.
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let first = try await client.connect()
+        let f = try await SimFixture.start(webhooks: .init(configured: false))
+        defer { f.cleanUp() }
+        let (receiver, client, first) = (f.receiver!, f.client, f.grant)
         let otherRealm = try await client.post("/sim/companies", json: ["name": "Second Co"]).json["realmId"]!.stringValue!
         let second = try await client.connect(realmID: otherRealm)
         receiver.record.failures.store(1, ordering: .relaxed)
@@ -86,14 +73,9 @@ import Testing
     }
 
     @Test func theLossRateDropsEventsForGoodAndCountsThem() async throws {
-        let receiver = try await Receiver()
-        let serving = Task { try await receiver.server.run() }
-        defer { serving.cancel() }
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start(webhookURL: receiver.url, extraEnvironment: ["QBOSIM_WEBHOOK_LOSS_RATE": "1"])
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start(webhooks: .init(), environment: ["QBOSIM_WEBHOOK_LOSS_RATE": "1"])
+        defer { f.cleanUp() }
+        let (receiver, client, grant) = (f.receiver!, f.client, f.grant)
         let prefix = "/v3/company/\(grant.realmID)"
 
         // Rate 1: the change is never delivered, not even by a flush.

@@ -6,20 +6,12 @@ import Testing
 /// `/sim/.../edit`: a QuickBooks user changing an invoice or a customer. The change is an update like
 /// the API's: SyncToken up, LastUpdatedTime moved, in the change feed, told by an Update webhook.
 @Suite(.timeLimit(.minutes(2))) struct EditEndpointTests {
-    typealias Receiver = ThrottlingAndWebhookTests.Receiver
-
     @Test func editsAreUpdatesAsAQuickBooksUserMakesThem() async throws {
-        let receiver = try await Receiver()
-        let serving = Task { try await receiver.server.run() }
-        defer { serving.cancel() }
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start(webhookURL: receiver.url)
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
-        let prefix = "/v3/company/\(grant.realmID)"
-        func post(_ path: String, _ json: JSONValue) async throws -> JSONValue { try await client.post(prefix + path, json: json, token: grant.access).json }
-        func get(_ path: String) async throws -> JSONValue { try await client.get(prefix + path, token: grant.access).json }
+        let f = try await SimFixture.start(webhooks: .init())
+        defer { f.cleanUp() }
+        let (receiver, client, grant) = (f.receiver!, f.client, f.grant)
+        func post(_ path: String, _ json: JSONValue) async throws -> JSONValue { try await f.post(path, json).json }
+        func get(_ path: String) async throws -> JSONValue { try await f.get(path).json }
         let customer = try await post("/customer", ["DisplayName": "Edit Co", "PrimaryEmailAddr": ["Address": "a@edit.example"]])["Customer"]!
         let other = try await post("/customer", ["DisplayName": "Other Co"])["Customer"]!
         let invoice = try await post("/invoice", [
@@ -76,7 +68,7 @@ import Testing
 
         // The change feed shows the edits, and Update webhooks tell them.
         let since = Timestamp.string(Date().addingTimeInterval(-60))
-        let feed = try await client.get("\(prefix)/cdc?entities=Invoice,Customer&changedSince=\(since)", token: grant.access).json
+        let feed = try await client.get("\(f.prefix)/cdc?entities=Invoice,Customer&changedSince=\(since)", token: grant.access).json
         let responses = feed["CDCResponse"]?.arrayValue?.first?["QueryResponse"]?.arrayValue ?? []
         #expect(responses.contains { $0["Invoice"]?.arrayValue?.contains { $0["Id"] == .string(invoiceID) && $0["TotalAmt"] == 80 } == true })
         _ = try await client.post("/sim/webhooks/flush", json: [:])
@@ -89,11 +81,9 @@ import Testing
     }
 
     @Test func aVoidedInvoiceCannotBeEdited() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start()
+        defer { f.cleanUp() }
+        let (client, grant) = (f.client, f.grant)
         let customer = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "Void Co"], token: grant.access).json["Customer"]!
         let invoice = try await client.post(
             "/v3/company/\(grant.realmID)/invoice",

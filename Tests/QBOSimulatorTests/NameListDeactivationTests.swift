@@ -15,7 +15,7 @@ import Testing
 
     @Test func aDeactivatedCustomerIsRenamedHiddenAndItsNameFree() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let customer = try #require(try await f.post("/customer", ["DisplayName": "Maple Court"]).json["Customer"])
         let id = try #require(customer["Id"])
         let inactive = try await f.post("/customer", ["Id": id, "SyncToken": "0", "sparse": true, "Active": false]).json["Customer"]
@@ -47,7 +47,7 @@ import Testing
 
     @Test func reactivationTakesTheSuffixOff() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let customer = try #require(try await f.post("/customer", ["DisplayName": "Birch House"]).json["Customer"])
         let id = try #require(customer["Id"])
         _ = try await f.post("/customer", ["Id": id, "SyncToken": "0", "sparse": true, "Active": false])
@@ -59,7 +59,7 @@ import Testing
 
     @Test func aDeactivatedItemIsRenamedHiddenAndItsNameFree() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let item = try #require(try await f.post("/item", ["Name": "Service Charge", "Type": "Service", "IncomeAccountRef": ["value": "1"]]).json["Item"])
         let id = try #require(item["Id"])
         let inactive = try await f.post("/item", ["Id": id, "SyncToken": "0", "sparse": true, "Active": false]).json["Item"]
@@ -77,7 +77,7 @@ import Testing
     /// and a value ending in a backslash escapes its own closing quote (quickbooks-ruby#345).
     @Test func queryStringsKnowOnlyTheQuoteEscape() async throws {
         let f = try await Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         _ = try await f.post("/customer", ["DisplayName": "O'Brien"])
         _ = try await f.post("/customer", ["DisplayName": #"Case b\foo"#])
         _ = try await f.post("/customer", ["DisplayName": #"Ends b\"#])

@@ -102,11 +102,9 @@ import Testing
     }
 
     @Test func refreshTokensRotateOnScheduleAndSupersededOnesAreRefused() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let first = try await client.connect()
+        let f = try await SimFixture.start()
+        defer { f.cleanUp() }
+        let (sim, client, first) = (f.sim, f.client, f.grant)
         func refresh(_ token: String, headers: [(String, String)] = []) async throws -> SimClient.Reply {
             try await client.form("/oauth2/v1/tokens/bearer", [("grant_type", "refresh_token"), ("refresh_token", token)], extraHeaders: headers)
         }
@@ -140,11 +138,9 @@ import Testing
     }
 
     @Test func revokeEndsTheGrant() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start()
+        defer { f.cleanUp() }
+        let (client, grant) = (f.client, f.grant)
         let basic = "Basic " + Data("\(SimulatorProcess.clientID):\(SimulatorProcess.clientSecret)".utf8).base64EncodedString()
         let bearer = try await client.send(.POST, "/v2/oauth2/tokens/revoke", headers: [("Authorization", "Bearer \(grant.access)"), ("Content-Type", "application/json")], body: Data(#"{"token":"\#(grant.refresh)"}"#.utf8))
         #expect(bearer.status == 401)
@@ -163,11 +159,9 @@ import Testing
     }
 
     @Test func injectedInvalidGrantRefusesTheNextRefresh() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start()
+        defer { f.cleanUp() }
+        let (client, grant) = (f.client, f.grant)
         _ = try await client.post("/sim/faults", json: ["fault": "invalid_grant", "count": 1])
         #expect(try await client.form("/oauth2/v1/tokens/bearer", [("grant_type", "refresh_token"), ("refresh_token", grant.refresh)]).json == ["error": "invalid_grant"])
         #expect(try await client.form("/oauth2/v1/tokens/bearer", [("grant_type", "refresh_token"), ("refresh_token", grant.refresh)]).status == 200)

@@ -6,20 +6,12 @@ import Testing
 /// Voiding and deleting payments, through the API and as a QuickBooks user: the invoices get their
 /// balances back, CDC shows it, webhooks tell it.
 @Suite(.timeLimit(.minutes(2))) struct PaymentVoidAndDeleteTests {
-    typealias Receiver = ThrottlingAndWebhookTests.Receiver
-
     @Test func voidAndDeleteGiveTheInvoicesTheirBalancesBack() async throws {
-        let receiver = try await Receiver()
-        let serving = Task { try await receiver.server.run() }
-        defer { serving.cancel() }
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start(webhookURL: receiver.url)
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
-        let prefix = "/v3/company/\(grant.realmID)"
-        func post(_ path: String, _ json: JSONValue) async throws -> JSONValue { try await client.post(prefix + path, json: json, token: grant.access).json }
-        func get(_ path: String) async throws -> JSONValue { try await client.get(prefix + path, token: grant.access).json }
+        let f = try await SimFixture.start(webhooks: .init())
+        defer { f.cleanUp() }
+        let (receiver, client, grant) = (f.receiver!, f.client, f.grant)
+        func post(_ path: String, _ json: JSONValue) async throws -> JSONValue { try await f.post(path, json).json }
+        func get(_ path: String) async throws -> JSONValue { try await f.get(path).json }
         let since = Timestamp.string(Date().addingTimeInterval(-60))
 
         let customer = try await post("/customer", ["DisplayName": "Payer Co"])["Customer"]!

@@ -45,7 +45,7 @@ import Testing
         #expect(real["time"]?.stringValue?.wholeMatch(of: Self.envelopeTime) != nil)
 
         let f = try await AccountingContractTests.Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let (customer, invoice) = try await f.customerAndInvoice()
         for entity in [customer, invoice] {
             for key in ["CreateTime", "LastUpdatedTime"] {
@@ -65,7 +65,7 @@ import Testing
     @Test func amountsAreNumbers() async throws {
         let real = try Self.sample("invoice-create-response.json")
         let f = try await AccountingContractTests.Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let (_, invoice) = try await f.customerAndInvoice(amount: 100)
         for key in ["TotalAmt", "Balance"] {
             #expect(Self.number(real["Invoice"]?[key]) == 100)
@@ -77,7 +77,7 @@ import Testing
     @Test func aDuplicateNameFaultHasTheRealMembers() async throws {
         let real = try Self.sample("fault-validation-6240.json")
         let f = try await AccountingContractTests.Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         #expect(try await f.post("/customer", ["DisplayName": "Maple Court"]).status == 200)
         let again = try await f.post("/customer", ["DisplayName": "Maple Court"])
         #expect(again.status == 400)
@@ -89,7 +89,7 @@ import Testing
     @Test func anUnknownEntityInAQueryIs4001() async throws {
         let real = try Self.sample("fault-query-4001.json")
         let f = try await AccountingContractTests.Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let answer = try await f.query("SELECT * FROM Custmoer")
         let error = answer["Fault"]?["Error"]?.arrayValue?.first
         #expect(error?["code"] == real["Fault"]?["Error"]?.arrayValue?.first?["code"])
@@ -105,7 +105,7 @@ import Testing
     @Test func anUnknownPathIs400WithCode500() async throws {
         let real = try Self.sample("fault-unsupported-operation-500.json")
         let f = try await AccountingContractTests.Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let answer = try await f.get("/customer/1/5")
         #expect(answer.status == 400)
         let error = answer.json["Fault"]?["Error"]?.arrayValue?.first
@@ -121,7 +121,7 @@ import Testing
         let real610 = try Self.sample("fault-object-not-found-610-batch-item.json")
         let real2500 = try Self.sample("fault-invalid-reference-2500.json")
         let f = try await AccountingContractTests.Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         let (customer, invoice) = try await f.customerAndInvoice()
         let id = try #require(customer["Id"])
         #expect(try await f.post("/customer", ["Id": id, "SyncToken": customer["SyncToken"]!, "sparse": true, "Active": false]).status == 200)
@@ -140,7 +140,7 @@ import Testing
         let real = try Self.sampleText("throttle-429.xml")
         #expect(real.contains(#"<Error code="3001">"#))
         let f = try await AccountingContractTests.Fixture.start()
-        defer { f.sim.cleanUp() }
+        defer { f.cleanUp() }
         _ = try await f.client.post("/sim/faults", json: ["status": 429, "count": 1])
         let answer = try await f.get("/companyinfo/\(f.realm)")
         #expect(answer.status == 429)

@@ -11,11 +11,9 @@ import Testing
 /// Intuit's per-realm limits, and webhooks delivered to a real receiver.
 @Suite(.timeLimit(.minutes(2))) struct ThrottlingAndWebhookTests {
     @Test func fiveHundredRequestsAMinutePerRealmThenTheXMLThrottleAnswer() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start()
+        defer { f.cleanUp() }
+        let (client, grant) = (f.client, f.grant)
         let path = "/v3/company/\(grant.realmID)/companyinfo/\(grant.realmID)"
         var statuses: [Int: Int] = [:]
         var throttleBody = ""
@@ -37,11 +35,9 @@ import Testing
     }
 
     @Test func tenConcurrentRequestsPerRealm() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start()
+        defer { f.cleanUp() }
+        let (client, grant) = (f.client, f.grant)
         // Every request is held 500 ms, so 14 at once cannot all be in flight.
         _ = try await client.post("/sim/faults", json: ["realmId": .string(grant.realmID), "delayMs": 500, "count": 14])
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -55,11 +51,9 @@ import Testing
     }
 
     @Test func injectedFaultsAnswerAsIntuitsInfrastructureDoes() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start()
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start()
+        defer { f.cleanUp() }
+        let (client, grant) = (f.client, f.grant)
         let path = "/v3/company/\(grant.realmID)/companyinfo/\(grant.realmID)"
         _ = try await client.post("/sim/faults", json: ["path": "/companyinfo", "status": 500, "count": 1])
         let system = try await client.get(path, token: grant.access)
@@ -72,56 +66,11 @@ import Testing
         #expect(try await client.get(path, token: grant.access).status == 200, "faults are used up")
     }
 
-    /// Records every webhook POST; answers `failures` 500s first.
-    final class Receiver: Sendable {
-        struct Delivery: Sendable {
-            var body: Data
-            var signature: String?
-            var contentType: String?
-        }
-
-        /// What the handler records; a class so the server's closure can share it.
-        final class Record: Sendable {
-            let deliveries = Mutex<[Delivery]>([])
-            let failures = Atomic<Int>(0)
-        }
-
-        let record = Record()
-        let server: SimHTTPServer
-
-        init() async throws {
-            let record = self.record
-            server = try await SimHTTPServer.bind(host: "127.0.0.1", port: 0, logger: Logger(label: "receiver")) { request in
-                record.deliveries.withLock {
-                    $0.append(Delivery(body: request.body, signature: request.headers.first(name: "intuit-signature"), contentType: request.headers.first(name: "Content-Type")))
-                }
-                if record.failures.load(ordering: .relaxed) > 0 {
-                    record.failures.subtract(1, ordering: .relaxed)
-                    return .respond(SimResponse(status: .internalServerError))
-                }
-                return .respond(SimResponse(status: .ok))
-            }
-        }
-
-        var url: String { "http://127.0.0.1:\(server.port)/api/webhooks/quickbooks" }
-        var all: [Delivery] { record.deliveries.withLock { $0 } }
-    }
-
-    func verified(_ delivery: Receiver.Delivery) -> Bool {
-        let mac = HMAC<SHA256>.authenticationCode(for: delivery.body, using: SymmetricKey(data: Data(SimulatorProcess.verifierToken.utf8)))
-        return delivery.signature == Data(mac).base64EncodedString()
-    }
-
     @Test(arguments: ["classic", "cloudevents"])
     func changesArriveSignedInEachFormat(format: String) async throws {
-        let receiver = try await Receiver()
-        let serving = Task { try await receiver.server.run() }
-        defer { serving.cancel() }
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start(webhookURL: receiver.url, webhookFormat: format)
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start(webhooks: .init(format: format))
+        defer { f.cleanUp() }
+        let (receiver, client, grant) = (f.receiver!, f.client, f.grant)
         let customer = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "Hook Co"], token: grant.access).json["Customer"]!
         let invoice = try await client.post(
             "/v3/company/\(grant.realmID)/invoice",
@@ -148,7 +97,7 @@ import Testing
             }
             return events.count >= 4 ? events : nil
         }
-        #expect(receiver.all.allSatisfy(verified), "intuit-signature verifies with the verifier token")
+        #expect(receiver.all.allSatisfy { $0.verified }, "intuit-signature verifies with the verifier token")
         let invoiceID = invoice["Id"]!.stringValue!
         if format == "classic" {
             #expect(events.contains { $0 == ("Customer", customer["Id"]!.stringValue!, "Create") })
@@ -167,15 +116,9 @@ import Testing
     }
 
     @Test func aFailedDeliveryIsRetriedInOrderOnIntuitsSchedule() async throws {
-        let receiver = try await Receiver()
-        receiver.record.failures.store(1, ordering: .relaxed)
-        let serving = Task { try await receiver.server.run() }
-        defer { serving.cancel() }
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start(webhookURL: receiver.url, webhookFormat: "classic")
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start(webhooks: .init(format: "classic", failures: 1))
+        defer { f.cleanUp() }
+        let (receiver, client, grant) = (f.receiver!, f.client, f.grant)
         _ = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "First"], token: grant.access)
         _ = try await eventually("the first attempt") { receiver.all.count >= 1 ? true : nil }
         _ = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "Second"], token: grant.access)
@@ -185,18 +128,13 @@ import Testing
         let all = try await eventually("the retry and the held change") { receiver.all.count >= 3 ? receiver.all : nil }
         #expect(all[0].body == all[1].body, "the retry sends the same delivery")
         #expect(String(decoding: all[2].body, as: UTF8.self).contains("\"operation\":\"Create\""))
-        #expect(all.allSatisfy(verified))
+        #expect(all.allSatisfy { $0.verified })
     }
 
     @Test func simVoidAndDeleteActAsAUserInTheUIAndDuplicatesAreOptional() async throws {
-        let receiver = try await Receiver()
-        let serving = Task { try await receiver.server.run() }
-        defer { serving.cancel() }
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start(webhookURL: receiver.url, webhookFormat: "classic", extraEnvironment: ["QBOSIM_DUPLICATE_RATE": "1"])
-        let client = SimClient(base: sim.baseURL)
-        let grant = try await client.connect()
+        let f = try await SimFixture.start(webhooks: .init(format: "classic"), environment: ["QBOSIM_DUPLICATE_RATE": "1"])
+        defer { f.cleanUp() }
+        let (receiver, client, grant) = (f.receiver!, f.client, f.grant)
         let customer = try await client.post("/v3/company/\(grant.realmID)/customer", json: ["DisplayName": "UI Co"], token: grant.access).json["Customer"]!
         var invoices: [String] = []
         for _ in 0..<2 {

@@ -9,11 +9,9 @@ import Testing
     static let monthlyLimitDetail = "<Detail>CorePlus monthly limit reached for this app. Try again next month</Detail>"
 
     @Test func readsAcrossCompaniesCountAgainstTheMonthlyQuotaAndWritesStillWork() async throws {
-        let sim = try SimulatorProcess()
-        defer { sim.cleanUp() }
-        try await sim.start(extraEnvironment: ["QBOSIM_READ_QUOTA": "5"])
-        let client = SimClient(base: sim.baseURL)
-        let first = try await client.connect()
+        let f = try await SimFixture.start(environment: ["QBOSIM_READ_QUOTA": "5"])
+        defer { f.cleanUp() }
+        let (client, first) = (f.client, f.grant)
         let otherRealm = try await client.post("/sim/companies", json: ["name": "Second Co"]).json["realmId"]!.stringValue!
         let second = try await client.connect(realmID: otherRealm)
         let a = "/v3/company/\(first.realmID)"
