@@ -19,6 +19,9 @@ started=$(date +%s)
 
 say() { printf '== %s\n' "$*"; }
 die() { printf 'test-systemd: %s\n' "$*" >&2; exit 1; }
+# Reads all of stdin, then greps it quietly. Under pipefail, `producer | grep -q` fails when grep
+# exits at its first match and the producer (a long journal) dies of SIGPIPE.
+contains() { local text; text=$(cat); grep -q "$@" <<< "$text"; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (it mounts and boots a systemd in namespaces)"
 
 # --- tools ---------------------------------------------------------------------------------------
@@ -136,8 +139,8 @@ QBSYNCD_LINTIAN=0 QBSYNCD_BIN_DIR=$bin QBSYNCD_DEB_OUTPUT=$work/deb QBSYNCD_DEB_
 arch=$(dpkg --print-architecture)
 deb=$work/deb/qbsyncd_${version}_$arch.deb
 deb_newer=$work/deb/qbsyncd_${newer}_$arch.deb
-if dpkg-deb -c "$deb" | grep -q 'libswift'; then fail "the .deb carries no Swift runtime library"; fi
-if ldd "$bin/qbsyncd" | grep -q 'libswift\|libFoundation\|libdispatch'; then
+if dpkg-deb -c "$deb" | contains 'libswift'; then fail "the .deb carries no Swift runtime library"; fi
+if ldd "$bin/qbsyncd" | contains 'libswift\|libFoundation\|libdispatch'; then
   fail "qbsyncd links no Swift runtime library dynamically" "$(ldd "$bin/qbsyncd" | grep libswift | head -3)"
 else
   pass "qbsyncd and qbctl link the Swift runtime statically (no libswift*.so needed)"
@@ -347,7 +350,7 @@ fi
 
 # L17 and the credential: started without a token_key credential, the client secret read from the store.
 integration=$(in_root qbctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["integration"]["enabled"])' 2> /dev/null || true)
-if [ "$integration" = True ] && ! in_root journalctl -u qbsyncd --no-pager | grep -q '243/CREDENTIALS'; then
+if [ "$integration" = True ] && ! in_root journalctl -u qbsyncd --no-pager | contains '243/CREDENTIALS'; then
   pass "LoadCredential: the client secret comes from /etc/credstore; the missing token_key credential does not fail the unit (L17)"
 else
   fail "credentials (L17)" "integration enabled=$integration; $(in_root journalctl -u qbsyncd -n 5 --no-pager)"
@@ -380,7 +383,7 @@ fi
 
 # --- journalctl QBSYNC_ORG=acme ------------------------------------------------------------------------
 post_webhook $token_a 2 > /dev/null
-org_lines() { in_root journalctl QBSYNC_ORG=acme -o json --no-pager | grep -q '"QBSYNC_REALM"'; }
+org_lines() { in_root journalctl QBSYNC_ORG=acme -o json --no-pager | contains '"QBSYNC_REALM"'; }
 if wait_until 20 org_lines; then
   sample=$(in_root journalctl QBSYNC_ORG=acme -o json --no-pager | head -1 |
     python3 -c 'import json,sys; e=json.load(sys.stdin); print(", ".join(f"{k}={e[k]}" for k in sorted(e) if k.startswith("QBSYNC_")), "|", e["MESSAGE"])')
@@ -398,7 +401,7 @@ write_conf debug $token_b
 since=$(in_root date '+%Y-%m-%d %H:%M:%S')
 in_root systemctl reload qbsyncd.service || true
 in_root qbctl status > /dev/null || true
-debug_seen() { in_root journalctl -u qbsyncd --since "$since" -p debug..debug --no-pager -q | grep -q 'control connection'; }
+debug_seen() { in_root journalctl -u qbsyncd --since "$since" -p debug..debug --no-pager -q | contains 'control connection'; }
 if [ "$(reloads | cut -d' ' -f1)" = $((reloads_before + 1)) ] && [ "$(post_webhook $token_b 3)" = 200 ] &&
   [ "$(post_webhook $token_a 4)" = 401 ] && wait_until 10 debug_seen && [ "$(main_pid)" = "$pid_before" ]; then
   pass "systemctl reload applies the file: the new verifier token is accepted, the old one refused (401), debug lines appear (F13)"
@@ -419,7 +422,7 @@ write_conf debug $token_b "QUICKBOOKS_ENVIRONMENT=production"
 sed -i '/^QUICKBOOKS_ENVIRONMENT=sandbox$/d' "$root/etc/qbsyncd/qbsyncd.conf"
 in_root systemctl reload qbsyncd.service || true
 environment_now=$(status_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["integration"]["environment"])')
-restart_noted() { in_root journalctl -u qbsyncd --since "$since" --no-pager -o verbose | grep -q '=QUICKBOOKS_ENVIRONMENT$'; }
+restart_noted() { in_root journalctl -u qbsyncd --since "$since" --no-pager -o verbose | contains '=QUICKBOOKS_ENVIRONMENT$'; }
 if [ "$environment_now" = sandbox ] && wait_until 10 restart_noted; then
   pass "a reload that switches QUICKBOOKS_ENVIRONMENT keeps sandbox and says it needs a restart (F15)"
 else
@@ -451,7 +454,7 @@ restarts_before=$(restarts)
 in_root sh -c "kill -STOP $hung_pid"
 replaced() { service_active && [ "$(main_pid)" != "$hung_pid" ] && [ "$(main_pid)" != 0 ] && [ "$(restarts)" -gt "$restarts_before" ]; }
 stopped_at=$SECONDS
-if wait_until 40 replaced && in_root journalctl -u qbsyncd --no-pager | grep -q 'Watchdog timeout'; then
+if wait_until 40 replaced && in_root journalctl -u qbsyncd --no-pager | contains 'Watchdog timeout'; then
   pass "a hung daemon (SIGSTOP) is killed by the watchdog and restarted in $((SECONDS - stopped_at)) s (MainPID $hung_pid -> $(main_pid))"
 else
   fail "watchdog kill and restart" "after $((SECONDS - stopped_at)) s: MainPID $hung_pid -> $(main_pid), NRestarts $restarts_before -> $(restarts); $(in_root journalctl -u qbsyncd --no-pager -n 12 | grep -v 'thread priority')"
