@@ -15,6 +15,8 @@ public enum LogKey {
     public static let peerGID = "peer.gid"
     public static let error = "error"
     public static let path = "path"
+    /// Which store backend, and where (its description: never a credential).
+    public static let store = "store"
 
     // The details of single messages (their journal fields are the upper-case key).
     public static let address = "address"
@@ -69,4 +71,11 @@ public enum LogKey {
     public static let used = "used"
     public static let version = "version"
     public static let was = "was"
+    /// Company leases (several instances on one database).
+    public static let held = "leases.held"
+    public static let taken = "leases.taken"
+    public static let released = "leases.released"
+    public static let instances = "leases.instances"
+    /// A notification's method (topic).
+    public static let topic = "notification.topic"
 }

@@ -26,6 +26,23 @@ import QBSyncCore
         #expect(budget.total == 1000)
     }
 
+    @Test func otherInstancesReadsCountAgainstTheSameBudget() {
+        // This instance counted 400 event reads; the store holds 850 from every instance (its own
+        // 390 committed so far among them) and 60 sweeps.
+        var budget = budget(1000, used: [.event: 400])
+        budget.merge(stored: self.budget(1000, used: [.event: 850, .sweep: 60]))
+        #expect(budget.total == 910)
+        #expect(budget.take(.sweep, now: Self.midMonth) != .granted, "sweeps stop at 900, counting every instance's reads")
+        // A count behind this instance's own (its latest not committed yet) lowers nothing.
+        budget.merge(stored: self.budget(1000, used: [.event: 10]))
+        #expect(budget.total == 910)
+        // Another month's counts are not mixed in; Intuit's refusal seen by another instance is.
+        budget.merge(stored: ReadBudget(budget: 1000, reservePercent: 5, month: "2026-10", used: [.event: 999]))
+        #expect(budget.total == 910)
+        budget.merge(stored: ReadBudget(budget: 1000, reservePercent: 5, month: "2026-11", refusedByIntuit: true))
+        #expect(!budget.allows(.operator))
+    }
+
     @Test func aNewMonthStartsAgainAndAnIntuitRefusalSpendsTheMonth() {
         var budget = budget(1000, used: [.event: 1000])
         #expect(!budget.allows(.operator))

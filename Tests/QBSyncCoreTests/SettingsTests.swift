@@ -143,3 +143,28 @@ import QBTestSupport
         }
     }
 }
+
+extension SettingsTests {
+    @Test func theDatabaseURLIsReadButShownOnlyWithoutItsCredentials() async throws {
+        var environment = complete
+        environment["QBSYNCD_DATABASE_URL"] = "postgres://qbsync:db-password-value@db.example.com:5433/qbsyncd?sslmode=require&password=query-password-value"
+        let settings = try await load(environment).get()
+        #expect(settings.databaseURL?.secret.value == environment["QBSYNCD_DATABASE_URL"])
+        let shown = "\(settings.databaseURL!)"
+        #expect(shown == "postgres://qbsync:<redacted>@db.example.com:5433/qbsyncd?sslmode=require&password=<redacted>")
+        let summary = settings.redactedSummary.map { "\($0.name)=\($0.value)" }.joined(separator: "\n")
+        #expect(summary.contains("QBSYNCD_DATABASE_URL=\(shown)"))
+        var dumped = ""
+        dump(settings, to: &dumped)
+        for text in [summary, dumped, String(reflecting: settings)] {
+            #expect(!text.contains("db-password-value") && !text.contains("query-password-value"))
+        }
+        #expect(try await load(complete).get().databaseURL == nil)
+        let refused = try await load(environment.merging(["QBSYNCD_DATABASE_URL": "mysql://u:db-password-value@h/d"]) { $1 })
+        guard case .failure(let problems) = refused else {
+            Issue.record("expected a problem")
+            return
+        }
+        #expect(problems.problems == ["QBSYNCD_DATABASE_URL: the value is not a postgres:// or postgresql:// URL"])
+    }
+}

@@ -60,7 +60,6 @@ public struct LeaseRules: Sendable, Equatable {
     /// Whether an instance holding `held` companies takes one more, so that work spreads over
     /// `instances` live instances (a restarted instance gets its share back as leases expire).
     public func takesMore(held: Int, companies: Int, instances: Int) -> Bool {
-        let share = (companies + max(1, instances) - 1) / max(1, instances)
-        return held < share
+        held < share(companies: companies, instances: instances)
     }
 }

@@ -109,6 +109,15 @@ public struct ReadBudget: Sendable, Equatable {
         refusedByIntuit = false
     }
 
+    /// Takes in the month's counts as the store holds them: every instance's reads, this one's
+    /// among them (each class the larger of the two: this instance's latest may not be committed
+    /// yet). Several instances share one app-wide budget, so each looks at the others' reads.
+    public mutating func merge(stored: ReadBudget) {
+        guard stored.month == month else { return }
+        for (readClass, count) in stored.used { used[readClass] = max(used[readClass] ?? 0, count) }
+        if stored.refusedByIntuit { refusedByIntuit = true }
+    }
+
     public func refusal() -> QuotaRefusal {
         QuotaRefusal(used: total, budget: budget, month: month, resetsAt: Self.monthEnd(of: month))
     }

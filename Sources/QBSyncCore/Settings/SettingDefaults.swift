@@ -38,4 +38,8 @@ public enum SettingDefaults {
     public static let pipelineConcurrency = 16
     public static let webhookLossThresholdPercent = 5
     public static let logLevel = Logger.Level.info
+    /// Unset: the embedded SQLite store in the state directory, not a shared PostgreSQL database.
+    public static let databaseURL: DatabaseURL? = nil
+    /// A company lease's length when several instances share PostgreSQL (renewed every sixth of it).
+    public static let leaseSeconds = 90
 }

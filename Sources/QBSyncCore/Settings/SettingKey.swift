@@ -35,6 +35,8 @@ public enum SettingKey {
     public static let controlMaxConnectionsPerUID = "QBSYNCD_CONTROL_MAX_CONNECTIONS_PER_UID"
     public static let controlIdleTimeout = "QBSYNCD_CONTROL_IDLE_TIMEOUT"
     public static let webhookRequestTimeout = "QBSYNCD_WEBHOOK_REQUEST_TIMEOUT"
+    public static let databaseURL = "QBSYNCD_DATABASE_URL"
+    public static let leaseSeconds = "QBSYNCD_LEASE_SECONDS"
     public static let config = "QBSYNCD_CONFIG"
 
     /// Every key a settings file may hold.
@@ -43,11 +45,12 @@ public enum SettingKey {
         apiBaseURL, minorVersion, timeout, stateDirectory, controlSocket, controlGroup, readonlyGroup, webhookListen,
         tokenKeyFile, refreshMargin, logLevel, reconnectWarningDays, invoiceItem, reconcileInterval, reconcileGrace, webhookLossThreshold,
         readQuota, readReserve, sweepPeriod, coalesceWindow, pipelineConcurrency, incomeAccount,
-        controlMaxConnections, controlMaxConnectionsPerUID, controlIdleTimeout, webhookRequestTimeout,
+        controlMaxConnections, controlMaxConnectionsPerUID, controlIdleTimeout, webhookRequestTimeout, databaseURL, leaseSeconds,
     ]
 
     /// Never printed or logged; may also come from `$CREDENTIALS_DIRECTORY/<lower-case name>`.
-    public static let secrets: Set<String> = [clientSecret, verifierToken]
+    /// (The database URL may hold a password: it is shown only as ``DatabaseURL/redacted``.)
+    public static let secrets: Set<String> = [clientSecret, verifierToken, databaseURL]
 
     /// The four that must be set (with a valid environment) for the integration to be enabled.
     public static let integrationRequired: [String] = [clientID, clientSecret, redirectURI, verifierToken]

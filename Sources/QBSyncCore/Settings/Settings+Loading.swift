@@ -80,6 +80,8 @@ extension Settings {
             (SettingKey.minorVersion, String(quickBooks.minorVersion)),
             (SettingKey.timeout, String(quickBooks.timeoutSeconds)),
             (SettingKey.stateDirectory, stateDirectory),
+            (SettingKey.databaseURL, databaseURL?.redacted ?? "(unset)"),
+            (SettingKey.leaseSeconds, String(leaseSeconds)),
             (SettingKey.controlSocket, controlSocketPath),
             (SettingKey.controlGroup, controlGroup),
             (SettingKey.readonlyGroup, readonlyGroup ?? "(unset)"),
@@ -200,6 +202,8 @@ private struct Builder {
         return Settings(
             quickBooks: quickBooks,
             stateDirectory: stateDirectory,
+            databaseURL: databaseURL(value(SettingKey.databaseURL)),
+            leaseSeconds: integer(SettingKey.leaseSeconds, value(SettingKey.leaseSeconds), range: 6...3600, default: SettingDefaults.leaseSeconds),
             controlSocketPath: socketPath,
             controlGroup: value(SettingKey.controlGroup) ?? SettingDefaults.controlGroup,
             readonlyGroup: value(SettingKey.readonlyGroup),
@@ -228,6 +232,16 @@ private struct Builder {
             configFilePath: configPath,
             integrationMissing: missing
         )
+    }
+
+    /// The URL is never echoed: it may hold a password.
+    mutating func databaseURL(_ text: String?) -> DatabaseURL? {
+        guard let text else { return SettingDefaults.databaseURL }
+        guard let url = DatabaseURL(text) else {
+            problems.append("\(SettingKey.databaseURL): the value is not a postgres:// or postgresql:// URL")
+            return SettingDefaults.databaseURL
+        }
+        return url
     }
 
     mutating func itemName(_ text: String?) -> String {

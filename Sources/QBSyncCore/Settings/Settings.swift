@@ -24,6 +24,11 @@ public struct Settings: Sendable {
     public var quickBooks: QuickBooks
     /// Holds `qbsyncd.sqlite`.
     public var stateDirectory: String
+    /// The shared PostgreSQL database used instead of the SQLite store (nil: SQLite); printed only redacted.
+    public var databaseURL: DatabaseURL?
+    /// Seconds a company lease lasts without renewal (several instances on PostgreSQL): a killed
+    /// holder's companies move to the others within it and one heartbeat (a sixth of it).
+    public var leaseSeconds: Int
     public var controlSocketPath: String
     public var controlGroup: String
     public var readonlyGroup: String?
