@@ -32,6 +32,34 @@ public struct Connection: Sendable {
     public var refreshFailures: Int
     public var nextRetryAt: Date?
     public var lastRefreshAt: Date?
+
+    public init(
+        org: OrgID, realmID: String, status: ConnectionStatus, tokens: TokenSet, generation: Int64, refreshFailures: Int, nextRetryAt: Date?,
+        lastRefreshAt: Date?
+    ) {
+        self.org = org
+        self.realmID = realmID
+        self.status = status
+        self.tokens = tokens
+        self.generation = generation
+        self.refreshFailures = refreshFailures
+        self.nextRetryAt = nextRetryAt
+        self.lastRefreshAt = lastRefreshAt
+    }
+}
+
+extension Connection {
+    /// The row as a refresh commits it over this one: the new pair at the next generation, the
+    /// failures cleared.
+    public func refreshed(with tokens: TokenSet, now: Date) -> Connection {
+        var connection = self
+        connection.tokens = tokens
+        connection.generation = generation + 1
+        connection.refreshFailures = 0
+        connection.nextRetryAt = nil
+        connection.lastRefreshAt = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))
+        return connection
+    }
 }
 
 /// One row of the refresh schedule.
@@ -41,6 +69,14 @@ public struct ScheduleEntry: Sendable, Equatable {
     public var nextRetryAt: Date?
     public var reconnectBy: Date?
     public var reconnectWarnedAt: Date?
+
+    public init(org: OrgID, accessTokenExpiresAt: Date, nextRetryAt: Date?, reconnectBy: Date?, reconnectWarnedAt: Date?) {
+        self.org = org
+        self.accessTokenExpiresAt = accessTokenExpiresAt
+        self.nextRetryAt = nextRetryAt
+        self.reconnectBy = reconnectBy
+        self.reconnectWarnedAt = reconnectWarnedAt
+    }
 }
 
 /// What `oauth.complete` found for a state.
@@ -103,7 +139,9 @@ public struct ConnectionRepository: Sendable {
     // MARK: Connections
 
     /// The realm is bound to another org.
-    public struct RealmInUse: Error {}
+    public struct RealmInUse: Error {
+        public init() {}
+    }
 
     /// Whether another org holds this realm.
     public func realmOwner(_ realmID: String) async throws -> OrgID? {
@@ -115,6 +153,8 @@ public struct ConnectionRepository: Sendable {
     /// The org's mappings belong to another QuickBooks company (``connect(org:realmID:environment:tokens:fresh:now:)`` without `fresh`).
     public struct RealmChanged: Error {
         public var previousRealmID: String
+
+        public init(previousRealmID: String) { self.previousRealmID = previousRealmID }
     }
 
     /// Another company than `realmID` that the org's mappings belong to, if any.
@@ -167,8 +207,7 @@ public struct ConnectionRepository: Sendable {
             )
             // Sealed for the generation this write gives the row (L17).
             let generation = try Int64.fetchOne(db, sql: "SELECT token_generation FROM qb_configs WHERE org = ?", arguments: [org.rawValue]) ?? 0
-            let access = try vault.seal(tokens.accessToken, org: org, realm: realmID, column: .accessToken, generation: generation + 1)
-            let refresh = try vault.seal(tokens.refreshToken, org: org, realm: realmID, column: .refreshToken, generation: generation + 1)
+            let (access, refresh) = try vault.seal(tokens, org: org, realm: realmID, generation: generation + 1)
             try db.execute(
                 sql: """
                     UPDATE qb_configs SET realm_id = ?, environment = ?, status = 'connected', access_token = ?, refresh_token = ?,
@@ -211,12 +250,9 @@ public struct ConnectionRepository: Sendable {
         guard let raw else { return nil }
         return Connection(
             org: org, realmID: raw.realmID, status: raw.status,
-            tokens: TokenSet(
-                accessToken: try vault.open(raw.access, org: org, realm: raw.realmID, column: .accessToken, generation: raw.generation),
-                refreshToken: try vault.open(raw.refresh, org: org, realm: raw.realmID, column: .refreshToken, generation: raw.generation),
-                accessTokenExpiresAt: Self.date(raw.accessExpiry) ?? .distantPast,
-                refreshTokenExpiresAt: Self.date(raw.refreshExpiry) ?? .distantPast,
-                refreshTokenHardExpiresAt: Self.date(raw.hardExpiry)
+            tokens: try vault.open(
+                access: raw.access, refresh: raw.refresh, org: org, realm: raw.realmID, generation: raw.generation, accessExpiry: raw.accessExpiry,
+                refreshExpiry: raw.refreshExpiry, hardExpiry: raw.hardExpiry
             ),
             generation: raw.generation, refreshFailures: raw.failures, nextRetryAt: Self.date(raw.nextRetry), lastRefreshAt: Self.date(raw.lastRefresh)
         )
@@ -226,8 +262,7 @@ public struct ConnectionRepository: Sendable {
     /// Returns false when another writer changed the tokens meanwhile.
     @discardableResult
     public func storeRefreshed(org: OrgID, realmID: String, tokens: TokenSet, expectedGeneration: Int64, now: Date) async throws -> Bool {
-        let access = try vault.seal(tokens.accessToken, org: org, realm: realmID, column: .accessToken, generation: expectedGeneration + 1)
-        let refresh = try vault.seal(tokens.refreshToken, org: org, realm: realmID, column: .refreshToken, generation: expectedGeneration + 1)
+        let (access, refresh) = try vault.seal(tokens, org: org, realm: realmID, generation: expectedGeneration + 1)
         return try await writer.write { db in
             try db.execute(
                 sql: """
@@ -243,6 +278,28 @@ public struct ConnectionRepository: Sendable {
             )
             return db.changesCount == 1
         }
+    }
+
+    /// A refresh committed only over `seenGeneration` (see the protocol's
+    /// ``ConnectionStore/refreshLocked(org:seenGeneration:now:_:)``). SQLite is one instance's own
+    /// file with one writer, and GRDB's write transactions take no `async` call (Intuit's), so no
+    /// transaction is held across it: the store is proved writable first, and the pair is committed
+    /// only over the generation that was refreshed (the daemon's single flight keeps two refreshes
+    /// of one org from running at once in the one process).
+    public func refreshLocked(
+        org: OrgID, seenGeneration: Int64, now: Date, _ refresh: @Sendable (TokenSet) async throws -> TokenSet
+    ) async throws -> LockedRefresh {
+        guard let current = try await connection(org), current.status == .connected else { return .notConnected }
+        guard current.generation == seenGeneration else { return .alreadyRefreshed(current) }
+        try await recordRefreshStarted(org: org, now: now)
+        let tokens = try await refresh(current.tokens)
+        guard try await storeRefreshed(org: org, realmID: current.realmID, tokens: tokens, expectedGeneration: seenGeneration, now: now) else {
+            // Replaced meanwhile (a reconnection, a disconnection): what is stored now wins.
+            guard let latest = try await connection(org), latest.status == .connected else { return .notConnected }
+            return .alreadyRefreshed(latest)
+        }
+        // As committed (not read again: a failed read must not pass for a failed commit).
+        return .refreshed(current.refreshed(with: tokens, now: now))
     }
 
     /// A small write before a refresh asks Intuit: a store that cannot commit now would lose the
@@ -350,9 +407,9 @@ public struct ConnectionRepository: Sendable {
                     let refresh: Data = row["refresh_token"]
                 else { continue }
                 // The generation is unchanged by this write: the row is re-sealed for it (and a version-1 row migrates).
-                let g: Int64 = row["token_generation"]
-                let newAccess = try newVault.seal(try vault.open(access, org: org, realm: realm, column: .accessToken, generation: g), org: org, realm: realm, column: .accessToken, generation: g)
-                let newRefresh = try newVault.seal(try vault.open(refresh, org: org, realm: realm, column: .refreshToken, generation: g), org: org, realm: realm, column: .refreshToken, generation: g)
+                let (newAccess, newRefresh) = try vault.reseal(
+                    access: access, refresh: refresh, with: newVault, org: org, realm: realm, generation: row["token_generation"]
+                )
                 try db.execute(sql: "UPDATE qb_configs SET access_token = ?, refresh_token = ? WHERE org = ?", arguments: [newAccess, newRefresh, org.rawValue])
                 count += 1
             }

@@ -13,6 +13,16 @@ public struct FeedState: Sendable, Equatable {
     public var changes: Int
     public var missed: Int
     public var reads: Int
+
+    public init(realmID: String, watermark: Date, lastReadAt: Date?, suspectedLoss: Bool, changes: Int, missed: Int, reads: Int) {
+        self.realmID = realmID
+        self.watermark = watermark
+        self.lastReadAt = lastReadAt
+        self.suspectedLoss = suspectedLoss
+        self.changes = changes
+        self.missed = missed
+        self.reads = reads
+    }
 }
 
 /// `qb_reconcile_state` (the feed's per-company state) and `qb_payment_links`.

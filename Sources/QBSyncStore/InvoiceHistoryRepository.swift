@@ -57,6 +57,32 @@ public struct InvoiceHistoryRow: Sendable {
     public var changes: [FieldChange]?
     public var detail: String?
 
+    public init(
+        id: Int64, at: Date, org: OrgID, demandID: String, realmID: String?, qboID: String, kind: String, status: EntityStatus, syncToken: String?,
+        requestID: String?, contentHash: Data?, total: Money?, balance: Money?, dueDate: String?, docNumber: String?, qboState: QBOState,
+        qboUpdatedAt: Date?, changes: [FieldChange]?, detail: String?
+    ) {
+        self.id = id
+        self.at = at
+        self.org = org
+        self.demandID = demandID
+        self.realmID = realmID
+        self.qboID = qboID
+        self.kind = kind
+        self.status = status
+        self.syncToken = syncToken
+        self.requestID = requestID
+        self.contentHash = contentHash
+        self.total = total
+        self.balance = balance
+        self.dueDate = dueDate
+        self.docNumber = docNumber
+        self.qboState = qboState
+        self.qboUpdatedAt = qboUpdatedAt
+        self.changes = changes
+        self.detail = detail
+    }
+
     /// The status this row's facts give on the day it was written, and the rule that gives it.
     /// A `migrated` row has no evidence beyond the status it copied.
     public var rebuilt: (status: EntityStatus, rule: String) {
@@ -73,6 +99,13 @@ public struct InvoiceEventRecord: Sendable {
     public var deliveryID: Int64
     public var deliveryReceivedAt: Date
     public var deliveryFormat: String
+
+    public init(event: EventRecord, deliveryID: Int64, deliveryReceivedAt: Date, deliveryFormat: String) {
+        self.event = event
+        self.deliveryID = deliveryID
+        self.deliveryReceivedAt = deliveryReceivedAt
+        self.deliveryFormat = deliveryFormat
+    }
 }
 
 /// The append-only history of invoice states (`qb_invoice_history`) and what `invoice.explain`
@@ -166,20 +199,5 @@ public struct InvoiceHistoryRepository: Sendable {
             qboUpdatedAt: (row["qbo_updated_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
             changes: StoredJSON.decode([FieldChange].self, row["changes"]), detail: row["detail"]
         )
-    }
-}
-
-/// JSON text columns (sorted keys, so equal values store equal text).
-enum StoredJSON {
-    static func text<Value: Encodable>(_ value: Value?) -> String? {
-        guard let value else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }  // try?: the stored types always encode
-    }
-
-    static func decode<Value: Decodable>(_ type: Value.Type, _ text: String?) -> Value? {
-        guard let text else { return nil }
-        return try? JSONDecoder().decode(type, from: Data(text.utf8))  // try?: a column written by an older version reads as absent
     }
 }

@@ -19,6 +19,22 @@ public struct LogArchive: Sendable, Equatable {
     public var sha256: String
     public var previousSHA256: String?
 
+    public init(
+        id: Int64, createdAt: Date, receivedBefore: Date, file: String, firstDeliveryID: Int64, lastDeliveryID: Int64, deliveries: Int,
+        events: Int, sha256: String, previousSHA256: String?
+    ) {
+        self.id = id
+        self.createdAt = createdAt
+        self.receivedBefore = receivedBefore
+        self.file = file
+        self.firstDeliveryID = firstDeliveryID
+        self.lastDeliveryID = lastDeliveryID
+        self.deliveries = deliveries
+        self.events = events
+        self.sha256 = sha256
+        self.previousSHA256 = previousSHA256
+    }
+
     /// The protocol's `LogArchive`.
     public var json: JSONValue {
         [
@@ -43,6 +59,12 @@ public struct LogArchiveCheck: Sendable, Equatable {
     public var archive: LogArchive
     public var outcome: Outcome
     public var detail: String?
+
+    public init(archive: LogArchive, outcome: Outcome, detail: String? = nil) {
+        self.archive = archive
+        self.outcome = outcome
+        self.detail = detail
+    }
 }
 
 /// The only way rows leave the append-only webhook log (F10, docs/log-retention.md): settled
@@ -64,14 +86,10 @@ public struct LogArchiveRepository: Sendable {
     }
 
     /// Archives every settled delivery received before `cutoff`, oldest first, in files of at most
-    /// `chunk` deliveries. Stops at the first delivery that is newer or has a pending event: the
+    /// `chunk` deliveries. Stops at the first delivery that is newer, has a pending event or is not extracted yet: the
     /// log keeps one contiguous range of ids.
     public func archive(receivedBefore cutoff: Date, now: Date = Date(), chunk: Int = Self.chunk) async throws -> [LogArchive] {
-        var made: [LogArchive] = []
-        while let archive = try await archiveChunk(receivedBefore: cutoff, now: now, chunk: chunk) {
-            made.append(archive)
-        }
-        return made
+        try await LogArchivePlan.run { try await archiveChunk(receivedBefore: cutoff, now: now, chunk: chunk) }
     }
 
     private func archiveChunk(receivedBefore cutoff: Date, now: Date, chunk: Int) async throws -> LogArchive? {
@@ -79,24 +97,21 @@ public struct LogArchiveRepository: Sendable {
         let cutoffMillis = Int64(cutoff.timeIntervalSince1970 * 1000)
         return try await writer.write { db -> LogArchive? in
             guard let first = try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM qb_webhook_deliveries") else { return nil }
-            var last = try Int64.fetchOne(db, sql: "SELECT id FROM qb_webhook_deliveries WHERE id >= ? ORDER BY id LIMIT 1 OFFSET ?", arguments: [first, chunk - 1])
+            let chunkEnd = try Int64.fetchOne(db, sql: "SELECT id FROM qb_webhook_deliveries WHERE id >= ? ORDER BY id LIMIT 1 OFFSET ?", arguments: [first, chunk - 1])
                 ?? Int64.fetchOne(db, sql: "SELECT MAX(id) FROM qb_webhook_deliveries") ?? first
-            if let newer = try Int64.fetchOne(
-                db, sql: "SELECT id FROM qb_webhook_deliveries WHERE id BETWEEN ? AND ? AND received_at >= ? ORDER BY id LIMIT 1", arguments: [first, last, cutoffMillis]
-            ) {
-                last = newer - 1
+            let newer = try Int64.fetchOne(
+                db, sql: "SELECT id FROM qb_webhook_deliveries WHERE id BETWEEN ? AND ? AND received_at >= ? ORDER BY id LIMIT 1", arguments: [first, chunkEnd, cutoffMillis]
+            )
+            let pending = try Int64.fetchOne(db, sql: "SELECT MIN(delivery_id) FROM qb_webhook_events WHERE status = 'pending'")
+            let unexpanded = try Int64.fetchOne(db, sql: "SELECT MIN(delivery_id) FROM qb_webhook_unexpanded")
+            guard let last = LogArchivePlan.range(first: first, chunkEnd: chunkEnd, newer: newer, pending: pending, unexpanded: unexpanded)?.upperBound else {
+                return nil
             }
-            if let pending = try Int64.fetchOne(db, sql: "SELECT MIN(delivery_id) FROM qb_webhook_events WHERE status = 'pending'"), pending <= last {
-                last = pending - 1
-            }
-            guard last >= first else { return nil }
             let previous = try String.fetchOne(db, sql: "SELECT sha256 FROM qb_log_archives ORDER BY id DESC LIMIT 1")
-            let name = "webhook-log-\(first)-\(last).jsonl"
+            let name = LogArchiveFile.name(first: first, last: last)
             let written = try LogArchiveFile.write(
-                db: db, path: directory + "/" + name, first: first, last: last, header: [
-                    "qbsyncdLogArchive": 1, "previousSha256": previous.map(JSONValue.string) ?? .null, "firstDeliveryId": .int(first), "lastDeliveryId": .int(last),
-                    "receivedBefore": .string(Timestamp.string(cutoff)), "createdAt": .string(Timestamp.string(now)),
-                ]
+                db: db, path: directory + "/" + name, first: first, last: last,
+                header: LogArchiveFile.header(previousSHA256: previous, first: first, last: last, receivedBefore: cutoff, createdAt: now)
             )
             try db.execute(
                 sql: """
@@ -110,9 +125,7 @@ public struct LogArchiveRepository: Sendable {
             let events = db.changesCount
             try db.execute(sql: "DELETE FROM qb_webhook_deliveries WHERE id BETWEEN ? AND ?", arguments: [first, last])
             let deliveries = db.changesCount
-            guard deliveries == written.deliveries, events == written.events else {
-                throw LogArchiveFile.Failure(description: "the rows deleted (\(deliveries), \(events)) are not the rows written (\(written.deliveries), \(written.events)); nothing was deleted")
-            }
+            try LogArchivePlan.checkDeleted(deliveries: deliveries, events: events, written: (written.deliveries, written.events))
             return LogArchive(
                 id: id, createdAt: Date(timeIntervalSince1970: TimeInterval(Int64(now.timeIntervalSince1970 * 1000)) / 1000),
                 receivedBefore: Date(timeIntervalSince1970: TimeInterval(cutoffMillis) / 1000), file: name, firstDeliveryID: first, lastDeliveryID: last, deliveries: deliveries, events: events,
@@ -128,21 +141,7 @@ public struct LogArchiveRepository: Sendable {
 
     /// Checks each archive's file against its recorded hash, and each link of the chain.
     public func verify() async throws -> [LogArchiveCheck] {
-        var previous: String?
-        var checks: [LogArchiveCheck] = []
-        for archive in try await list() {
-            defer { previous = archive.sha256 }
-            if archive.previousSHA256 != previous {
-                checks.append(LogArchiveCheck(archive: archive, outcome: .mismatched, detail: "the chain is broken: it names a previous archive that is not the one before it"))
-                continue
-            }
-            switch LogArchiveFile.sha256(path: directory + "/" + archive.file) {
-            case .none: checks.append(LogArchiveCheck(archive: archive, outcome: .missing, detail: "not in \(directory)"))
-            case .some(let hash) where hash == archive.sha256: checks.append(LogArchiveCheck(archive: archive, outcome: .verified))
-            case .some: checks.append(LogArchiveCheck(archive: archive, outcome: .mismatched, detail: "the file's SHA-256 is not the recorded one"))
-            }
-        }
-        return checks
+        LogArchivePlan.verify(try await list(), directory: directory)
     }
 
     static func record(_ row: Row) -> LogArchive {

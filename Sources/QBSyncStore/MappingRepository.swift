@@ -38,6 +38,36 @@ public struct MappingRecord: Sendable {
     /// An edit made in QuickBooks since the last push.
     public var drift: Drift? = nil
 
+    public init(
+        id: Int64, org: OrgID, kind: MappingKind, localID: String, qboType: String, qboID: String?, syncToken: String?, status: EntityStatus,
+        docNumber: String?, total: Money?, balance: Money?, dueDate: String?, lastSyncedAt: Date?, lastError: String?, contentHash: Data?,
+        pendingRequestID: String?, developmentID: String?, qboState: QBOState, qboUpdatedAt: Date?, realmID: String? = nil,
+        pushed: PushedFields? = nil, drift: Drift? = nil
+    ) {
+        self.id = id
+        self.org = org
+        self.kind = kind
+        self.localID = localID
+        self.qboType = qboType
+        self.qboID = qboID
+        self.syncToken = syncToken
+        self.status = status
+        self.docNumber = docNumber
+        self.total = total
+        self.balance = balance
+        self.dueDate = dueDate
+        self.lastSyncedAt = lastSyncedAt
+        self.lastError = lastError
+        self.contentHash = contentHash
+        self.pendingRequestID = pendingRequestID
+        self.developmentID = developmentID
+        self.qboState = qboState
+        self.qboUpdatedAt = qboUpdatedAt
+        self.realmID = realmID
+        self.pushed = pushed
+        self.drift = drift
+    }
+
     public var mapping: Mapping {
         Mapping(
             org: org, kind: kind, localId: localID, qboType: qboType, qboId: qboID, syncToken: syncToken, status: status, docNumber: docNumber,
@@ -87,6 +117,11 @@ public struct SyncedState: Sendable {
 public struct SyncCounts: Sendable, Equatable {
     public var customers = 0
     public var invoices: [EntityStatus: Int] = [:]
+
+    public init(customers: Int = 0, invoices: [EntityStatus: Int] = [:]) {
+        self.customers = customers
+        self.invoices = invoices
+    }
 }
 
 /// Local entities and their QBO records; each call one transaction.
@@ -132,6 +167,12 @@ public struct MappingRepository: Sendable {
         public var sentContentHash: Data?
         /// False when an earlier attempt's intent was reused (its create may have happened).
         public var isNew: Bool
+
+        public init(requestID: String, sentContentHash: Data?, isNew: Bool) {
+            self.requestID = requestID
+            self.sentContentHash = sentContentHash
+            self.isNew = isNew
+        }
     }
 
     /// Records the intent to create the entity in QBO and returns the requestid to send: a create
@@ -173,12 +214,8 @@ public struct MappingRepository: Sendable {
         try await writer.write { db in
             let key: StatementArguments = [org.rawValue, realm, kind.rawValue, localID]
             let stored = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?", arguments: key).flatMap(Self.record)
-            if let stored, stored.qboID == state.qboID, let old = stored.syncToken.flatMap(Int.init), let new = Int(state.syncToken), new < old {
-                return (stored, nil, false)
-            }
-            let sameRecord = stored?.qboID == state.qboID
-            let (pushed, drift) = Self.drift(stored: sameRecord ? stored : nil, state: state, now: now)
-            let previous = stored?.qboID == nil ? nil : stored?.status
+            let update = SyncedUpdate(row: stored, state: state, now: now)
+            if let newer = update.newerStored { return (newer, nil, false) }
             let n = Int64(now.timeIntervalSince1970)
             try db.execute(
                 sql: """
@@ -198,33 +235,16 @@ public struct MappingRepository: Sendable {
                 arguments: [
                     state.qboID, state.syncToken, state.status.rawValue, state.docNumber, state.total?.minorUnits, state.balance?.minorUnits, state.dueDate,
                     state.qboState.rawValue, state.contentHash, n, developmentID, n, state.qboUpdatedAt.map { Int64($0.timeIntervalSince1970) },
-                    StoredJSON.text(pushed), StoredJSON.text(drift),
+                    StoredJSON.text(update.pushed), StoredJSON.text(update.drift),
                 ] + key
             )
             let row = try Row.fetchOne(db, sql: "SELECT * FROM qb_entity_mappings WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?", arguments: key)
             let record = Self.record(row!)!
-            let driftFound = drift != nil && drift != stored?.drift
-            if kind == .demand, let note = state.history {
-                // A change-feed row already applied (the feed overlaps its reads) changes nothing.
-                let unchanged = note.kind == .feed && sameRecord && stored?.syncToken == state.syncToken && stored?.status == state.status
-                if !unchanged {
-                    try InvoiceHistoryRepository.append(db, record: record, note: note, changes: driftFound ? drift?.changes : nil, at: now)
-                }
+            if let history = update.history(kind: kind) {
+                try InvoiceHistoryRepository.append(db, record: record, note: history.note, changes: history.changes, at: now)
             }
-            return (record, previous, driftFound)
+            return (record, update.previous, update.driftFound)
         }
-    }
-
-    /// The fingerprint and drift to store: a push's fields replace the fingerprint and resolve any
-    /// drift; a read's fields are compared with the fingerprint (a drift keeps the time it was
-    /// first seen while it lasts; a read that matches the push again ends it).
-    static func drift(stored: MappingRecord?, state: SyncedState, now: Date) -> (PushedFields?, Drift?) {
-        if let pushed = state.pushed { return (pushed, nil) }
-        guard let base = stored?.pushed else { return (nil, nil) }
-        guard let observed = state.observed else { return (base, stored?.drift) }
-        let changes = base.changes(to: observed)
-        if changes.isEmpty { return (base, nil) }
-        return (base, Drift(detectedAt: stored?.drift?.detectedAt ?? now, changes: changes))
     }
 
     /// Records why a push failed. A definitive refusal (`refused`: Intuit answered with a fault,

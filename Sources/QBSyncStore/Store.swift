@@ -6,7 +6,8 @@ import QBSyncCore
 /// The daemon's SQLite database (`<state dir>/qbsyncd.sqlite`): WAL, a busy timeout, versioned
 /// migrations applied on open. One writer, concurrent readers (GRDB `DatabasePool`).
 ///
-/// Repositories hold the SQL; services never see it, so a PostgreSQL backend can follow.
+/// Repositories hold the SQL; services hold only ``StoreBackend`` and the store protocols, so a
+/// PostgreSQL backend can follow.
 public struct Store: Sendable {
     public let writer: any DatabaseWriter
     public let path: String

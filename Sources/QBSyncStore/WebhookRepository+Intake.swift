@@ -48,6 +48,12 @@ public struct UnexpandedDelivery: Sendable {
     public var id: Int64
     public var receivedAt: Date
     public var body: Data
+
+    public init(id: Int64, receivedAt: Date, body: Data) {
+        self.id = id
+        self.receivedAt = receivedAt
+        self.body = body
+    }
 }
 
 /// What the extraction made of one delivery.

@@ -41,6 +41,22 @@ public struct EventRecord: Sendable {
     public var attempts: Int
     public var processedAt: Date?
 
+    public init(
+        id: Int64, receivedAt: Date, realmID: String, org: OrgID?, fact: WebhookEventFact, status: String, processError: String?,
+        resolution: String?, attempts: Int, processedAt: Date?
+    ) {
+        self.id = id
+        self.receivedAt = receivedAt
+        self.realmID = realmID
+        self.org = org
+        self.fact = fact
+        self.status = status
+        self.processError = processError
+        self.resolution = resolution
+        self.attempts = attempts
+        self.processedAt = processedAt
+    }
+
     /// The protocol's `Event`.
     public var event: JSONValue {
         [
