@@ -7,6 +7,25 @@ import Testing
 /// The app-wide read budget counted in the shared database.
 @Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
 struct ReadQuotaTests {
+    @Test func ofSeveralInstancesSeeingAStateChangeOneTellsIt() async throws {
+        try await PostgresTestDatabase.withSchema { schema in
+            try await PostgresTestDatabase.withStore(schema: schema) { first in
+                try await PostgresTestDatabase.withStore(schema: schema) { second in
+                    let claims = try await withThrowingTaskGroup(of: Bool.self) { group in
+                        for index in 0..<6 {
+                            group.addTask { try await PostgresReadQuotaRepository(store: index.isMultiple(of: 2) ? first : second).claimStateChange(month: "2027-02", to: "warning") }
+                        }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    }
+                    #expect(claims.filter { $0 }.count == 1, "one instance tells the change: \(claims)")
+                    #expect(try await PostgresReadQuotaRepository(store: second).claimStateChange(month: "2027-02", to: "critical"))
+                    #expect(try await PostgresReadQuotaRepository(store: first).claimStateChange(month: "2027-02", to: "critical") == false)
+                    #expect(try await PostgresReadQuotaRepository(store: first).claimStateChange(month: "2027-03", to: "critical"), "another month is another change")
+                }
+            }
+        }
+    }
+
     @Test func concurrentCountsStopExactlyAtTheLimit() async throws {
         try await PostgresTestDatabase.withSchema { schema in
             try await PostgresTestDatabase.withStore(schema: schema) { first in
@@ -46,6 +65,25 @@ struct ReadQuotaTests {
                 let february = try await quota.load(month: "2027-02", budget: 10, reservePercent: 0)
                 #expect(february.used == [.sweep: 4, .event: 1, .operator: 5])
             }
+        }
+    }
+}
+
+/// The SQLite store's calls of the read quota, the same on both stores.
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+struct ReadQuotaParityTests {
+    @Test func countsAddUpPerClassAndPerCompany() async throws {
+        try await Backends.each { b in
+            try await WebhookPipelineTests.connect(b)
+            for _ in 0..<3 { try await b.quota.count(.sweep, realmID: Fixtures.realm, month: "2027-01") }
+            try await b.quota.count(.operator, realmID: "42", month: "2027-01")
+            try await b.quota.count(.event, realmID: "42", month: "2027-02")
+            let budget = try await b.quota.load(month: "2027-01", budget: 100, reservePercent: 5)
+            #expect(budget.used[.sweep] == 3 && budget.used[.operator] == 1 && budget.used[.event] == 0 && !budget.refusedByIntuit, "\(b)")
+            let top = try await b.quota.byRealm(month: "2027-01", limit: 10)
+            #expect(top.map(\.realmID) == [Fixtures.realm, "42"] && top.map(\.reads) == [3, 1] && top.map(\.org) == ["org-hooks", nil], "\(b)")
+            try await b.quota.markRefusedByIntuit(month: "2027-01")
+            #expect(try await b.quota.load(month: "2027-01", budget: 100, reservePercent: 5).refusedByIntuit, "\(b)")
         }
     }
 }

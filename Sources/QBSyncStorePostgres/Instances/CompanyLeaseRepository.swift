@@ -2,10 +2,11 @@ public import Foundation
 import Logging
 public import PostgresNIO
 public import QBSyncCore
+public import QBSyncStore
 
 /// A fenced write found its lease gone: another instance holds the company now (or the lease ran
 /// out). The write was not made.
-public struct CompanyLeaseLost: Error, Sendable, Equatable, CustomStringConvertible {
+public struct CompanyLeaseLost: CompanyLeaseLoss, Sendable, Equatable, CustomStringConvertible {
     public var realmID: String
     public var generation: Int64
     public var description: String { "the lease of company \(realmID) at generation \(generation) is no longer held" }
@@ -148,19 +149,15 @@ public struct CompanyLeaseRepository: Sendable {
         return try await store.read { connection in try await Self.lease(realmID, lock: "", on: connection, logger: logger) }
     }
 
-    /// Runs `body` in one transaction only while `lease` is current: its row is read `FOR SHARE`
-    /// (a takeover, which updates the row, waits for this commit) and ``LeaseRules/admits(instance:generation:stored:now:)``
-    /// must pass. Otherwise throws ``CompanyLeaseLost`` and `body` never runs.
+    /// Runs `body` in one transaction only while `lease` is current at `now`: the store's own fence
+    /// (``PostgresStore/checkFence(_:now:on:logger:)``, what every write under ``CompanyFence`` gets)
+    /// with the instant given. Otherwise throws ``CompanyLeaseLost`` and `body` never runs.
     public func withFence<Result: Sendable>(
         _ lease: CompanyLease, now: Date, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        let rules = rules
         let logger = store.logger
         return try await store.write { connection in
-            let stored = try await Self.lease(lease.realmID, lock: "FOR SHARE", on: connection, logger: logger)
-            guard rules.admits(instance: lease.owner, generation: lease.generation, stored: stored, now: now) else {
-                throw CompanyLeaseLost(realmID: lease.realmID, generation: lease.generation)
-            }
+            try await PostgresStore.checkFence(lease, now: now, on: connection, logger: logger)
             return try await body(connection)
         }
     }

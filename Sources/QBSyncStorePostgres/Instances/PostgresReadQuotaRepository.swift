@@ -11,6 +11,23 @@ public struct PostgresReadQuotaRepository: Sendable {
 
     public init(store: PostgresStore) { self.store = store }
 
+    /// Claims the telling of the month's budget state: true for the first instance to see it, false
+    /// for the others (`qb_read_state_told` holds that state already).
+    public func claimStateChange(month: String, to state: String) async throws -> Bool {
+        let logger = store.logger
+        return try await store.write { connection in
+            try await connection.collect(
+                """
+                INSERT INTO qb_read_state_told (month, state) VALUES (\(month), \(state))
+                ON CONFLICT (month) DO UPDATE SET state = EXCLUDED.state
+                WHERE qb_read_state_told.state <> EXCLUDED.state
+                RETURNING 1
+                """,
+                logger: logger, Int32.self
+            )
+        }.count == 1
+    }
+
     /// This month's counts as a budget with the given limits.
     public func load(month: String, budget: Int, reservePercent: Int) async throws -> ReadBudget {
         try await store.read { connection in
@@ -54,6 +71,43 @@ public struct PostgresReadQuotaRepository: Sendable {
                 logger: logger
             )
             return Int(total)
+        }
+    }
+
+    /// Counts one read of a class for a company, unconditionally (the SQLite store's call: the
+    /// caller checked the budget). Both counts in one transaction.
+    public func count(_ readClass: ReadClass, realmID: String, month: String) async throws {
+        let column = Self.column(readClass)
+        let logger = store.logger
+        try await store.write { connection in
+            // The column name comes from a closed enum, never from input.
+            try await connection.query(
+                """
+                INSERT INTO qb_read_months (month, \(unescaped: column)) VALUES (\(month), 1)
+                ON CONFLICT (month) DO UPDATE SET \(unescaped: column) = qb_read_months.\(unescaped: column) + 1
+                """,
+                logger: logger
+            )
+            try await connection.query(
+                """
+                INSERT INTO qb_read_meter (realm_id, month, reads) VALUES (\(realmID), \(month), 1)
+                ON CONFLICT (realm_id, month) DO UPDATE SET reads = qb_read_meter.reads + 1
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    /// The companies with the most reads in a month, with their org when one is connected.
+    public func byRealm(month: String, limit: Int) async throws -> [(realmID: String, org: String?, reads: Int)] {
+        try await store.rows(
+            """
+            SELECT m.realm_id, c.org, m.reads FROM qb_read_meter m LEFT JOIN qb_configs c ON c.realm_id = m.realm_id
+            WHERE m.month = \(month) ORDER BY m.reads DESC, m.realm_id COLLATE "C" LIMIT \(Int64(limit))
+            """
+        ) { row in
+            let (realmID, org, reads) = try row.decode((String, String?, Int64).self)
+            return (realmID: realmID, org: org, reads: Int(reads))
         }
     }
 

@@ -17,15 +17,21 @@ struct PostgresMigration: Sendable {
 /// repositories bind the same values and a store can be copied across row for row.
 enum PostgresMigrations {
     /// The advisory lock every migrating transaction takes first (`pg_advisory_xact_lock`; the
-    /// bytes of "qbsyncmg"). It is per database: stores in separate schemas of one database
-    /// migrate one after the other, which costs nothing.
+    /// bytes of "qbsyncmg"). Advisory locks are per database: a store in a schema of its own
+    /// takes ``lockKey(schema:)`` instead, so stores in separate schemas migrate side by side.
     static let lockKey: Int64 = 0x7162_7379_6E63_6D67
+
+    /// The migration lock of the store whose tables are in `schema` (nil: the database's default).
+    static func lockKey(schema: String?) -> Int64 {
+        guard let schema else { return lockKey }
+        return lockKey ^ Int64(bitPattern: FNV1a.hash(schema.utf8))
+    }
 
     static var all: [PostgresMigration] { v1ToV5 + v6ToV10 + v11On + instances }
 
     /// Applies, in the caller's transaction, every migration the database has not recorded.
-    static func apply(on connection: PostgresConnection, logger: Logger) async throws -> [String] {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+    static func apply(on connection: PostgresConnection, schema: String? = nil, logger: Logger) async throws -> [String] {
+        try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey(schema: schema)))", logger: logger)
         try await connection.query(
             "CREATE TABLE IF NOT EXISTS qbsyncd_schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
             logger: logger

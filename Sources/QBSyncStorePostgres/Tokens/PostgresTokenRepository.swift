@@ -17,8 +17,8 @@ public struct PostgresTokenRepository: Sendable {
         self.vault = vault
     }
 
-    /// The realm is bound to another org.
-    public struct RealmInUse: Error, Sendable {}
+    /// The realm is bound to another org (the SQLite store's error, so callers catch one type).
+    public typealias RealmInUse = ConnectionRepository.RealmInUse
 
     /// Stores a new grant for the org (replacing any earlier one), sealed for the generation this
     /// write gives the row; refuses a realm bound to another org.
@@ -38,8 +38,7 @@ public struct PostgresTokenRepository: Sendable {
                 "SELECT EXISTS (SELECT 1 FROM qb_configs WHERE realm_id = \(realmID) AND org <> \(org.rawValue))", logger: logger
             )
             for try await taken in owners.decode(Bool.self) where taken { throw RealmInUse() }
-            let access = try vault.seal(tokens.accessToken, org: org, realm: realmID, column: .accessToken, generation: generation)
-            let refresh = try vault.seal(tokens.refreshToken, org: org, realm: realmID, column: .refreshToken, generation: generation)
+            let (access, refresh) = try vault.seal(tokens, org: org, realm: realmID, generation: generation)
             _ = try await connection.query(
                 """
                 UPDATE qb_configs SET realm_id = \(realmID), environment = \(environment), status = 'connected', access_token = \(access),
@@ -82,8 +81,7 @@ public struct PostgresTokenRepository: Sendable {
             guard current.generation == seenGeneration else { return .alreadyRefreshed(current) }
             let tokens = try await refresh(current)
             let generation = current.generation + 1
-            let access = try vault.seal(tokens.accessToken, org: org, realm: current.realmID, column: .accessToken, generation: generation)
-            let refreshed = try vault.seal(tokens.refreshToken, org: org, realm: current.realmID, column: .refreshToken, generation: generation)
+            let (access, refreshed) = try vault.seal(tokens, org: org, realm: current.realmID, generation: generation)
             _ = try await connection.query(
                 """
                 UPDATE qb_configs SET access_token = \(access), refresh_token = \(refreshed),
@@ -118,11 +116,9 @@ public struct PostgresTokenRepository: Sendable {
             guard let realm, let access, let refresh, let status = ConnectionStatus(rawValue: status) else { return nil }
             return StoredGrant(
                 org: org, realmID: realm, status: status,
-                tokens: TokenSet(
-                    accessToken: try vault.open(access, org: org, realm: realm, column: .accessToken, generation: generation),
-                    refreshToken: try vault.open(refresh, org: org, realm: realm, column: .refreshToken, generation: generation),
-                    accessTokenExpiresAt: Date(seconds: accessExpiry) ?? .distantPast, refreshTokenExpiresAt: Date(seconds: refreshExpiry) ?? .distantPast,
-                    refreshTokenHardExpiresAt: Date(seconds: hardExpiry)
+                tokens: try vault.open(
+                    access: access, refresh: refresh, org: org, realm: realm, generation: generation, accessExpiry: accessExpiry, refreshExpiry: refreshExpiry,
+                    hardExpiry: hardExpiry
                 ),
                 generation: generation, lastRefreshAt: Date(seconds: lastRefresh)
             )
@@ -131,11 +127,3 @@ public struct PostgresTokenRepository: Sendable {
     }
 }
 
-extension Date {
-    /// `qb_configs` keeps whole epoch seconds, as the SQLite store does.
-    var seconds: Int64 { Int64(timeIntervalSince1970.rounded(.down)) }
-    init?(seconds: Int64?) {
-        guard let seconds else { return nil }
-        self.init(timeIntervalSince1970: TimeInterval(seconds))
-    }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import QBSyncCore
 import QBSyncStore
 
 /// One `qb_webhook_events` row to insert: a parsed event (its org found by the insert itself) or
@@ -21,14 +22,19 @@ struct EventInsert: Sendable {
     var fixedError: String?
 
     static func rows(of delivery: IncomingDelivery, deliveryID: Int64) -> [EventInsert] {
-        let at = delivery.receivedAt.millis
-        let parsed = delivery.events.map {
+        rows(deliveryID: deliveryID, receivedAt: delivery.receivedAt, events: delivery.events, unparsed: delivery.unparsed)
+    }
+
+    /// A delivery's events, then its unparsed ones (`failed`, with the reason), in that order.
+    static func rows(deliveryID: Int64, receivedAt: Date, events: [WebhookEventFact], unparsed: [String]) -> [EventInsert] {
+        let at = receivedAt.millis
+        let parsed = events.map {
             EventInsert(
                 deliveryID: deliveryID, receivedAt: at, realmID: $0.realmID, entityName: $0.entityName, entityID: $0.entityID, operation: $0.operation,
                 lastUpdated: $0.lastUpdated, type: $0.type, cloudEventID: $0.cloudEventID, dedupeKey: $0.dedupeKey, fixedStatus: nil, fixedError: nil
             )
         }
-        let unparsed = delivery.unparsed.enumerated().map { index, reason in
+        let unparsed = unparsed.enumerated().map { index, reason in
             EventInsert(
                 deliveryID: deliveryID, receivedAt: at, realmID: "", entityName: "", entityID: "", operation: "", lastUpdated: nil, type: "unparsed",
                 cloudEventID: nil, dedupeKey: "unparsed:\(deliveryID):\(index)", fixedStatus: "failed", fixedError: "could not be parsed: " + reason
@@ -79,7 +85,7 @@ struct EventInsert: Sendable {
                     """,
                 binds: binds
             )
-            try await connection.query(query, logger: logger)
+            _ = try await connection.guardedQuery(query, logger: logger)
         }
     }
 }

@@ -61,7 +61,16 @@ public struct PostgresWebhookRepository: Sendable {
         }
 
         let fresh = deliveries.indices.filter { if case .new = sources[$0] { true } else { false } }
-        var inserted = try await insertDeliveries(fresh.map { (deliveries[$0], digests[$0]) }, on: connection, logger: logger)
+        var inserted = try await insertDeliveries(
+            fresh.map {
+                let delivery = deliveries[$0]
+                return DeliveryInsert(
+                    receivedAt: delivery.receivedAt, body: delivery.body, signature: delivery.signature, remoteAddress: delivery.remoteAddress,
+                    format: delivery.format.rawValue, digest: digests[$0]
+                )
+            },
+            on: connection, logger: logger
+        )
         // Conflicts: the same body committed before (by another instance, perhaps just now).
         let conflicting = fresh.map { digests[$0] }.filter { inserted[$0] == nil }
         let existing = try await deliveryIDs(for: conflicting, on: connection, logger: logger)
@@ -90,17 +99,17 @@ public struct PostgresWebhookRepository: Sendable {
     }
 
     /// The delivery that first stored each CloudEvents id, among `ids`.
-    private static func storedCloudEvents(_ ids: [String], on connection: PostgresConnection, logger: Logger) async throws -> [String: Int64] {
+    static func storedCloudEvents(_ ids: [String], on connection: PostgresConnection, logger: Logger) async throws -> [String: Int64] {
         guard !ids.isEmpty else { return [:] }
         var found: [String: Int64] = [:]
-        let rows = try await connection.query(
+        let rows = try await connection.guardedCollect(
             """
             SELECT DISTINCT ON (cloud_event_id) cloud_event_id, delivery_id FROM qb_webhook_events
             WHERE cloud_event_id = ANY(\(ids)) ORDER BY cloud_event_id, id
             """,
             logger: logger
-        )
-        for try await (id, delivery) in rows.decode((String, Int64).self) { found[id] = delivery }
+        ) { try $0.decode((String, Int64).self) }
+        for (id, delivery) in rows { found[id] = delivery }
         return found
     }
 
@@ -121,20 +130,20 @@ public struct PostgresWebhookRepository: Sendable {
 
     /// One multi-row INSERT (per 10,000 rows: PostgreSQL's limit of 65,535 binds); the ids of the
     /// rows inserted, by digest. A digest already stored is skipped by the conflict clause.
-    private static func insertDeliveries(_ deliveries: [(IncomingDelivery, Data)], on connection: PostgresConnection, logger: Logger) async throws -> [Data: Int64] {
+    static func insertDeliveries(_ deliveries: [DeliveryInsert], on connection: PostgresConnection, logger: Logger) async throws -> [Data: Int64] {
         var ids: [Data: Int64] = [:]
         for start in stride(from: 0, to: deliveries.count, by: 10_000) {
             let chunk = deliveries[start..<min(start + 10_000, deliveries.count)]
             var binds = PostgresBindings(capacity: chunk.count * 6)
             var values: [String] = []
-            for (delivery, digest) in chunk {
+            for delivery in chunk {
                 values.append(SQLPlaceholders.row(first: binds.count + 1, count: 6))
                 binds.append(delivery.receivedAt.millis)
                 try binds.append(delivery.body)
                 binds.append(delivery.signature)
                 binds.append(delivery.remoteAddress)
-                binds.append(delivery.format.rawValue)
-                try binds.append(digest)
+                binds.append(delivery.format)
+                try binds.append(delivery.digest)
             }
             // Only placeholders are spliced into the text; every value travels as a bind.
             let query = PostgresQuery(
@@ -144,20 +153,32 @@ public struct PostgresWebhookRepository: Sendable {
                     """,
                 binds: binds
             )
-            for try await (id, digest) in try await connection.query(query, logger: logger).decode((Int64, Data).self) { ids[digest] = id }
+            for (id, digest) in try await connection.guardedCollect(query, logger: logger, { try $0.decode((Int64, Data).self) }) { ids[digest] = id }
         }
         return ids
     }
 
     /// The stored delivery of each digest.
-    private static func deliveryIDs(for digests: [Data], on connection: PostgresConnection, logger: Logger) async throws -> [Data: Int64] {
+    static func deliveryIDs(for digests: [Data], on connection: PostgresConnection, logger: Logger) async throws -> [Data: Int64] {
         guard !digests.isEmpty else { return [:] }
         let buffers = digests.map { ByteBuffer(bytes: $0) }
         var found: [Data: Int64] = [:]
-        let rows = try await connection.query("SELECT id, body_sha256 FROM qb_webhook_deliveries WHERE body_sha256 = ANY(\(buffers))", logger: logger)
-        for try await (id, digest) in rows.decode((Int64, Data).self) { found[digest] = id }
+        let rows = try await connection.guardedCollect(
+            "SELECT id, body_sha256 FROM qb_webhook_deliveries WHERE body_sha256 = ANY(\(buffers))", logger: logger
+        ) { try $0.decode((Int64, Data).self) }
+        for (id, digest) in rows { found[digest] = id }
         return found
     }
+}
+
+/// One `qb_webhook_deliveries` row to insert.
+struct DeliveryInsert: Sendable {
+    var receivedAt: Date
+    var body: Data
+    var signature: String
+    var remoteAddress: String?
+    var format: String
+    var digest: Data
 }
 
 extension WebhookRepository.AppendOutcome {
