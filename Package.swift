@@ -68,7 +68,7 @@ let package = Package(
         // The SQLite store: migrations and repositories.
         library("QBSyncStore", ["QBSyncCore", P.grdb, P.crypto, P.logging]),
         // The PostgreSQL store (issue 18): the same schema and guarantees as QBSyncStore, shared by instances.
-        library("QBSyncStorePostgres", ["QBSyncCore", "QBSyncStore", P.postgres, P.crypto, P.logging, P.lifecycle]),
+        library("QBSyncStorePostgres", ["QBSyncCore", "QBSyncStore", P.postgres, P.grdb, P.crypto, P.logging, P.lifecycle]),
         // The Intuit client: OAuth2 token/revoke and the Accounting API, with Intuit's answers classified.
         library("QBOClient", ["QBSyncCore", P.httpClient, P.deque, P.nioCore, P.nioHTTP1, P.nioPosix, P.nioFoundation, P.logging]),
         // The one small HTTP/1 server (issue 17): the webhook listener and qbo-sim both run on it.
@@ -79,7 +79,7 @@ let package = Package(
         library("SystemdSupport", ["CSystemd", P.logging]),
         // The daemon's services, the control server and the JSON-RPC handlers.
         library("QBSyncDaemon", [
-            "QBSyncCore", "QBSyncStore", "QBOClient", "SystemdSupport", "HTTPServerKit",
+            "QBSyncCore", "QBSyncStore", "QBSyncStorePostgres", "QBOClient", "SystemdSupport", "HTTPServerKit",
             P.httpClient, P.heap, P.deque, P.prometheus, P.crypto, P.nioCore, P.nioPosix, P.nioHTTP1, P.nioFoundation,
             P.logging, P.lifecycle, P.unixSignals,
         ]),
@@ -112,7 +112,8 @@ let package = Package(
             "QBSyncStore", "QBSyncCore", "QBTestSupport", P.grdb, P.logging,
         ], swiftSettings: strict),
         .testTarget(name: "QBSyncDaemonTests", dependencies: [
-            "QBSyncDaemon", "QBSyncCore", "QBSyncStore", "QBOClient", "QBTestSupport", P.httpClient, P.nioCore, P.nioEmbedded, P.logging,
+            "QBSyncDaemon", "QBSyncCore", "QBSyncStore", "QBSyncStorePostgres", "QBOClient", "HTTPServerKit", "QBTestSupport", P.httpClient, P.nioCore,
+            P.nioEmbedded, P.nioPosix, P.nioHTTP1, P.postgres, P.logging,
         ], swiftSettings: strict),
         // The HTTP kit over real sockets: keep-alive, body limit, quiescing.
         .testTarget(name: "HTTPServerKitTests", dependencies: [
@@ -128,7 +129,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Starts the real binaries; depends on them so `swift test` builds them first.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "QBTestSupport", "QBControlClient", "QBSyncCore", "QBSyncStore", "qbsyncd", "qbctl", "qbo-sim", P.logging,
+            "QBTestSupport", "QBControlClient", "QBSyncCore", "QBSyncStore", "QBSyncStorePostgres", "qbsyncd", "qbctl", "qbo-sim", P.logging, P.postgres,
         ], swiftSettings: strict),
         // The campaigns of issue 9 (crash, faults, bad input, hostile environment, access, soak):
         // short by default, long with QBSYNC_CAMPAIGN=long (scripts/reliability.sh).

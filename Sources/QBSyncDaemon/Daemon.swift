@@ -39,16 +39,19 @@ public enum Daemon {
             )
         }
 
-        let store: Store
-        do {
-            store = try Store.open(stateDirectory: settings.stateDirectory, logger: logger)
-        } catch {
-            throw StartupFailure(description: error.message)
+        try await StoreOpening.withStore(settings, logger: logger) { store in
+            // Past this line the daemon knows only the backend's protocols.
+            try await serve(store: store, settings: settings, environment: environment, listenFDs: listenFDs, logLevel: logLevel, notifier: notifier, logger: logger)
         }
-        defer {
-            do { try store.close() } catch { logger.error("closing the store failed", metadata: [LogKey.error: "\(error)"]) }
-        }
+        logger.info("qbsyncd stopped")
+    }
 
+    /// Everything past the store: the key, the start-up checks, the listeners and the service
+    /// group; returns when the group has stopped (the store is closed by the caller after).
+    static func serve(
+        store: any StoreBackend, settings: Settings, environment: [String: String], listenFDs: ListenFDs, logLevel: LogLevelControl,
+        notifier: SystemdNotifier, logger: Logger
+    ) async throws {
         let tokenKey: TokenKey
         do {
             tokenKey = try TokenKey.load(settings.tokenKey)
@@ -56,7 +59,8 @@ public enum Daemon {
             throw StartupFailure(description: error.description)
         }
         let vault = TokenVault(key: tokenKey)
-        let keyCheck = try await ConnectionRepository(store: store, vault: vault).tokensNotOpening()
+        let grants = store.connections(vault: vault)
+        let keyCheck = try await grants.tokensNotOpening()
         if !keyCheck.failing.isEmpty, keyCheck.failing.count == keyCheck.checked {
             // Not one stored token opens: the key is wrong, not a row. Starting would drift every org to reconnect.
             throw StartupFailure(
@@ -68,7 +72,7 @@ public enum Daemon {
         for name in keyCheck.failing {
             // Some rows open and these do not: damaged rows. Those orgs must connect again; the rest run.
             guard let org = OrgID(name) else { continue }
-            _ = try await ConnectionRepository(store: store, vault: vault).markNeedsReauthorization(
+            _ = try await grants.markNeedsReauthorization(
                 org: org, error: "its stored tokens cannot be opened with the token key (a damaged row): connect again", now: Date()
             )
             var log = logger
@@ -78,7 +82,7 @@ public enum Daemon {
         // Every grant belongs to one environment: another environment's host answers it 403, which
         // would send each of those orgs to reconnect (F15). A reload never switches it; a start refuses to.
         let quickBooksEnvironment = settings.quickBooks.environment.rawValue
-        let otherEnvironment = try await ConnectionRepository(store: store, vault: vault).orgsConnected(toOtherEnvironmentThan: quickBooksEnvironment)
+        let otherEnvironment = try await grants.orgsConnected(toOtherEnvironmentThan: quickBooksEnvironment)
         if !otherEnvironment.isEmpty {
             throw StartupFailure(
                 description: "\(SettingKey.environment) is \(quickBooksEnvironment), but \(otherEnvironment.count) connected orgs hold grants of the other environment "
@@ -86,40 +90,87 @@ public enum Daemon {
                     + "and every one would have to connect again. Nothing was changed; set \(SettingKey.environment) back, or disconnect those orgs first"
             )
         }
-        let state = DaemonState(settings: settings, orgCounts: try await OrgRepository(store: store).statusCounts())
+        let state = DaemonState(settings: settings, orgCounts: try await store.orgs.statusCounts())
         let hub = NotificationHub(logger: logger)
-        let governor = try await ReadGovernor.load(repository: ReadQuotaRepository(store: store), state: state, hub: hub, logger: logger)
+        let governor = try await ReadGovernor.load(repository: store.readQuota, state: state, hub: hub, logger: logger)
         let (scheduleChanges, scheduleContinuation) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
         let metrics = DaemonMetrics()
         let settingsInForce: CurrentSettings = { state.settings }
-        let grants = ConnectionRepository(store: store, vault: vault)
+        let mappings = store.mappings
         let connections = ConnectionManager(
-            repository: grants, orgs: OrgRepository(store: store), state: state, hub: hub, http: HTTPClient.shared, governor: governor,
+            repository: grants, orgs: store.orgs, items: mappings, state: state, hub: hub, http: HTTPClient.shared, governor: governor,
             scheduleChanges: scheduleContinuation, metrics: metrics, logger: logger
         )
+        // Alone on its store an instance does every company's work; among several (PostgreSQL), the
+        // companies whose lease it holds (LeaseKeeper, below).
+        let leaseRules = LeaseRules(duration: TimeInterval(settings.leaseSeconds))
+        let leaseTable = store.leaseTable(rules: leaseRules)
+        let leases: CompanyLeases = leaseTable == nil ? .sole() : .shared()
         let (scheduleLoaded, scheduleLoadedContinuation) = AsyncStream.makeStream(of: Void.self)
         let scheduler = TokenScheduler(
             refresher: connections.refresher, repository: grants, hub: hub, settings: settingsInForce, changes: scheduleChanges, loaded: scheduleLoadedContinuation,
-            logger: logger
+            leases: leases, logger: logger
         )
-        let mappings = MappingRepository(store: store)
         let sync = SyncService(access: connections.access, mappings: mappings, hub: hub, settings: settingsInForce, logger: logger)
-        let webhooks = WebhookRepository(store: store)
-        let feeds = FeedStateRepository(store: store)
+        let feeds = store.feedStates
         let worker = FeedWorker(
-            webhooks: webhooks, feeds: feeds, sync: sync, mappings: mappings, grants: grants, hub: hub, settings: settingsInForce, logger: logger
+            webhooks: store.webhooks, feeds: feeds, sync: sync, mappings: mappings, grants: grants, hub: hub, settings: settingsInForce, leases: leases, logger: logger
         )
         let pipeline = FeedPipeline(worker: worker, state: state)
+        // Pushes arriving at an instance that does not hold their company go to the one that does.
+        let calls = CompanyCalls(
+            leases: leases, store: leaseTable == nil ? nil : store.forwardedCalls(vault: vault), rules: leaseRules, logger: logger,
+            realmOf: { org in try await grants.realm(of: org) },
+            announce: { message in
+                guard let payload = message.payload else { return }
+                do { try await store.announce(payload) } catch {
+                    // The other side polls: a lost wake-up costs a second, or a heartbeat.
+                    logger.debug("a forwarded call could not be announced", metadata: [LogKey.error: "\(error)"])
+                }
+            }
+        )
+        let keeper = leaseTable.map { table in
+            LeaseKeeper(
+                table: table, leases: leases, rules: leaseRules, logger: logger,
+                onBeat: { held in
+                    // try?: a beat that cannot read the log looks again at the next one
+                    let pending = (try? await store.webhooks.pendingRealms()) ?? []
+                    pipeline.eventsArrived(realmIDs: pending.map(\.realmID).filter(held.contains))
+                    calls.wake()  // forwarded calls whose announcement was lost, or that waited for a holder
+                }
+            ) { taken, takenOver in
+                // A company newly held: its pending events are due now. One taken over from another
+                // instance has its grant refreshed here; a company leased for the first time (just
+                // connected) has fresh tokens already.
+                pipeline.eventsArrived(realmIDs: taken, at: .distantPast)
+                calls.wake()
+                if !takenOver.isEmpty { Task { await scheduler.tookOver(realms: takenOver) } }
+            }
+        }
+        if leaseTable != nil {
+            logger.info("one of several instances on the store: company work goes by lease", metadata: [LogKey.instances: "\(leases.instance)"])
+        }
+        // Among several instances: events stored here wake their holder elsewhere, and notifications
+        // published here reach every instance's subscribers (LISTEN/NOTIFY, a wake-up only).
+        let bridge = leaseTable.map { _ in
+            InstanceBridge(store: store, instance: leases.instance, hub: hub, calls: calls, logger: logger) { realms in
+                let held = leases.current
+                pipeline.eventsArrived(realmIDs: realms.filter { held[$0] != nil })
+            }
+        }
         let intake = WebhookIntake(
-            repository: webhooks, logger: logger, duplicate: { metrics.webhookDuplicates.increment(); state.webhookDuplicate() },
+            repository: store.webhooks,
+            logger: logger, duplicate: { metrics.webhookDuplicates.increment(); state.webhookDuplicate() },
             unparsed: { metrics.webhookEventsUnparsed.increment(by: Int64($0)); state.webhookEventsUnparsed(add: $0) }
         ) { deliveries in
-            pipeline.eventsArrived(realmIDs: Set(deliveries.flatMap { $0.events.map(\.realmID) }))
+            let realms = Set(deliveries.flatMap { $0.events.map(\.realmID) })
+            pipeline.eventsArrived(realmIDs: realms)
+            bridge?.eventsStored(realms: realms)
             // Events that could not be parsed were stored failed: the count shows them at once.
             if deliveries.contains(where: { !$0.unparsed.isEmpty }) { Task { await pipeline.updateCounts() } }
         }
         let dispatcher = RPCDispatcher(
-            methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync, pipeline: pipeline), state: state, metrics: metrics
+            methods: MethodTable.build(state: state, hub: hub, store: store, connections: connections, sync: sync, pipeline: pipeline, calls: calls), state: state, metrics: metrics
         )
         // A second daemon beside a live one is refused before it takes any port.
         if listenFDs.byName["control"] == nil, ControlSocketFile.isAnswering(settings.controlSocketPath) {
@@ -130,7 +181,7 @@ public enum Daemon {
         let webhookServer: WebhookServer
         do {
             webhookServer = try await WebhookServer.bind(
-                settings: settings, inheritedFD: listenFDs.byName["webhook"], intake: intake, state: state, store: store, metrics: metrics,
+                settings: settings, inheritedFD: listenFDs.byName["webhook"], intake: intake, state: state, health: store.health, metrics: metrics,
                 scrape: { await Self.scrape(metrics: metrics, state: state, store: store, limiter: connections.access.limiter, governor: governor) }, logger: logger
             )
         } catch {
@@ -155,10 +206,22 @@ public enum Daemon {
 
         let reloader = SettingsReloader(environment: environment, state: state, logLevel: logLevel, notifier: notifier, logger: logger)
         let systemd = SystemdService(notifier: notifier, state: state, store: store, scheduleLoaded: scheduleLoaded, logger: logger)
+        var overdue = OverdueService(mappings: mappings, sync: sync, logger: logger)
+        overdue.asLeader = { pass in
+            do {
+                return try await store.asLeader("overdue") { await pass() }
+            } catch {
+                logger.warning("the Overdue pass could not take the leader lock; it runs again next hour", metadata: [LogKey.error: "\(error)"])
+                return nil
+            }
+        }
+        // The lease keeper first: it stops last, giving its companies back once their work has stopped.
+        let instanceServices: [ServiceGroupConfiguration.ServiceConfiguration] =
+            (keeper.map { [.init(service: $0), .init(service: calls)] } ?? []) + (bridge.map { [.init(service: $0)] } ?? [])
         var configuration = ServiceGroupConfiguration(
-            services: [
+            services: instanceServices + [
                 .init(service: scheduler),
-                .init(service: OverdueService(mappings: mappings, sync: sync, logger: logger)),
+                .init(service: overdue),
                 .init(service: pipeline),
                 .init(service: SweepService(pipeline: pipeline, feeds: feeds, governor: governor, state: state, hub: hub, logger: logger)),
                 .init(service: control),
@@ -175,12 +238,13 @@ public enum Daemon {
         // Below systemd's default TimeoutStopSec (90 s): a stuck shutdown becomes a cancellation.
         configuration.maximumGracefulShutdownDuration = .seconds(30)
         let group = ServiceGroup(configuration: configuration)
+        // The first beat before any company work starts: the scheduler and the pipeline find what this instance holds.
+        await keeper?.beatLogged(now: Date())
         try await group.run()
-        logger.info("qbsyncd stopped")
     }
 
     /// Gauges read at scrape time: orgs, events, limiter waits, this month's metered reads.
-    static func scrape(metrics: DaemonMetrics, state: DaemonState, store: Store, limiter: RealmLimiter, governor: ReadGovernor) async {
+    static func scrape(metrics: DaemonMetrics, state: DaemonState, store: any StoreBackend, limiter: RealmLimiter, governor: ReadGovernor) async {
         let orgs = state.orgCounts
         let orgGauge = DaemonMetrics.name("orgs", unit: "", help: "Organisations by connection status")
         metrics.setGauge(orgGauge, labels: [("status", "connected")], value: Double(orgs.connected))
@@ -197,7 +261,7 @@ public enum Daemon {
         metrics.setGauge(DaemonMetrics.name("limiter_waits", unit: "", help: "QuickBooks calls that waited for the per-company budget"), value: Double(limiter.waits))
         let quota = governor.status()
         let reads = DaemonMetrics.name("qbo_metered_reads", unit: "", help: "Metered QuickBooks read calls this month, per company")
-        for (realm, _, count) in (try? await ReadQuotaRepository(store: store).byRealm(month: quota.month, limit: 100_000)) ?? [] {  // try?: a scrape shows what it can
+        for (realm, _, count) in (try? await store.readQuota.byRealm(month: quota.month, limit: 100_000)) ?? [] {  // try?: a scrape shows what it can
             metrics.setGauge(reads, labels: [("realm", realm), ("month", quota.month)], value: Double(count))
         }
         let budget = DaemonMetrics.name("read_quota", unit: "", help: "The app-wide monthly budget of metered reads: used (by class), budget, reserve, forecast")

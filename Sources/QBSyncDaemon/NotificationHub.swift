@@ -59,6 +59,9 @@ final class NotificationHub: Sendable {
     static let bufferLimit = 4096
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
+    /// Hands every notification published here to the other instances sharing the store
+    /// (``InstanceBridge``); none when alone.
+    private let relayHook = Mutex<(@Sendable (String, OrgID?, String) -> Void)?>(nil)
     private let logger: Logger
 
     init(logger: Logger) { self.logger = logger }
@@ -77,9 +80,24 @@ final class NotificationHub: Sendable {
         _ = subscribers.withLock { $0.removeValue(forKey: connectionID) }
     }
 
-    /// Sends one notification to every subscriber whose filter matches.
+    /// Sets where notifications published here are relayed to (topic, org, the encoded line).
+    func relay(_ hook: @escaping @Sendable (String, OrgID?, String) -> Void) {
+        relayHook.withLock { $0 = hook }
+    }
+
+    /// Sends one notification to every subscriber whose filter matches, and to the other instances.
     func publish(topic: String, org: OrgID?, params: some Encodable & Sendable) {
         guard let line = try? RPCWire.notification(method: topic, params: params) else { return }  // try?: notification params always encode
+        fanOut(line, topic: topic, org: org)
+        relayHook.withLock { $0 }?(topic, org, String(buffer: line))
+    }
+
+    /// A notification another instance published: to this instance's subscribers only.
+    func publishRelayed(topic: String, org: OrgID?, line: String) {
+        fanOut(ByteBuffer(string: line), topic: topic, org: org)
+    }
+
+    private func fanOut(_ line: ByteBuffer, topic: String, org: OrgID?) {
         let targets = subscribers.withLock { $0.filter { $0.value.filter.matches(topic: topic, org: org) } }
         for (connectionID, subscriber) in targets {
             // The queue holds bufferLimit notifications plus one slot kept for telling the

@@ -39,6 +39,7 @@ struct SettingsReloader: Service, CustomStringConvertible {
             let old = state.settings
             for (name, changed) in [
                 (SettingKey.stateDirectory, old.stateDirectory != settings.stateDirectory),
+                (SettingKey.databaseURL, old.databaseURL != settings.databaseURL),
                 (SettingKey.controlSocket, old.controlSocketPath != settings.controlSocketPath),
                 (SettingKey.webhookListen, old.webhookListen != settings.webhookListen),
                 (SettingKey.tokenKeyFile, old.tokenKey != settings.tokenKey),
@@ -51,6 +52,7 @@ struct SettingsReloader: Service, CustomStringConvertible {
             }
             var applied = settings
             applied.stateDirectory = old.stateDirectory
+            applied.databaseURL = old.databaseURL
             applied.controlSocketPath = old.controlSocketPath
             applied.webhookListen = old.webhookListen
             applied.tokenKey = old.tokenKey

@@ -21,7 +21,7 @@ struct SystemdService: Service, CustomStringConvertible {
     var description: String { "SystemdService" }
     let notifier: SystemdNotifier
     let state: DaemonState
-    let store: Store
+    let store: any StoreBackend
     /// Finishes when the token schedule is loaded (the last thing READY waits for).
     let scheduleLoaded: AsyncStream<Void>
     let logger: Logger
@@ -115,7 +115,7 @@ struct SystemdService: Service, CustomStringConvertible {
 final class WriteProbe: Sendable {
     private let inFlightSince = Mutex<ContinuousClock.Instant?>(nil)
 
-    func start(store: Store, timeout: Duration) {
+    func start(store: any StoreBackend, timeout: Duration) {
         let now = ContinuousClock.now
         let started: ContinuousClock.Instant? = inFlightSince.withLock { since in
             if since == nil { since = now }

@@ -36,9 +36,9 @@ public enum TokenKeyRotation {
             guard next.id != current.id || FileManager.default.contents(atPath: newKeyPath) != FileManager.default.contents(atPath: settings.tokenKey.path) else {
                 return (false, ["the new key is the key in use"])
             }
-            let store = try Store.open(stateDirectory: settings.stateDirectory, logger: Logger(label: "qbsyncd"))
-            defer { try? store.close() }  // try?: the rotation's own outcome is what the admin needs
-            let count = try await ConnectionRepository(store: store, vault: TokenVault(key: current)).reseal(with: TokenVault(key: next))
+            let count = try await StoreOpening.withStore(settings, logger: Logger(label: "qbsyncd")) { store in
+                try await store.connections(vault: TokenVault(key: current)).reseal(with: TokenVault(key: next))
+            }
             var lines = ["re-sealed the tokens of \(count) organisation(s) under key id \(next.id) (was \(current.id))"]
             if case .generated(let path) = settings.tokenKey {
                 guard rename(newKeyPath, path) == 0 else {

@@ -21,9 +21,18 @@ struct QBSyncDCommand: AsyncParsableCommand {
     @Option(name: .customLong("rotate-token-key"), help: ArgumentHelp("Re-seal every stored token under the key in PATH (created if missing), with the daemon stopped.", valueName: "PATH"))
     var rotateTokenKey: String?
 
+    @Option(name: .customLong("migrate-to"), help: ArgumentHelp("Copy the SQLite store of the state directory into the empty PostgreSQL store of URL (as QBSYNCD_DATABASE_URL takes it), with the daemon stopped.", valueName: "URL"))
+    var migrateTo: String?
+
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
         let environment = ProcessInfo.processInfo.environment
+        if let migrateTo {
+            let outcome = await MigrateTo.run(environment: environment, url: migrateTo)
+            for line in outcome.lines { FileHandle(fileDescriptor: outcome.ok ? 1 : 2).write(Data((line + "\n").utf8)) }
+            if !outcome.ok { throw ExitCode(1) }
+            return
+        }
         if let rotateTokenKey {
             let outcome = await TokenKeyRotation.run(environment: environment, newKeyPath: rotateTokenKey)
             for line in outcome.lines { FileHandle(fileDescriptor: outcome.ok ? 1 : 2).write(Data((line + "\n").utf8)) }

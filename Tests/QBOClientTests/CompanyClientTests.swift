@@ -71,7 +71,9 @@ import Testing
     }
 
     @Test func aTimeoutIsRetried() async throws {
-        let h = try await Harness([.stall, .status(200, body: Self.company)], timeout: .milliseconds(200))
+        // The first try stalls until its timeout; 2 s leaves the second try room on a loaded machine
+        // (200 ms failed it under the whole suite in CI).
+        let h = try await Harness([.stall, .status(200, body: Self.company)], timeout: .seconds(2))
         defer { h.intuit.shutdown() }
         #expect(try await h.client.companyInfo().info.companyName == "Maple Court Ltd")
         #expect(h.intuit.requests.count == 2)

@@ -20,7 +20,8 @@ import Testing
         let hub = NotificationHub(logger: Logger(label: "test"))
         let (_, changes) = AsyncStream.makeStream(of: TokenRefresher.ScheduleChange.self)
         let connections = ConnectionManager(
-            repository: ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate())), orgs: OrgRepository(store: store), state: state,
+            repository: ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate())), orgs: OrgRepository(store: store), items: MappingRepository(store: store),
+            state: state,
             hub: hub, http: HTTPClient.shared,
             governor: try await ReadGovernor.load(repository: ReadQuotaRepository(store: store), state: state, hub: hub, logger: Logger(label: "test")),
             scheduleChanges: changes, logger: Logger(label: "test")

@@ -28,7 +28,8 @@ import Testing
             let logger = Logger(label: "test")
             let (_, changes) = AsyncStream.makeStream(of: ConnectionManager.ScheduleChange.self)
             let connections = ConnectionManager(
-                repository: ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate())), orgs: OrgRepository(store: store), state: state,
+                repository: ConnectionRepository(store: store, vault: TokenVault(key: TokenKey.generate())), orgs: OrgRepository(store: store), items: MappingRepository(store: store),
+                state: state,
                 hub: hub, http: HTTPClient.shared, governor: try await ReadGovernor.load(repository: ReadQuotaRepository(store: store), state: state, hub: hub, logger: logger),
                 scheduleChanges: changes, logger: logger
             )

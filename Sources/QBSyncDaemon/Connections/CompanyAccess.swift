@@ -9,9 +9,9 @@ import QBSyncStore
 /// ``TokenRefresher``. Also `org.test`.
 struct CompanyAccess: Sendable {
     let refresher: TokenRefresher
-    let repository: ConnectionRepository
+    let repository: any ConnectionStore
     /// The companies' service items (for `org.test`).
-    let items: MappingRepository
+    let items: any MappingStore
     let clients: IntuitClients
     /// Every API call of every caller goes through this, per company.
     let limiter: RealmLimiter

@@ -16,7 +16,9 @@ extension ConnectionManager {
     /// A consent URL with a fresh state: 256 random bits, stored hashed, bound to the org.
     func begin(org: OrgID, now: Date = Date()) async throws -> Begun {
         let (oauth, _) = try consentClients()
-        let stateValue = Secret(Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }).base64URLEncoded)
+        // Hex, not base64url: a state that began with "-" (one in 64) was taken by
+        // `qbctl connect --state …` for an option, and the consent could not be completed.
+        let stateValue = Secret(SymmetricKey(size: .bits256).withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() })
         let expiresAt = now.addingTimeInterval(Self.stateLifetime)
         try await orgs.ensure(org, now: now)
         try await repository.insertState(stateValue, org: org, expiresAt: expiresAt, now: now)

@@ -16,8 +16,8 @@ final class ConnectionManager: Sendable {
     static let stateLifetime: TimeInterval = 600
     typealias ScheduleChange = TokenRefresher.ScheduleChange
 
-    let repository: ConnectionRepository
-    let orgs: OrgRepository
+    let repository: any ConnectionStore
+    let orgs: any OrgStore
     let clients: IntuitClients
     let notifier: OrgStatusNotifier
     let refresher: TokenRefresher
@@ -26,7 +26,7 @@ final class ConnectionManager: Sendable {
     let logger: Logger
 
     init(
-        repository: ConnectionRepository, orgs: OrgRepository, state: DaemonState, hub: NotificationHub, http: HTTPClient, governor: ReadGovernor,
+        repository: any ConnectionStore, orgs: any OrgStore, items: any MappingStore, state: DaemonState, hub: NotificationHub, http: HTTPClient, governor: ReadGovernor,
         scheduleChanges: AsyncStream<ScheduleChange>.Continuation, metrics: DaemonMetrics? = nil, logger: Logger
     ) {
         self.repository = repository
@@ -38,7 +38,7 @@ final class ConnectionManager: Sendable {
             repository: repository, orgs: orgs, clients: clients, notifier: notifier, metrics: metrics, scheduleChanges: scheduleChanges, logger: logger
         )
         access = CompanyAccess(
-            refresher: refresher, repository: repository, items: MappingRepository(store: repository.store), clients: clients, limiter: RealmLimiter(), metrics: metrics
+            refresher: refresher, repository: repository, items: items, clients: clients, limiter: RealmLimiter(), metrics: metrics
         )
     }
 

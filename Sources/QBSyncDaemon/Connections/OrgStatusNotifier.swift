@@ -5,7 +5,7 @@ import QBSyncStore
 /// Tells subscribers that an org's connection status changed, and keeps the status counts of
 /// `daemon.status` and `/metrics` current.
 struct OrgStatusNotifier: Sendable {
-    let orgs: OrgRepository
+    let orgs: any OrgStore
     let hub: NotificationHub
     let state: DaemonState
 

@@ -8,8 +8,11 @@ import Synchronization
 /// Keeps each org's tokens fresh: one refresh per org at a time (single flight), which
 /// concurrent callers share and the org's API calls wait for. A refreshed pair is committed to
 /// the store before anything uses it, and only over the token generation it started from; a pair
-/// the store cannot commit yet is kept in memory and used (F2). The refresh itself is in
-/// `TokenRefresher+Refresh.swift`.
+/// the store cannot commit yet is kept in memory and used (F2). On PostgreSQL the refresh runs
+/// under the org's row lock, from the look through the call to Intuit to the commit, so instances
+/// refreshing one org at once (the lease holder's schedule, any instance's 401 or `token.refresh`)
+/// take turns and never spend one refresh token twice; each such refresh holds a pooled connection
+/// while Intuit answers. The refresh itself is in `TokenRefresher+Refresh.swift`.
 final class TokenRefresher: Sendable {
     /// An API call refreshes first when the access token has less than this left.
     static let onDemandWindow: TimeInterval = 10
@@ -23,8 +26,8 @@ final class TokenRefresher: Sendable {
         case removed(OrgID)
     }
 
-    let repository: ConnectionRepository
-    let orgs: OrgRepository
+    let repository: any ConnectionStore
+    let orgs: any OrgStore
     let clients: IntuitClients
     let notifier: OrgStatusNotifier
     /// Counts refreshes by outcome (nil in tests that do not look).
@@ -37,7 +40,7 @@ final class TokenRefresher: Sendable {
     let inFlight = Mutex<[OrgID: Task<Connection, any Error>]>([:])
 
     init(
-        repository: ConnectionRepository, orgs: OrgRepository, clients: IntuitClients, notifier: OrgStatusNotifier, metrics: DaemonMetrics?,
+        repository: any ConnectionStore, orgs: any OrgStore, clients: IntuitClients, notifier: OrgStatusNotifier, metrics: DaemonMetrics?,
         scheduleChanges: AsyncStream<ScheduleChange>.Continuation, logger: Logger
     ) {
         self.repository = repository

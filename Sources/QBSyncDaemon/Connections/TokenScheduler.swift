@@ -30,20 +30,23 @@ final class TokenScheduler: Service, Sendable {
     }
 
     private let refresher: TokenRefresher
-    private let repository: ConnectionRepository
+    private let repository: any ConnectionStore
     private let hub: NotificationHub
     private let settings: CurrentSettings
     private let changes: AsyncStream<TokenRefresher.ScheduleChange>
     private let logger: Logger
+    /// Whose grants this instance refreshes (every org's, alone on its store).
+    private let leases: CompanyLeases
     private let state = Mutex(State())
 
     /// Finished once the schedule is loaded from the store (systemd's READY waits for it).
     private let loaded: AsyncStream<Void>.Continuation
 
     init(
-        refresher: TokenRefresher, repository: ConnectionRepository, hub: NotificationHub, settings: @escaping CurrentSettings,
-        changes: AsyncStream<TokenRefresher.ScheduleChange>, loaded: AsyncStream<Void>.Continuation, logger: Logger
+        refresher: TokenRefresher, repository: any ConnectionStore, hub: NotificationHub, settings: @escaping CurrentSettings,
+        changes: AsyncStream<TokenRefresher.ScheduleChange>, loaded: AsyncStream<Void>.Continuation, leases: CompanyLeases = .sole(), logger: Logger
     ) {
+        self.leases = leases
         self.refresher = refresher
         self.repository = repository
         self.hub = hub
@@ -100,6 +103,35 @@ final class TokenScheduler: Service, Sendable {
         state.withLock { $0.plan.schedule(org, at: due) }
     }
 
+    /// Companies this instance took over from another (dead or stopped) instance: their orgs' grants
+    /// are refreshed now, here (the old holder's schedule died with it; this one's may not know an
+    /// org connected through another instance). Their schedule follows from the refresh.
+    func tookOver(realms: [String]) async {
+        for realm in realms {
+            do {
+                guard let org = try await repository.realmOwner(realm) else { continue }
+                schedule(org, inSeconds: 0)
+            } catch {
+                logger.warning("a company taken over could not be scheduled for its refresh", metadata: [LogKey.realm: "\(realm)", LogKey.error: "\(error)"])
+            }
+        }
+    }
+
+    /// How soon an org whose company another instance holds is looked at again.
+    static let elsewhereRecheck: TimeInterval = 15
+
+    /// The org's company; nil (logged) when it has none now or the store cannot say: the refresher's
+    /// own schedule changes bring it back.
+    private func realm(of org: OrgID) async -> String? {
+        do {
+            return try await repository.realm(of: org)
+        } catch {
+            logger.warning("a scheduled refresh could not find the org's company; it is looked at again shortly", metadata: [LogKey.org: "\(org)", LogKey.error: "\(error)"])
+            schedule(org, inSeconds: Self.elsewhereRecheck)
+            return nil
+        }
+    }
+
     private func margin() -> TimeInterval { Double(settings().refreshMarginSeconds) }
 
     /// Up to a fifth of the margin (at most a minute), so orgs connected together do not stay in step.
@@ -111,8 +143,15 @@ final class TokenScheduler: Service, Sendable {
         for org in due {
             group.addTask {
                 defer { self.state.withLock { $0.plan.finished() } }
-                // Failures are recorded and rescheduled by the refresher (cooldown, or needs_reauthorization).
-                _ = try? await self.refresher.refresh(org: org, reason: "scheduled")  // try?: the refresher records and reschedules every failure
+                guard let realm = await self.realm(of: org) else { return }
+                let ran: Bool? = await self.leases.withHold(realm) {
+                    // Failures are recorded and rescheduled by the refresher (cooldown, or needs_reauthorization).
+                    _ = try? await self.refresher.refresh(org: org, reason: "scheduled")  // try?: the refresher records and reschedules every failure
+                    return true
+                }
+                // Another instance holds the company and refreshes its grant: look again later (a
+                // takeover refreshes it here then, whatever its expiry).
+                if ran == nil { self.schedule(org, inSeconds: Self.elsewhereRecheck) }
             }
         }
     }

@@ -8,8 +8,8 @@ struct InvoiceExplainMethod: RPCMethod {
     typealias Call = InvoiceExplainCall
     typealias Result = Call.Result
     static let access = RPCAccess.read
-    let mappings: MappingRepository
-    let history: InvoiceHistoryRepository
+    let mappings: any MappingStore
+    let history: any InvoiceHistoryStore
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
         guard let record = try await mappings.find(org: params.org, kind: .demand, localID: params.demandId), let qboID = record.qboID else {
@@ -69,8 +69,8 @@ struct AuditVerifyMethod: RPCMethod {
     typealias Mismatch = AuditVerifyCall.Mismatch
     typealias Archives = AuditVerifyCall.Archives
     static let access = RPCAccess.read
-    let history: InvoiceHistoryRepository
-    let archives: LogArchiveRepository
+    let history: any InvoiceHistoryStore
+    let archives: any LogArchiveStore
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
         let invoices = try await history.latest(org: params.org)

@@ -58,7 +58,7 @@ struct TokenRefreshMethod: RPCMethod {
     static let access = RPCAccess.write
     static let requiresIntegration = true
     let refresher: TokenRefresher
-    let orgs: OrgRepository
+    let orgs: any OrgStore
 
     func handle(_ params: Params, context: RPCContext) async throws -> OrgInfo {
         try await refresher.refresh(org: params.org, reason: "requested")

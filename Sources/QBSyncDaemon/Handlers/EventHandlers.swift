@@ -7,7 +7,7 @@ struct EventListMethod: RPCMethod {
     typealias Call = EventListCall
     typealias Result = Call.Result
     static let access = RPCAccess.read
-    let repository: WebhookRepository
+    let repository: any WebhookLog
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
         let limit = try ListCursor.limit(params.limit)

@@ -9,7 +9,7 @@ struct LogArchiveMethod: RPCMethod {
     typealias Call = LogArchiveCall
     typealias Result = Call.Result
     static let access = RPCAccess.write
-    let repository: LogArchiveRepository
+    let repository: any LogArchiveStore
     let pipeline: FeedPipeline
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
@@ -34,7 +34,7 @@ struct LogArchivesMethod: RPCMethod {
     typealias Call = LogArchivesCall
     typealias Result = Call.Result
     static let access = RPCAccess.read
-    let repository: LogArchiveRepository
+    let repository: any LogArchiveStore
 
     func handle(_ params: NoParams, context: RPCContext) async throws -> Result {
         Result(directory: repository.directory, archives: try await repository.list().map(\.json))

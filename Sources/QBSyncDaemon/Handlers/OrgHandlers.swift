@@ -7,7 +7,7 @@ struct OrgListMethod: RPCMethod {
     typealias Result = Call.Result
     static let access = RPCAccess.read
 
-    let orgs: OrgRepository
+    let orgs: any OrgStore
 
     /// Pages of at most 1,000 (the default), in org order, so ten thousand orgs never make one answer.
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
@@ -31,7 +31,7 @@ struct OrgShowMethod: RPCMethod {
     typealias Call = OrgShowCall
     static let access = RPCAccess.read
 
-    let orgs: OrgRepository
+    let orgs: any OrgStore
 
     func handle(_ params: Params, context: RPCContext) async throws -> OrgInfo {
         guard let info = try await orgs.find(params.org) else { throw QBSyncError.notFound(what: "organisation \(params.org)") }

@@ -4,38 +4,38 @@ import QBSyncStore
 
 /// `customer.sync`: a development as a QBO customer; a second call updates the same customer.
 /// `force` overwrites an edit made in QuickBooks (else `conflict` with `data.changes`).
-struct CustomerSyncMethod: RPCMethod {
+struct CustomerSyncMethod: CompanyMethod {
     typealias Call = CustomerSyncCall
     static let access = RPCAccess.write
     static let requiresIntegration = true
     let sync: SyncService
 
-    func handle(_ params: Params, context: RPCContext) async throws -> Mapping {
+    func carryOut(_ params: Params) async throws -> Mapping {
         try await sync.syncCustomer(org: params.org, development: params.development, force: params.force ?? false)
     }
 }
 
 /// `invoice.sync`: a demand as a QBO invoice; a second call updates the same invoice.
 /// `force` overwrites an edit made in QuickBooks (else `conflict` with `data.changes`).
-struct InvoiceSyncMethod: RPCMethod {
+struct InvoiceSyncMethod: CompanyMethod {
     typealias Call = InvoiceSyncCall
     static let access = RPCAccess.write
     static let requiresIntegration = true
     let sync: SyncService
 
-    func handle(_ params: Params, context: RPCContext) async throws -> Mapping {
+    func carryOut(_ params: Params) async throws -> Mapping {
         try await sync.syncInvoice(org: params.org, demand: params.demand, force: params.force ?? false)
     }
 }
 
 /// `invoice.refresh`: the demand's invoice freshly read from QBO.
-struct InvoiceRefreshMethod: RPCMethod {
+struct InvoiceRefreshMethod: CompanyMethod {
     typealias Call = InvoiceRefreshCall
     static let access = RPCAccess.write
     static let requiresIntegration = true
     let sync: SyncService
 
-    func handle(_ params: Params, context: RPCContext) async throws -> Mapping {
+    func carryOut(_ params: Params) async throws -> Mapping {
         try await sync.refreshInvoice(org: params.org, demandID: params.demandId)
     }
 }
@@ -46,7 +46,7 @@ struct EntityListMethod: RPCMethod {
     typealias Call = EntityListCall
     typealias Result = Call.Result
     static let access = RPCAccess.read
-    let mappings: MappingRepository
+    let mappings: any MappingStore
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
         let limit = try ListCursor.limit(params.limit)
@@ -62,9 +62,9 @@ struct SyncSummaryMethod: RPCMethod {
     typealias Call = SyncSummaryCall
     typealias Result = Call.Result
     static let access = RPCAccess.read
-    let mappings: MappingRepository
+    let mappings: any MappingStore
     /// Which company the org is in now.
-    let grants: ConnectionRepository
+    let grants: any ConnectionStore
 
     func handle(_ params: Params, context: RPCContext) async throws -> Result {
         let counts = try await mappings.counts(org: params.org)

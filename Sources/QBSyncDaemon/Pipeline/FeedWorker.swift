@@ -9,14 +9,16 @@ import QBSyncStore
 /// says. The decisions are pure (``EventTriage``, ``FeedReading``, ``EventRetryPolicy``); this
 /// type carries them out against the store and QuickBooks.
 struct FeedWorker: Sendable {
-    let webhooks: WebhookRepository
-    let feeds: FeedStateRepository
+    let webhooks: any WebhookLog
+    let feeds: any FeedStateStore
     let sync: SyncService
-    let mappings: MappingRepository
+    let mappings: any MappingStore
     /// Which org holds a company now.
-    let grants: ConnectionRepository
+    let grants: any ConnectionStore
     let hub: NotificationHub
     let settings: CurrentSettings
+    /// Which companies' events this instance settles (every one, alone on its store).
+    let leases: CompanyLeases
     let logger: Logger
     /// Events taken in one turn (the rest wait for the next).
     static let batch = 500
@@ -24,9 +26,10 @@ struct FeedWorker: Sendable {
     static let feedLookups = 2
 
     init(
-        webhooks: WebhookRepository, feeds: FeedStateRepository, sync: SyncService, mappings: MappingRepository, grants: ConnectionRepository, hub: NotificationHub,
-        settings: @escaping CurrentSettings, logger: Logger
+        webhooks: any WebhookLog, feeds: any FeedStateStore, sync: SyncService, mappings: any MappingStore, grants: any ConnectionStore, hub: NotificationHub,
+        settings: @escaping CurrentSettings, leases: CompanyLeases = .sole(), logger: Logger
     ) {
+        self.leases = leases
         self.webhooks = webhooks
         self.feeds = feeds
         self.sync = sync
@@ -38,7 +41,7 @@ struct FeedWorker: Sendable {
     }
 
     /// Wired from the sync service's own parts (tests).
-    init(webhooks: WebhookRepository, feeds: FeedStateRepository, sync: SyncService, logger: Logger) {
+    init(webhooks: any WebhookLog, feeds: any FeedStateStore, sync: SyncService, logger: Logger) {
         self.init(
             webhooks: webhooks, feeds: feeds, sync: sync, mappings: sync.mappings, grants: sync.access.repository, hub: sync.hub, settings: sync.settings, logger: logger
         )
@@ -49,7 +52,11 @@ struct FeedWorker: Sendable {
         var log = logger
         log[metadataKey: LogKey.realm] = "\(realmID)"
         do {
-            try await turn(realmID: realmID, sweep: readClass == .sweep, now: now, log: log)
+            // Another instance holds the company and settles its events: nothing is due here until
+            // this one takes the company over (its keeper hands the company back to the pipeline).
+            guard try await leases.withHold(realmID, { try await turn(realmID: realmID, sweep: readClass == .sweep, now: now, log: log) }) != nil else {
+                return nil
+            }
         } catch {
             log.error("the pipeline could not finish a company's turn", metadata: [LogKey.error: "\(SyncService.describe(error))"])
             return now.addingTimeInterval(60)

@@ -17,12 +17,12 @@ final class ReadGovernor: Sendable {
     private let plan = Mutex<SweepPlan?>(nil)
     /// `resetsAt` of a month, formatted once (`daemon.status` is the hottest call).
     private let resetsAt = Mutex<(month: String, text: String)>(("", ""))
-    let repository: ReadQuotaRepository
+    let repository: any ReadQuotaStore
     let state: DaemonState
     let hub: NotificationHub
     let logger: Logger
 
-    private init(budget: ReadBudget, repository: ReadQuotaRepository, state: DaemonState, hub: NotificationHub, logger: Logger) {
+    private init(budget: ReadBudget, repository: any ReadQuotaStore, state: DaemonState, hub: NotificationHub, logger: Logger) {
         self.budget = Mutex(budget)
         reported = Mutex(budget.state(now: Date()))
         self.repository = repository
@@ -31,7 +31,7 @@ final class ReadGovernor: Sendable {
         self.logger = logger
     }
 
-    static func load(repository: ReadQuotaRepository, state: DaemonState, hub: NotificationHub, logger: Logger, now: Date = Date()) async throws -> ReadGovernor {
+    static func load(repository: any ReadQuotaStore, state: DaemonState, hub: NotificationHub, logger: Logger, now: Date = Date()) async throws -> ReadGovernor {
         let settings = state.settings
         let budget = try await repository.load(month: ReadBudget.month(of: now), budget: settings.readQuota, reservePercent: settings.readReservePercent)
         return ReadGovernor(budget: budget, repository: repository, state: state, hub: hub, logger: logger)
@@ -56,6 +56,24 @@ final class ReadGovernor: Sendable {
             try await repository.count(readClass, realmID: realmID, month: month)
         } catch {
             throw .unavailable("the read could not be counted in the store (\(type(of: error))), so it was not sent")
+        }
+        checkState(now: now)
+    }
+
+    /// Reads the month's counts again from the store: among several instances, each counts its own
+    /// reads in memory, and the others' reach it here (the sweep service calls this each tick, so
+    /// the app-wide total it decides on is at most a few seconds behind).
+    func resync(now: Date = Date()) async {
+        let settings = state.settings
+        let month = ReadBudget.month(of: now)
+        do {
+            let stored = try await repository.load(month: month, budget: settings.readQuota, reservePercent: settings.readReservePercent)
+            budget.withLock { budget in
+                budget.rollOver(now: now)
+                budget.merge(stored: stored)
+            }
+        } catch {
+            logger.debug("the read counts could not be read again; the next tick tries again", metadata: [LogKey.error: "\(error)"])
         }
         checkState(now: now)
     }
@@ -111,13 +129,17 @@ final class ReadGovernor: Sendable {
         } else {
             logger.notice("the app's monthly budget of QuickBooks reads changed state", metadata: metadata)
         }
-        hub.publish(
-            topic: NotificationTopic.quotaStatusChanged, org: nil,
-            params: [
-                "from": .string(old.rawValue), "to": .string(new.rawValue), "used": .int(Int64(snapshot.total)), "budget": .int(Int64(snapshot.budget)),
-                "forecast": .int(Int64(forecast)), "at": .string(Timestamp.string(now)),
-            ] as JSONValue
-        )
+        let params: JSONValue = [
+            "from": .string(old.rawValue), "to": .string(new.rawValue), "used": .int(Int64(snapshot.total)), "budget": .int(Int64(snapshot.budget)),
+            "forecast": .int(Int64(forecast)), "at": .string(Timestamp.string(now)),
+        ]
+        // Several instances see the same app-wide change: the one that claims it tells subscribers
+        // (every instance's, relayed). A claim that cannot be made tells anyway: twice beats never.
+        let (hub, repository, month) = (hub, repository, snapshot.month)
+        Task {
+            guard (try? await repository.claimStateChange(month: month, to: new.rawValue)) != false else { return }
+            hub.publish(topic: NotificationTopic.quotaStatusChanged, org: nil, params: params)
+        }
     }
 
     private func resetsAtText(_ month: String) -> String {

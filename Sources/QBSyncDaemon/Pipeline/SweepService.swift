@@ -10,7 +10,7 @@ import ServiceLifecycle
 struct SweepService: Service, CustomStringConvertible {
     var description: String { "SweepService" }
     let pipeline: FeedPipeline
-    let feeds: FeedStateRepository
+    let feeds: any FeedStateStore
     let governor: ReadGovernor
     let state: DaemonState
     let hub: NotificationHub
@@ -34,6 +34,8 @@ struct SweepService: Service, CustomStringConvertible {
     /// One planning pass: returns the sweeps it asked for.
     @discardableResult
     func tick(now: Date, firstSeen: inout [String: Date]) async throws -> Int {
+        // Other instances' reads count against the same budget.
+        await governor.resync(now: now)
         let (companies, states) = try await feeds.connected()
         let plan = SweepPlan.fit(basePeriod: Double(state.settings.sweepPeriodSeconds), companies: companies.count, budget: governor.current, now: now)
         governor.setPlan(plan)

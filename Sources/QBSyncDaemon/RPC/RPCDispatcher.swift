@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import QBSyncCore
+import QBSyncStore
 
 /// Turns one request line into its response line: envelope, access, integration gate, params,
 /// handler, and the mapping of every error to the protocol's code and reason.
@@ -119,16 +120,28 @@ struct RPCDispatcher: Sendable {
     /// A `QBSyncError` is the caller's to see, and so is Intuit's answer to an org's call (mapped
     /// here, and only here); anything else is a bug, logged under a correlation id.
     private func map(_ error: any Error, logger: Logger, refusals: RefusalLog) -> RPCErrorObject {
+        switch error as? QBSyncError {
+        case .forbidden?: refusals.notice("control call forbidden", logger: logger)
+        case .methodNotFound?: refusals.notice("control call of an unknown method", logger: logger)
+        default: break
+        }
+        return Self.protocolError(error, logger: logger)
+    }
+
+    /// The protocol error a client gets for what a handler threw (here, or on the instance a call
+    /// was forwarded to): a `QBSyncError` as it is, Intuit's answer to an org's call mapped here
+    /// and only here, another instance's answer as it came; anything else is a bug, logged under a
+    /// correlation id.
+    static func protocolError(_ error: any Error, logger: Logger) -> RPCErrorObject {
         if let error = error as? CompanyCallError {
             return QBOErrorMapping.protocolError(error.error, org: error.org).rpcError
         }
-        if let error = error as? QBSyncError {
-            switch error {
-            case .forbidden: refusals.notice("control call forbidden", logger: logger)
-            case .methodNotFound: refusals.notice("control call of an unknown method", logger: logger)
-            default: break
-            }
-            return error.rpcError
+        if let error = error as? QBSyncError { return error.rpcError }
+        if let error = error as? RelayedRPCError { return error.rpcError }
+        if let error = error as? any CompanyLeaseLoss {
+            // The company moved to another instance mid-call (this one paused past its lease): what
+            // this instance had still to write was refused. A push is safe to repeat; the next call goes to the new holder.
+            return QBSyncError.qboUnavailable(detail: "QuickBooks company \(error.realmID) moved to another qbsyncd instance during this call; call again").rpcError
         }
         let correlationID = UUID().uuidString.lowercased()
         logger.error(

@@ -8,14 +8,17 @@ import ServiceLifecycle
 /// each hour starts (``OverduePass``), so the daily change lands within minutes of midnight UTC.
 struct OverdueService: Service, CustomStringConvertible {
     var description: String { "OverdueService" }
-    let mappings: MappingRepository
+    let mappings: any MappingStore
     /// Tells subscribers of each invoice that turned (``SyncService/notify(_:from:)``).
     let sync: SyncService
     let logger: Logger
+    /// Runs a pass on one instance at a time among several sharing the store (``StoreBackend/asLeader(_:_:)``);
+    /// nil when another instance ran it. Alone, it just runs it.
+    var asLeader: @Sendable (@Sendable () async -> Int) async -> Int? = { await $0() }
 
     func run() async throws {
         while !Task.isShuttingDownGracefully {
-            await pass()
+            _ = await asLeader { await pass() }
             let wait = OverduePass.nextRun(after: Date()).timeIntervalSinceNow
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(max(1, wait))) }  // try?: a shutdown ends the wait
         }

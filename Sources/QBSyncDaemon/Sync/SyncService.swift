@@ -17,7 +17,7 @@ import QBSyncStore
 final class SyncService: Sendable {
     /// Each org's company (every Intuit call goes through it).
     let access: CompanyAccess
-    let mappings: MappingRepository
+    let mappings: any MappingStore
     let hub: NotificationHub
     let settings: CurrentSettings
     let logger: Logger
@@ -26,7 +26,7 @@ final class SyncService: Sendable {
     /// Service-item lookups in flight, by `realm|name`.
     private let itemLookups = Mutex<[String: Task<String, any Error>]>([:])
 
-    init(access: CompanyAccess, mappings: MappingRepository, hub: NotificationHub, settings: @escaping CurrentSettings, logger: Logger) {
+    init(access: CompanyAccess, mappings: any MappingStore, hub: NotificationHub, settings: @escaping CurrentSettings, logger: Logger) {
         self.access = access
         self.mappings = mappings
         self.hub = hub
@@ -35,7 +35,7 @@ final class SyncService: Sendable {
     }
 
     /// Wired from the connection parts (the composition root and tests).
-    convenience init(connections: ConnectionManager, mappings: MappingRepository, logger: Logger) {
+    convenience init(connections: ConnectionManager, mappings: any MappingStore, logger: Logger) {
         self.init(access: connections.access, mappings: mappings, hub: connections.notifier.hub, settings: connections.clients.settings, logger: logger)
     }
 

@@ -52,7 +52,9 @@ final class WebhookIntake: Service, Sendable {
     /// How soon a failed extraction (the store could not write) is tried again.
     static let extractionRetry: Duration = .seconds(1)
 
-    let repository: WebhookRepository
+    let repository: any WebhookLog
+    /// The commit thread's append (``blockingAppend(_:)``).
+    private let appendNow: @Sendable ([RawDelivery]) throws -> [WebhookRepository.AppendOutcome]
     let logger: Logger
     let state = Mutex(State())
     /// Wakes the commit thread (signalled only when it said it was going to sleep).
@@ -65,10 +67,11 @@ final class WebhookIntake: Service, Sendable {
     let committed: @Sendable ([WebhookPayload.Parsed]) -> Void
 
     init(
-        repository: WebhookRepository, logger: Logger, duplicate: @escaping @Sendable () -> Void = {}, unparsed: @escaping @Sendable (Int) -> Void = { _ in },
+        repository: any WebhookLog, logger: Logger, duplicate: @escaping @Sendable () -> Void = {}, unparsed: @escaping @Sendable (Int) -> Void = { _ in },
         committed: @escaping @Sendable ([WebhookPayload.Parsed]) -> Void
     ) {
         self.repository = repository
+        self.appendNow = Self.blockingAppend(repository)
         self.logger = logger
         self.duplicate = duplicate
         self.unparsed = unparsed
@@ -181,7 +184,7 @@ final class WebhookIntake: Service, Sendable {
 
     private func commit(_ batch: [Pending]) {
         do {
-            let outcomes = try repository.appendRawNow(batch.map(\.delivery))
+            let outcomes = try appendNow(batch.map(\.delivery))
             extractionDue()  // before the answers go out: the events follow the 200 by a millisecond or so
             finish(batch, with: outcomes.map { .success($0) })
         } catch where batch.count > 1 {
@@ -189,7 +192,7 @@ final class WebhookIntake: Service, Sendable {
             var results: [Result<WebhookRepository.AppendOutcome, any Error>] = []
             for pending in batch {
                 do {
-                    results.append(.success(try repository.appendRawNow([pending.delivery])[0]))
+                    results.append(.success(try appendNow([pending.delivery])[0]))
                 } catch {
                     results.append(.failure(error))
                 }
@@ -199,6 +202,71 @@ final class WebhookIntake: Service, Sendable {
         } catch {
             finish(batch, with: [.failure(error)])
         }
+    }
+
+    /// How the commit thread appends a batch: SQLite's blocking call, run on the thread itself (no
+    /// hop), or any other log's async append, awaited there (the thread is the intake's own, not one
+    /// of the concurrency pool's, so blocking it starves nothing) for at most ``appendLimit``.
+    ///
+    /// A remote store that cannot answer (a database restarting) must not hold the answers: past the
+    /// limit the batch is refused (503, Intuit delivers again) while its append goes on in the
+    /// background until it commits or fails (the store's own operation deadline ends it at worst;
+    /// a redelivery of one that commits late is recognised as a replay by its body's digest). While
+    /// such an append is unfinished, a later batch is tried for at most ``retryLimit`` (the store
+    /// may be back: then it commits at once), and at most ``unfinishedLimit`` appends are left
+    /// unfinished at a time: past that, batches are refused at once, so an outage holds a few
+    /// batches in memory, not one per batch, and a single append that never ends blocks nothing.
+    static func blockingAppend(_ log: any WebhookLog) -> @Sendable ([RawDelivery]) throws -> [WebhookRepository.AppendOutcome] {
+        if let sqlite = log as? WebhookRepository {
+            return { try sqlite.appendRawNow($0) }
+        }
+        let unfinished = UnfinishedAppend()
+        return { batch in
+            guard let earlier = unfinished.begin() else { throw StoreNotAnswering(limit: appendLimit) }
+            let limit = earlier == 0 ? appendLimit : retryLimit
+            let done = DispatchSemaphore(value: 0)
+            let result = Mutex<Result<[WebhookRepository.AppendOutcome], any Error>?>(nil)
+            Task {
+                let outcome: Result<[WebhookRepository.AppendOutcome], any Error>
+                do { outcome = .success(try await log.appendRaw(batch)) } catch { outcome = .failure(error) }
+                result.withLock { $0 = outcome }
+                unfinished.end()
+                done.signal()
+            }
+            guard done.wait(timeout: .now() + .milliseconds(Int(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000))) == .success else {
+                throw StoreNotAnswering(limit: limit)
+            }
+            return try result.withLock { $0! }.get()
+        }
+    }
+
+    /// The longest a delivery waits for a remote store's commit before it is answered 503.
+    static let appendLimit: Duration = .seconds(5)
+    /// The same while an earlier append is still unfinished (the store was not answering).
+    static let retryLimit: Duration = .seconds(1)
+    /// Appends left unfinished (answered 503, still running) at most at a time.
+    static let unfinishedLimit = 4
+
+    /// How many remote appends are still unanswered.
+    final class UnfinishedAppend: Sendable {
+        let count = Mutex(0)
+
+        /// The number of appends unfinished before this one, nil (refused) when at the limit.
+        func begin() -> Int? {
+            count.withLock { count in
+                guard count < WebhookIntake.unfinishedLimit else { return nil }
+                defer { count += 1 }
+                return count
+            }
+        }
+
+        func end() { count.withLock { $0 -= 1 } }
+    }
+
+    /// The store did not commit within the limit (or an earlier commit is still unanswered).
+    struct StoreNotAnswering: Error, CustomStringConvertible {
+        var limit: Duration
+        var description: String { "the store did not commit within \(limit)" }
     }
 
     private func extractionDue() {

@@ -14,7 +14,8 @@ import QBSyncStore
 struct WebhookResponder: HTTPResponder {
     let intake: WebhookIntake
     let state: DaemonState
-    let store: Store
+    /// The store's cached health, whichever backend keeps it.
+    let health: StoreHealth
     let metrics: DaemonMetrics
     let scrape: @Sendable () async -> Void
     let logger: Logger
@@ -32,7 +33,7 @@ struct WebhookResponder: HTTPResponder {
         case ("/healthz", _) where !local(), ("/metrics", _) where !local():
             return eventLoop.makeSucceededFuture(.text(.notFound, "not found\n"))
         case ("/healthz", .GET):
-            let (status, contentType, body) = Self.health(store.health.snapshot)
+            let (status, contentType, body) = Self.health(health.snapshot)
             return eventLoop.makeSucceededFuture(.text(status, body, contentType: contentType))
         case ("/metrics", .GET):
             let promise = eventLoop.makePromise(of: HTTPResponse.self)

@@ -39,7 +39,7 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
     /// Binds `QBSYNCD_WEBHOOK_LISTEN`, or adopts the `webhook` socket systemd passed. Events that a
     /// crash left unextracted are extracted first, so the log is whole before anyone asks.
     static func bind(
-        settings: Settings, inheritedFD: Int32? = nil, intake: WebhookIntake, state: DaemonState, store: Store, metrics: DaemonMetrics,
+        settings: Settings, inheritedFD: Int32? = nil, intake: WebhookIntake, state: DaemonState, health: StoreHealth, metrics: DaemonMetrics,
         scrape: @escaping @Sendable () async -> Void, logger: Logger
     ) async throws -> WebhookServer {
         await intake.expandListed()
@@ -51,7 +51,7 @@ final class WebhookServer: Service, Sendable, CustomStringConvertible {
             backlog: 4096,
             admit: { connections.admit($0) }
         )
-        let responder = WebhookResponder(intake: intake, state: state, store: store, metrics: metrics, scrape: scrape, logger: logger)
+        let responder = WebhookResponder(intake: intake, state: state, health: health, metrics: metrics, scrape: scrape, logger: logger)
         let server = WebhookServer(server: try await HTTPServer.bind(configuration, responder: responder, logger: logger), settings: settings)
         logger.info("webhook listener bound", metadata: [LogKey.address: "\(server.boundAddress)"])
         return server
