@@ -7,6 +7,10 @@
 #                                       QBSYNCD_TEST_DATABASE_URL=postgres://...
 #   scripts/pg-cluster.sh stop [DIR]    stop it and remove DIR
 #   scripts/pg-cluster.sh url [DIR]     print the URL of a running one again
+#   scripts/pg-cluster.sh stop-server [DIR]   stop its server (fast shutdown), keeping DIR and its data
+#   scripts/pg-cluster.sh start-server [DIR]  start the server again on the same data, port and socket
+#   scripts/pg-cluster.sh restart [DIR]       stop-server, then start-server
+#                                       (the last three: a database outage under load, for tests)
 #
 # It never touches the machine's own clusters: its data, port, socket and log are all in DIR, and
 # `stop` acts only on a DIR this script made (it holds the marker file `qbsyncd-pg-cluster`).
@@ -75,6 +79,54 @@ print_url() {
   echo "QBSYNCD_TEST_DATABASE_URL=postgres://qbsyncd:${password}@127.0.0.1:${port}/qbsyncd?sslmode=disable"
 }
 
+# Runs a command with only stdin, stdout and stderr of this script's descriptors: a server started
+# so does not hold its caller's pipes or sockets open (a caller that waits for this script's exit
+# through an inherited descriptor, as Foundation's Process does, would otherwise wait for the server's).
+without_inherited_fds() {
+  (
+    for fd in $(ls /proc/$BASHPID/fd 2>/dev/null); do
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    "$@"
+  )
+}
+
+# Starts the server of DIR/data on port $2 (the same options on a first start and a restart).
+server_start() {
+  without_inherited_fds as_owner "$1/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $2 -k $dir/socket -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=600" start >/dev/null
+}
+
+# A cluster this script made and started once (it has a port): its data is kept by the two below.
+require_cluster() {
+  [ -f "$dir/$marker" ] || die "$dir was not made by this script; not touching it"
+  [ -f "$dir/port" ] && [ -d "$dir/data" ] || die "no cluster at $dir"
+}
+
+# Stops the server (fast shutdown: clients are disconnected, open transactions roll back), keeping
+# DIR, its data and its port for `start-server`.
+stop_server() {
+  require_cluster
+  local bin
+  bin=$(bindir)
+  if as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+  fi
+  echo "pg-cluster: server of $dir stopped (data kept)"
+}
+
+# Starts the server again on the same data, port and socket; the URL stays valid.
+start_server() {
+  require_cluster
+  local bin port
+  bin=$(bindir)
+  port=$(cat "$dir/port")
+  if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    server_start "$bin" "$port" || { tail -20 "$dir/server.log" >&2; die "the server did not start again on port $port"; }
+  fi
+  print_url
+}
+
 start() {
   local bin owner port password
   bin=$(bindir)
@@ -113,8 +165,7 @@ EOF
 
   for _ in 1 2 3 4 5; do
     port=$(free_port)
-    if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null; then
+    if server_start "$bin" "$port"; then
       echo "$port" > "$dir/port"
       break
     fi
@@ -154,5 +205,8 @@ case "$command" in
   start) start ;;
   stop) stop ;;
   url) [ -f "$dir/port" ] || die "no cluster at $dir"; print_url ;;
-  *) echo "usage: $0 start|stop|url [DIR]" >&2; exit 2 ;;
+  stop-server) stop_server ;;
+  start-server) start_server ;;
+  restart) stop_server >/dev/null; start_server ;;
+  *) echo "usage: $0 start|stop|url|stop-server|start-server|restart [DIR]" >&2; exit 2 ;;
 esac

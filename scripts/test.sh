@@ -26,6 +26,13 @@ export "$(bash scripts/pg-cluster.sh start "$pg_dir")"
 echo "PostgreSQL: a throw-away cluster in $pg_dir"
 swift build --build-tests
 swift test --skip-build --disable-xctest --skip ReliabilityTests
+# The integration suite again with every daemon on PostgreSQL (a fresh schema each, in the cluster above).
+# The kill -9 campaign and the server restart load both cores for minutes: each runs alone after
+# the rest, so that their load does not stretch the other tests' deadlines.
+heavy="InstanceCampaignTests|DatabaseRestartTests"
+QBSYNCD_TEST_BACKEND=postgres swift test --skip-build --disable-xctest --filter IntegrationTests --skip "$heavy"
+QBSYNCD_TEST_BACKEND=postgres swift test --skip-build --disable-xctest --filter DatabaseRestartTests
+QBSYNCD_TEST_BACKEND=postgres swift test --skip-build --disable-xctest --filter InstanceCampaignTests
 swift test --skip-build --disable-xctest --filter ReliabilityTests
 # The man pages come from the same definitions as --help: generate them and check they name the commands.
 man_dir=$(mktemp -d)

@@ -15,9 +15,7 @@ import Testing
     @Test func aClientThatNeverReadsIsNotReadEither() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanUp() }
-        let store = try Store.open(stateDirectory: daemon.stateDirectory, logger: Logger(label: "test"))
-        for index in 0..<20 { try await OrgRepository(store: store).ensure(OrgID("tenant-\(index)")!) }
-        try store.close()
+        try await daemon.seed(orgs: (0..<20).map { "tenant-\($0)" })
         try await daemon.start()
         let probe = try await daemon.connect()
         let answer = try await probe.call(OrgListCall.self, .init())
@@ -118,7 +116,7 @@ import Testing
         try await daemon.start()
         // A connection silent for the timeout is closed even before its first call (rightly): on a
         // loaded machine the subscriber may meet that, so it subscribes on a fresh connection then.
-        let subscriber = try await eventually("a subscribed connection") { () -> ControlClient? in
+        let subscriber = try await eventually(timeout: .seconds(30), "a subscribed connection") { () -> ControlClient? in
             let client = try await daemon.connect()
             do {
                 return try await client.call(SubscribeCall.self, .init(topics: ["webhook.event"])).subscribed == true ? client : nil

@@ -71,9 +71,9 @@ import Testing
         #expect(clean.mismatches.isEmpty)
         #expect(try await pair.control.call(AuditVerifyCall.self, .init(org: .test("other"))).checked == 0)
 
-        // Someone changes a stored status with sqlite3; the history itself refuses to be changed.
-        let outcomes = try await sqliteOutcomes(
-            database: pair.daemon.stateDirectory + "/qbsyncd.sqlite", setup: "UPDATE qb_entity_mappings SET status = 'Paid' WHERE kind = 'demand' AND local_id = 'dem-1'", statements: ["UPDATE qb_invoice_history SET status = 'Paid'", "DELETE FROM qb_invoice_history"]
+        // Someone changes a stored status with sqlite3 (or psql); the history itself refuses to be changed.
+        let outcomes = try await TestStore.outcomes(
+            pair.daemon, setup: "UPDATE qb_entity_mappings SET status = 'Paid' WHERE kind = 'demand' AND local_id = 'dem-1'", statements: ["UPDATE qb_invoice_history SET status = 'Paid'", "DELETE FROM qb_invoice_history"]
         )
         #expect(outcomes.count == 2 && outcomes.allSatisfy { $0.hasPrefix("refused:") }, "\(outcomes)")
 

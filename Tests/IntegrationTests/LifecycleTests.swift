@@ -40,7 +40,8 @@ import Testing
                     return (sent, received)
                 }
             }
-            _ = try await eventually("traffic flowing") { progress.value.load(ordering: .relaxed) >= clients * 50 ? true : nil }
+            // Generous: the suite's other daemons (and on PostgreSQL, the server) load both cores.
+            _ = try await eventually(timeout: .seconds(30), "traffic flowing") { progress.value.load(ordering: .relaxed) >= clients * 50 ? true : nil }
             daemon.signal(SIGTERM)
             var all: [(Int, Int)] = []
             for try await result in group { all.append(result) }
@@ -183,4 +184,35 @@ import Testing
 /// A shared counter that closures can capture (`Atomic` itself cannot be copied into one).
 final class Counter: Sendable {
     let value = Atomic<Int>(0)
+}
+
+/// `QBSYNCD_DATABASE_URL` at start: a database that cannot be reached stops the start within a
+/// bounded time, and neither that message nor `--check-config` shows the password.
+@Suite(.timeLimit(.minutes(1))) struct DatabaseURLStartTests {
+    static let unreachable = "postgres://qbsyncd:url-password-never-shown@127.0.0.1:1/qbsyncd?sslmode=disable"
+
+    @Test func anUnreachableDatabaseStopsStartUpWithAClearMessage() async throws {
+        let daemon = try DaemonProcess(extraEnvironment: ["QBSYNCD_DATABASE_URL": Self.unreachable])
+        defer { daemon.directory.remove() }
+        let started = ContinuousClock.now
+        let result = try await runCommand(Binaries.qbsyncd, [], environment: daemon.environment)
+        #expect(ContinuousClock.now - started < .seconds(30))
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("QBSYNCD_DATABASE_URL: the PostgreSQL database postgres://qbsyncd:<redacted>@127.0.0.1:1/qbsyncd?sslmode=disable cannot be reached"), "\(result.stderr)")
+        #expect(!result.stderr.contains("url-password-never-shown"))
+    }
+
+    @Test func checkConfigNamesTheBackend() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.directory.remove() }
+        let sqlite = try await runCommand(Binaries.qbsyncd, ["--check-config"], environment: daemon.environment.filter { $0.key != "QBSYNCD_DATABASE_URL" })
+        #expect(sqlite.status == 0, "\(sqlite.stderr)")
+        #expect(sqlite.stdout.contains("store: embedded SQLite in \(daemon.stateDirectory)"), "\(sqlite.stdout)")
+        let postgres = try await runCommand(
+            Binaries.qbsyncd, ["--check-config"], environment: daemon.environment.merging(["QBSYNCD_DATABASE_URL": Self.unreachable]) { _, new in new }
+        )
+        #expect(postgres.status == 0, "\(postgres.stderr)")
+        #expect(postgres.stdout.contains("store: PostgreSQL postgres://qbsyncd:<redacted>@127.0.0.1:1/qbsyncd?sslmode=disable (QBSYNCD_DATABASE_URL)"), "\(postgres.stdout)")
+        #expect(!postgres.stdout.contains("url-password-never-shown"))
+    }
 }

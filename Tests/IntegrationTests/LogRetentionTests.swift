@@ -18,13 +18,6 @@ import Testing
         return try await hook.send(.POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", signature), ("Content-Type", "application/json")], body: Data(body.utf8)).status
     }
 
-    static func sqlite(_ pair: Pair, _ script: String) async throws -> String {
-        try await runCommand(
-            "/usr/bin/env", ["python3", "-c", "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1], timeout=10)\n" + script, pair.daemon.stateDirectory + "/qbsyncd.sqlite"],
-            environment: ["PATH": "/usr/bin:/bin"]
-        ).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     static func hook(_ pair: Pair) async throws -> SimClient {
         SimClient(base: "http://" + (try await pair.control.call(DaemonStatusCall.self).webhook.listen))
     }
@@ -36,8 +29,8 @@ import Testing
         for _ in 0..<5 { #expect(try await Self.deliver(Self.body(1), to: hook) == 200) }
         #expect(try await Self.deliver(Self.body(2), to: hook) == 200)
 
-        #expect(try await Self.sqlite(pair, "print(db.execute('SELECT COUNT(*) FROM qb_webhook_deliveries').fetchone()[0])") == "2", "one copy per body")
-        #expect(try await Self.sqlite(pair, "print(db.execute('SELECT COUNT(*) FROM qb_webhook_events').fetchone()[0])") == "2")
+        #expect(try await TestStore.count(pair.daemon, "qb_webhook_deliveries") == 2, "one copy per body")
+        #expect(try await TestStore.count(pair.daemon, "qb_webhook_events") == 2)
         let webhook = try await pair.control.call(DaemonStatusCall.self).webhook
         #expect(webhook.accepted == 6 && webhook.duplicates == 4, "\(webhook)")
         #expect(try await hook.get("/metrics").text.contains("qbsyncd_webhook_duplicates_total 4"))
@@ -53,21 +46,15 @@ import Testing
             let events = try await pair.control.call(EventListCall.self, .init()).events
             return events.count == 6 && events.allSatisfy { $0["status"] == "ignored" } ? true : nil
         }
-        // sqlite3 cannot delete: no archive covers the rows.
-        let refused = try await Self.sqlite(pair, """
-            try:
-                db.execute('DELETE FROM qb_webhook_deliveries WHERE id = 1')
-                print('deleted')
-            except sqlite3.DatabaseError as error:
-                print(error)
-            """)
-        #expect(refused.contains("only through a recorded archive"), "\(refused)")
+        // sqlite3 (or psql) cannot delete: no archive covers the rows.
+        let refused = try await TestStore.outcomes(pair.daemon, statements: ["DELETE FROM qb_webhook_deliveries WHERE id = 1"])
+        #expect(refused.count == 1 && refused[0].contains("only through a recorded archive"), "\(refused)")
 
         // Nothing is a day old; everything is 0 days old.
         #expect(try parsed(try await qbctl(["log", "archive", "--older-than", "1", "--json"], socket: socket))["deliveries"] == 0)
         let archived = try await qbctl(["log", "archive", "--older-than", "0"], socket: socket)
         #expect(archived.status == 0 && archived.stdout.contains("archived 6 deliveries and 6 events into 1 file"), "\(archived.stdout)\(archived.stderr)")
-        #expect(try await Self.sqlite(pair, "print(db.execute('SELECT COUNT(*) FROM qb_webhook_deliveries').fetchone()[0])") == "0")
+        #expect(try await TestStore.count(pair.daemon, "qb_webhook_deliveries") == 0)
         #expect(try await pair.control.call(EventListCall.self, .init()).events.isEmpty)
 
         let listed = try parsed(try await qbctl(["log", "archives", "--json"], socket: socket))

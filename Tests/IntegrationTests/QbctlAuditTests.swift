@@ -61,13 +61,9 @@ import Testing
         #expect(try parsed(cleanJSON)["checked"] == 2 && (try parsed(cleanJSON))["mismatches"] == [])
         #expect(try await qbctl(["audit", "verify", "other"], socket: socket).stdout == "checked 0 invoices: every stored status matches its history\n")
 
-        // Someone changes a stored status with sqlite3, behind the daemon's back.
-        let sql = try await runCommand("/usr/bin/env", ["python3", "-c", """
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1], timeout=10)
-            db.execute("UPDATE qb_entity_mappings SET status = 'Paid' WHERE kind = 'demand' AND local_id = 'dem-1'"); db.commit()
-            """, pair.daemon.stateDirectory + "/qbsyncd.sqlite"], environment: ["PATH": "/usr/bin:/bin"])
-        #expect(sql.status == 0, "\(sql.stderr)")
+        // Someone changes a stored status with sqlite3 (or psql), behind the daemon's back.
+        let sql = try await TestStore.outcomes(pair.daemon, statements: ["UPDATE qb_entity_mappings SET status = 'Paid' WHERE kind = 'demand' AND local_id = 'dem-1'"])
+        #expect(sql == ["allowed"], "\(sql)")
 
         let found = try await qbctl(["audit", "verify", "acme"], socket: socket)
         #expect(found.status == 1, "mismatches exit 1")

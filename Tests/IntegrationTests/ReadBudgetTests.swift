@@ -168,7 +168,10 @@ import Testing
         #expect(elapsed < .seconds(8), "the fast company turned Paid in \(elapsed) while the slow one hung")
         let slow = try await pair.control.call(EntityListCall.self, .init(org: .test("slow"), kind: .demand)).entities.first
         #expect(slow?.status == .outstanding, "the slow company is still waiting")
-        #expect(try await pair.control.call(DaemonStatusCall.self).pipeline.eventsQueued >= 1)
+        // The counts are refreshed after each settle, not with it: polled.
+        _ = try await eventually(timeout: .seconds(5), "the slow company's event counted as queued") { () -> Bool? in
+            try await pair.control.call(DaemonStatusCall.self).pipeline.eventsQueued >= 1 ? true : nil
+        }
 
         // Once its API answers again, the slow company catches up too.
         _ = try await pair.http.send(.DELETE, "/sim/faults")
@@ -187,7 +190,11 @@ import Testing
             .POST, "/api/webhooks/quickbooks", headers: [("intuit-signature", WebhookTests.sign(body))], body: Data(body.utf8)
         )
         #expect(reply.status == 200)
-        let events = try await pair.control.call(EventListCall.self, .init()).events
+        // Extracted after the commit that answered 200 (at once on SQLite, a moment later on PostgreSQL).
+        let events = try await eventually("both events extracted") { () -> [JSONValue]? in
+            let events = try await pair.control.call(EventListCall.self, .init()).events
+            return events.count >= 2 ? events : nil
+        }
         #expect(events.count == 2)
         let unparsed = try #require(events.first { $0["type"] == "unparsed" })
         #expect(unparsed["status"] == "failed")

@@ -60,31 +60,17 @@ import Testing
         let gaps = zip(pings.dropFirst(), pings).map { $0 - $1 }
         #expect(gaps.allSatisfy { $0 >= .milliseconds(1500) && $0 <= .milliseconds(3500) }, "\(gaps)")
 
-        // Another process holds the database's write lock until its stdin closes. Writes wait, reads
-        // answer (WAL): the daemon is alive, so keep-alives go on (L14); STATUS= says it cannot write.
-        let lockedFlag = daemon.directory.file("locked")
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = [
-            "python3", "-c",
-            "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1], timeout=10)\ndb.execute('BEGIN EXCLUSIVE')\nopen(sys.argv[2], 'w').close()\nsys.stdin.read()\n",
-            daemon.stateDirectory + "/qbsyncd.sqlite", lockedFlag,
-        ]
-        let release = Pipe()
-        holder.standardInput = release
-        try holder.run()
-        defer {
-            if holder.isRunning { kill(holder.processIdentifier, SIGKILL) }
-        }
-        _ = try await eventually("the store held") { FileManager.default.fileExists(atPath: lockedFlag) ? true : nil }
+        // Another client holds the database's write lock until released. Writes wait, reads answer
+        // (WAL; PostgreSQL's SELECTs): the daemon is alive, so keep-alives go on (L14); STATUS= says it cannot write.
+        let holder = try await WriteLockHolder.hold(daemon)
+        defer { holder.cancel() }
         let lockedAt = ContinuousClock.now
         _ = try await eventually(timeout: .seconds(20), "STATUS= says the store cannot write") {
             notify.messages.contains { $0.at > lockedAt && $0.text.hasPrefix("STATUS=") && $0.text.contains("store not writable") } ? true : nil
         }
         #expect(notify.messages.contains { $0.text == "WATCHDOG=1" && $0.at > lockedAt + .milliseconds(1200) }, "keep-alives while only the write lock is held")
         #expect(!daemon.log.contains("watchdog keep-alive withheld"))
-        try release.fileHandleForWriting.close()
-        _ = try await eventually("the store released") { holder.isRunning ? nil : true }
+        try await holder.release()
         let released = ContinuousClock.now
         _ = try await eventually(timeout: .seconds(20), "STATUS= without the problem") {
             notify.messages.contains { $0.at > released && $0.text.hasPrefix("STATUS=") && !$0.text.contains("store not writable") } ? true : nil

@@ -32,14 +32,20 @@ import Testing
         _ = try await pair.connect("beta", realmID: try await pair.newCompany())
         pair.daemon.signal(SIGTERM)
         #expect(try await pair.daemon.waitForExit() == 0)
-        let damage = try await runCommand("/usr/bin/env", ["python3", "-c", """
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            blob = db.execute("SELECT refresh_token FROM qb_configs WHERE org = 'beta'").fetchone()[0]
-            db.execute("UPDATE qb_configs SET refresh_token = ? WHERE org = 'beta'", (bytes([blob[0] ^ 0xff]) + blob[1:],))
-            db.commit()
-            """, pair.daemon.stateDirectory + "/qbsyncd.sqlite"], environment: ["PATH": "/usr/bin:/bin"])
-        #expect(damage.status == 0, "\(damage.stderr)")
+        // The first byte of beta's sealed refresh token flipped, as a damaged row would be.
+        if TestBackend.isPostgres {
+            let flip = "UPDATE qb_configs SET refresh_token = set_byte(refresh_token, 0, get_byte(refresh_token, 0) # 255) WHERE org = 'beta'"
+            #expect(try await TestStore.outcomes(pair.daemon, statements: [flip]) == ["allowed"])
+        } else {
+            let damage = try await runCommand("/usr/bin/env", ["python3", "-c", """
+                import sqlite3, sys
+                db = sqlite3.connect(sys.argv[1])
+                blob = db.execute("SELECT refresh_token FROM qb_configs WHERE org = 'beta'").fetchone()[0]
+                db.execute("UPDATE qb_configs SET refresh_token = ? WHERE org = 'beta'", (bytes([blob[0] ^ 0xff]) + blob[1:],))
+                db.commit()
+                """, pair.daemon.stateDirectory + "/qbsyncd.sqlite"], environment: ["PATH": "/usr/bin:/bin"])
+            #expect(damage.status == 0, "\(damage.stderr)")
+        }
         try await pair.daemon.start()
         let control = try await pair.daemon.connect()
         let beta = try await control.call(OrgShowCall.self, OrgParams(org: .test("beta")))

@@ -53,8 +53,8 @@ import Testing
         #expect(pair.daemon.log.contains("webhook refused: missing or wrong intuit-signature"))
 
         // The delivery log is append-only: the database refuses changes.
-        let outcomes = try await sqliteOutcomes(
-            database: pair.daemon.stateDirectory + "/qbsyncd.sqlite", statements: ["UPDATE qb_webhook_deliveries SET signature = 'x'", "DELETE FROM qb_webhook_deliveries", "UPDATE qb_webhook_events SET entity_id = '1'"]
+        let outcomes = try await TestStore.outcomes(
+            pair.daemon, statements: ["UPDATE qb_webhook_deliveries SET signature = 'x'", "DELETE FROM qb_webhook_deliveries", "UPDATE qb_webhook_events SET entity_id = '1'"]
         )
         #expect(outcomes.count == 3 && outcomes.allSatisfy { $0.hasPrefix("refused:") }, "\(outcomes)")
     }

@@ -2,7 +2,8 @@ import Foundation
 public import QBControlClient
 import Synchronization
 
-/// A real `qbsyncd` started on a temporary state directory and socket, with its log in a file.
+/// A real `qbsyncd` started on a temporary state directory and socket, with its log in a file;
+/// on ``TestBackend/isPostgres``, on a fresh schema of its own (the same one after a restart).
 public final class DaemonProcess: Sendable {
     public let directory: TempDirectory
     public let socketPath: String
@@ -10,11 +11,16 @@ public final class DaemonProcess: Sendable {
     public let configPath: String
     public let logPath: String
     public let environment: [String: String]
+    /// The PostgreSQL schema its tables live in (nil on SQLite).
+    public let databaseSchema: String?
     private let process: Mutex<Process?> = Mutex(nil)
 
     /// Prepares the directories and environment; `extraEnvironment` and `config` (the settings file)
-    /// add to the defaults.
-    public init(extraEnvironment: [String: String] = [:], config: String = "QBSYNCD_LOG_LEVEL=debug\n") throws {
+    /// add to the defaults. `database` puts it on a schema other daemons share (``Cluster``)
+    /// instead of a fresh one.
+    public init(
+        extraEnvironment: [String: String] = [:], config: String = "QBSYNCD_LOG_LEVEL=debug\n", database shared: (schema: String, url: String)? = nil
+    ) throws {
         directory = try TempDirectory()
         socketPath = directory.file("control.sock")
         stateDirectory = try directory.makeDirectory("state")
@@ -25,12 +31,17 @@ public final class DaemonProcess: Sendable {
         environment["QBSYNCD_CONTROL_SOCKET"] = socketPath
         environment["QBSYNCD_CONFIG"] = configPath
         environment["QBSYNCD_WEBHOOK_LISTEN"] = "127.0.0.1:0"
+        let database = try shared ?? TestBackend.freshDatabase()
+        if let database { environment["QBSYNCD_DATABASE_URL"] = database.url }
         environment.merge(extraEnvironment) { _, new in new }
+        databaseSchema = environment["QBSYNCD_DATABASE_URL"] == database?.url ? database?.schema : nil
         self.environment = environment
     }
 
     /// A daemon whose `QUICKBOOKS_*` settings point at a running simulator.
-    public static func pointed(at sim: SimulatorProcess, extraEnvironment: [String: String] = [:], config: String = "QBSYNCD_LOG_LEVEL=debug\n") throws -> DaemonProcess {
+    public static func pointed(
+        at sim: SimulatorProcess, extraEnvironment: [String: String] = [:], config: String = "QBSYNCD_LOG_LEVEL=debug\n", database: (schema: String, url: String)? = nil
+    ) throws -> DaemonProcess {
         var environment = [
             "QUICKBOOKS_CLIENT_ID": SimulatorProcess.clientID, "QUICKBOOKS_CLIENT_SECRET": SimulatorProcess.clientSecret,
             "QUICKBOOKS_REDIRECT_URI": SimulatorProcess.redirectURI, "QUICKBOOKS_WEBHOOK_VERIFIER_TOKEN": SimulatorProcess.verifierToken,
@@ -38,7 +49,7 @@ public final class DaemonProcess: Sendable {
             "QUICKBOOKS_REVOKE_URL": sim.baseURL + "/v2/oauth2/tokens/revoke", "QUICKBOOKS_API_BASE_URL": sim.baseURL,
         ]
         environment.merge(extraEnvironment) { _, new in new }
-        return try DaemonProcess(extraEnvironment: environment, config: config)
+        return try DaemonProcess(extraEnvironment: environment, config: config, database: database)
     }
 
     /// Starts the daemon and waits until its socket answers. With `journalStream`, JOURNAL_STREAM
@@ -62,11 +73,18 @@ public final class DaemonProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         self.process.withLock { $0 = process }
-        _ = try await eventually(timeout: .seconds(20), "qbsyncd answering on \(socketPath)") { () -> Bool? in
-            guard process.isRunning else { throw DeadlineExceeded(description: "qbsyncd exited with \(process.terminationStatus): \(self.log)") }
-            let client = try await ControlClient.connect(path: socketPath)
-            await client.close()
-            return true
+        do {
+            // On PostgreSQL a first start migrates a fresh schema, while every other test's daemon does too.
+            _ = try await eventually(timeout: .seconds(TestBackend.isPostgres ? 60 : 20), "qbsyncd answering on \(socketPath)") { () -> Bool? in
+                guard process.isRunning else { throw DeadlineExceeded(description: "qbsyncd exited with \(process.terminationStatus): \(self.log)") }
+                let client = try await ControlClient.connect(path: socketPath)
+                await client.close()
+                return true
+            }
+        } catch {
+            // A caller whose start failed holds no daemon to clean up: nothing may outlive the test.
+            killAndWait(process)
+            throw error
         }
     }
 

@@ -12,9 +12,22 @@ public struct Pair: Sendable {
     public static func start(simEnvironment: [String: String] = [:], daemonEnvironment: [String: String] = [:]) async throws -> Pair {
         let sim = try SimulatorProcess()
         try await sim.start(extraEnvironment: simEnvironment)
-        let daemon = try DaemonProcess.pointed(at: sim, extraEnvironment: daemonEnvironment)
-        try await daemon.start()
-        return Pair(sim: sim, daemon: daemon, http: SimClient(base: sim.baseURL), control: try await daemon.connect())
+        let daemon: DaemonProcess
+        do {
+            daemon = try DaemonProcess.pointed(at: sim, extraEnvironment: daemonEnvironment)
+        } catch {
+            sim.cleanUp()
+            throw error
+        }
+        do {
+            try await daemon.start()
+            return Pair(sim: sim, daemon: daemon, http: SimClient(base: sim.baseURL), control: try await daemon.connect())
+        } catch {
+            // The caller's `defer` is not set up yet: nothing may outlive the test.
+            daemon.cleanUp()
+            sim.cleanUp()
+            throw error
+        }
     }
 
     public init(sim: SimulatorProcess, daemon: DaemonProcess, http: SimClient, control: ControlClient) {
