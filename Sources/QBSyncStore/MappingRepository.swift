@@ -37,12 +37,14 @@ public struct MappingRecord: Sendable {
     public var pushed: PushedFields? = nil
     /// An edit made in QuickBooks since the last push.
     public var drift: Drift? = nil
+    /// Updates sent since the last stored answer (their answers lost, or not yet in).
+    public var pendingUpdates: [PendingUpdate] = []
 
     public init(
         id: Int64, org: OrgID, kind: MappingKind, localID: String, qboType: String, qboID: String?, syncToken: String?, status: EntityStatus,
         docNumber: String?, total: Money?, balance: Money?, dueDate: String?, lastSyncedAt: Date?, lastError: String?, contentHash: Data?,
         pendingRequestID: String?, developmentID: String?, qboState: QBOState, qboUpdatedAt: Date?, realmID: String? = nil,
-        pushed: PushedFields? = nil, drift: Drift? = nil
+        pushed: PushedFields? = nil, drift: Drift? = nil, pendingUpdates: [PendingUpdate] = []
     ) {
         self.id = id
         self.org = org
@@ -66,6 +68,7 @@ public struct MappingRecord: Sendable {
         self.realmID = realmID
         self.pushed = pushed
         self.drift = drift
+        self.pendingUpdates = pendingUpdates
     }
 
     public var mapping: Mapping {
@@ -228,7 +231,7 @@ public struct MappingRepository: Sendable {
                 sql: """
                     UPDATE qb_entity_mappings SET qbo_id = ?, sync_token = ?, status = ?, doc_number = ?, total_minor = ?, balance_minor = ?,
                         due_date = ?, qbo_state = ?, content_hash = COALESCE(?, content_hash), pending_request_id = NULL, pending_content_hash = NULL,
-                        last_error = NULL, last_synced_at = ?, development_id = COALESCE(?, development_id), updated_at = ?,
+                        pending_updates = NULL, last_error = NULL, last_synced_at = ?, development_id = COALESCE(?, development_id), updated_at = ?,
                         qbo_updated_at = COALESCE(?, qbo_updated_at), pushed_fields = ?, drift = ?
                     WHERE org = ? AND realm_id = ? AND kind = ? AND local_id = ?
                     """,
@@ -368,7 +371,8 @@ public struct MappingRepository: Sendable {
             contentHash: row["content_hash"], pendingRequestID: row["pending_request_id"], developmentID: row["development_id"],
             qboState: QBOState(rawValue: row["qbo_state"]) ?? .active,
             qboUpdatedAt: (row["qbo_updated_at"] as Int64?).map { Date(timeIntervalSince1970: TimeInterval($0)) },
-            realmID: (row["realm_id"] as String?).flatMap { $0.isEmpty ? nil : $0 }, pushed: StoredJSON.decode(PushedFields.self, row["pushed_fields"]), drift: StoredJSON.decode(Drift.self, row["drift"])
+            realmID: (row["realm_id"] as String?).flatMap { $0.isEmpty ? nil : $0 }, pushed: StoredJSON.decode(PushedFields.self, row["pushed_fields"]), drift: StoredJSON.decode(Drift.self, row["drift"]),
+            pendingUpdates: StoredJSON.decode([PendingUpdate].self, row["pending_updates"]) ?? []
         )
     }
 }

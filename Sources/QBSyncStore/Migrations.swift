@@ -343,6 +343,12 @@ enum Migrations {
             // so a crash between the two loses nothing: the next start extracts what is listed.
             try db.execute(sql: "CREATE TABLE qb_webhook_unexpanded (delivery_id INTEGER PRIMARY KEY) STRICT")
         }
+        migrator.registerMigration("v12-pending-updates") { db in
+            // Issue 18: the updates sent for an entity whose answers are not stored yet (field names
+            // and a digest of their values, JSON; `PendingUpdate`), so that a lost answer is not
+            // later taken for an edit made in QuickBooks. Emptied whenever a state is stored.
+            try db.execute(sql: "ALTER TABLE qb_entity_mappings ADD COLUMN pending_updates TEXT")
+        }
         return migrator
     }
 }

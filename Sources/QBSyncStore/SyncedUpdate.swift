@@ -48,11 +48,14 @@ public struct SyncedUpdate: Sendable {
 
     /// The fingerprint and drift to store: a push's fields replace the fingerprint and resolve any
     /// drift; a read's fields are compared with the fingerprint (a drift keeps the time it was
-    /// first seen while it lasts; a read that matches the push again ends it).
+    /// first seen while it lasts; a read that matches the push again ends it). A read that shows
+    /// a pending update's fields is that update landed: its fields replace the fingerprint.
     static func drift(stored: MappingRecord?, state: SyncedState, now: Date) -> (PushedFields?, Drift?) {
         if let pushed = state.pushed { return (pushed, nil) }
         guard let base = stored?.pushed else { return (nil, nil) }
         guard let observed = state.observed else { return (base, stored?.drift) }
+        // qbsyncd's own update whose answer was lost: what it set becomes the fingerprint.
+        if stored?.pendingUpdates.contains(where: { $0.isHeld(by: observed) }) == true { return (observed, nil) }
         let changes = base.changes(to: observed)
         if changes.isEmpty { return (base, nil) }
         return (base, Drift(detectedAt: stored?.drift?.detectedAt ?? now, changes: changes))

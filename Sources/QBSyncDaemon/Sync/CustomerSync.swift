@@ -32,6 +32,9 @@ extension SyncService {
         // A create's requestid is stored before the call; an update gets its own (a second after a stale SyncToken).
         let intent = existing?.qboID == nil
             ? try await mappings.intendCreate(org: org, realm: realm, kind: .development, localID: development.id, developmentID: nil, contentHash: hash, now: Date()) : nil
+        if let existing, existing.qboID != nil {
+            try await mappings.intendUpdate(org: org, realm: realm, kind: .development, localID: development.id, update: PendingUpdate(base.intendedFields))
+        }
         let requestID = intent?.requestID ?? UUID().uuidString.lowercased()
         let retryRequestID = UUID().uuidString.lowercased()
         do {
@@ -42,12 +45,7 @@ extension SyncService {
                         return .saved(try await client.saveCustomer(update, realmID: session.realmID, requestID: requestID, accessToken: session.accessToken), requestID: requestID)
                     } catch .rejected(let fault) where fault.code == "5010" {
                         let current = try await client.readCustomer(id: qboID, realmID: session.realmID, accessToken: session.accessToken)
-                        // Drift only if QuickBooks holds neither what was last pushed nor what this push sets.
-                        if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty,
-                            !update.intendedFields.changes(to: current.pushedFields).isEmpty
-                        {
-                            return .drifted(current)
-                        }
+                        if !force, Self.isDrift(current.pushedFields, from: existing, intended: update.intendedFields) { return .drifted(current) }
                         update.SyncToken = current.SyncToken
                         return .saved(
                             try await client.saveCustomer(update, realmID: session.realmID, requestID: retryRequestID, accessToken: session.accessToken),

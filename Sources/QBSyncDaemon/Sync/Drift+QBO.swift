@@ -109,3 +109,14 @@ extension SyncService {
         )
     }
 }
+
+extension SyncService {
+    /// Whether a record found changed after a stale SyncToken (`current`) was edited in QuickBooks:
+    /// only if it holds neither what was last pushed, nor what this push sets (an earlier attempt
+    /// of it whose answer was lost), nor what an earlier update whose answer was lost set.
+    static func isDrift(_ current: PushedFields, from existing: MappingRecord, intended: PushedFields) -> Bool {
+        guard let pushed = existing.pushed else { return false }
+        return !pushed.changes(to: current).isEmpty && !intended.changes(to: current).isEmpty
+            && !existing.pendingUpdates.contains { $0.isHeld(by: current) }
+    }
+}

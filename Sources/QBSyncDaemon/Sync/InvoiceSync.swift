@@ -47,6 +47,9 @@ extension SyncService {
             ? try await mappings.intendCreate(
                 org: org, realm: realm, kind: .demand, localID: demand.id, developmentID: demand.developmentId, contentHash: hash, now: Date()
             ) : nil
+        if let existing, existing.qboID != nil {
+            try await mappings.intendUpdate(org: org, realm: realm, kind: .demand, localID: demand.id, update: PendingUpdate(payload.intendedFields))
+        }
         let hadPending = intent?.isNew == false
         let requestID = intent?.requestID ?? UUID().uuidString.lowercased()
         let retryRequestID = UUID().uuidString.lowercased()
@@ -62,13 +65,7 @@ extension SyncService {
                         // Changed since the last push: a payment (not drift), or an edit made in QuickBooks.
                         let current = try await client.readInvoice(id: qboID, realmID: realm, accessToken: token)
                         if current.isVoided { return .drifted(current) }
-                        // Drift only if QuickBooks holds neither what was last pushed nor what this push
-                        // sets (an earlier attempt of it whose answer was lost).
-                        if !force, let pushed = existing.pushed, !pushed.changes(to: current.pushedFields).isEmpty,
-                            !update.intendedFields.changes(to: current.pushedFields).isEmpty
-                        {
-                            return .drifted(current)
-                        }
+                        if !force, Self.isDrift(current.pushedFields, from: existing, intended: update.intendedFields) { return .drifted(current) }
                         update.SyncToken = current.SyncToken
                         return .saved(try await client.saveInvoice(update, realmID: realm, requestID: retryRequestID, accessToken: token), requestID: retryRequestID)
                     }

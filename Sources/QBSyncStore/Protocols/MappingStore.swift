@@ -11,6 +11,9 @@ public protocol MappingStore: Sendable {
     func intendCreate(
         org: OrgID, realm: String, kind: MappingKind, localID: String, developmentID: String?, contentHash: Data, now: Date
     ) async throws -> MappingRepository.CreateIntent
+    /// Notes an update about to be sent for an entity that has its record (``PendingUpdate``),
+    /// kept until the next state is stored.
+    func intendUpdate(org: OrgID, realm: String, kind: MappingKind, localID: String, update: PendingUpdate) async throws
     @discardableResult
     func recordSynced(
         org: OrgID, realm: String, kind: MappingKind, localID: String, state: SyncedState, developmentID: String?, now: Date

@@ -44,7 +44,7 @@ extension PostgresMappingRepository {
                 UPDATE qb_entity_mappings SET qbo_id = \(state.qboID), sync_token = \(state.syncToken), status = \(state.status.rawValue),
                     doc_number = \(state.docNumber), total_minor = \(state.total?.minorUnits), balance_minor = \(state.balance?.minorUnits),
                     due_date = \(state.dueDate), qbo_state = \(state.qboState.rawValue), content_hash = COALESCE(\(state.contentHash), content_hash),
-                    pending_request_id = NULL, pending_content_hash = NULL, last_error = NULL, last_synced_at = \(n),
+                    pending_request_id = NULL, pending_content_hash = NULL, pending_updates = NULL, last_error = NULL, last_synced_at = \(n),
                     development_id = COALESCE(\(developmentID), development_id), updated_at = \(n),
                     qbo_updated_at = COALESCE(\(state.qboUpdatedAt?.seconds), qbo_updated_at), pushed_fields = \(StoredJSON.text(update.pushed)),
                     drift = \(StoredJSON.text(update.drift))

@@ -35,7 +35,7 @@ enum StoredRows {
     /// The columns of `qb_entity_mappings` that ``mapping(_:)`` reads.
     static let mappingColumns = """
         id, org, realm_id, kind, local_id, qbo_type, qbo_id, sync_token, status, doc_number, total_minor, balance_minor, due_date, last_synced_at, \
-        last_error, content_hash, pending_request_id, development_id, qbo_state, qbo_updated_at, pushed_fields, drift
+        last_error, content_hash, pending_request_id, development_id, qbo_state, qbo_updated_at, pushed_fields, drift, pending_updates
         """
 
     /// A mapping, or nil for a row no current type can read (as the SQLite store skips it).
@@ -57,7 +57,8 @@ enum StoredRows {
             qboUpdatedAt: Date(seconds: try cells["qbo_updated_at"].decode(Int64?.self)),
             realmID: nonEmpty(try cells["realm_id"].decode(String.self)),
             pushed: StoredJSON.decode(PushedFields.self, try cells["pushed_fields"].decode(String?.self)),
-            drift: StoredJSON.decode(Drift.self, try cells["drift"].decode(String?.self))
+            drift: StoredJSON.decode(Drift.self, try cells["drift"].decode(String?.self)),
+            pendingUpdates: StoredJSON.decode([PendingUpdate].self, try cells["pending_updates"].decode(String?.self)) ?? []
         )
     }
 

@@ -5,6 +5,11 @@ extension PostgresMigrations {
             // Issue 17: deliveries committed raw, their events extracted after the answer.
             version: "v11-deferred-event-extraction",
             statements: ["CREATE TABLE qb_webhook_unexpanded (delivery_id BIGINT PRIMARY KEY)"]
-        )
+        ),
+        PostgresMigration(
+            // Issue 18: updates sent whose answers are not stored yet (`PendingUpdate`).
+            version: "v12-pending-updates",
+            statements: ["ALTER TABLE qb_entity_mappings ADD COLUMN pending_updates TEXT"]
+        ),
     ]
 }
