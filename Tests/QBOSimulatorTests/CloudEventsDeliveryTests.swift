@@ -55,7 +55,9 @@ import Testing
         let (receiver, client, first) = (f.receiver!, f.client, f.grant)
         let otherRealm = try await client.post("/sim/companies", json: ["name": "Second Co"]).json["realmId"]!.stringValue!
         let second = try await client.connect(realmID: otherRealm)
-        receiver.record.failures.store(1, ordering: .relaxed)
+        // Every POST fails until the flush: the sender's own retry (10 s on) may come first on a
+        // loaded machine, and must not deliver the queue before the flush is asked to.
+        receiver.record.failures.store(Int.max, ordering: .relaxed)
         _ = try await client.post("/sim/webhooks/config", json: ["url": .string(receiver.url)])
         _ = try await client.post("/v3/company/\(first.realmID)/customer", json: ["DisplayName": "Held"], token: first.access)
         _ = try await eventually("the failed attempt") { receiver.all.count >= 1 ? true : nil }
@@ -66,10 +68,11 @@ import Testing
                 #expect(try await client.post("/v3/company/\(realm)/batch", json: ["BatchItemRequest": .array(items)], token: token).status == 200)
             }
         }
+        receiver.record.failures.store(0, ordering: .relaxed)
         let flushed = try await client.post("/sim/webhooks/flush", json: [:]).json
-        let sizes = flushed["deliveries"]?.arrayValue?.map { $0["events"]?.intValue ?? 0 }
-        #expect(sizes == [1, 100, 20], "the held POST, then 120 events in POSTs of at most 100")
-        #expect(flushed["deliveries"]?.arrayValue?[1]["realmIds"] == [.string(first.realmID), .string(otherRealm)])
+        let deliveries = flushed["deliveries"]?.arrayValue ?? []
+        #expect(deliveries.map { $0["events"]?.intValue ?? 0 } == [1, 100, 20], "the held POST, then 120 events in POSTs of at most 100")
+        if deliveries.count > 1 { #expect(deliveries[1]["realmIds"] == [.string(first.realmID), .string(otherRealm)]) }
     }
 
     @Test func theLossRateDropsEventsForGoodAndCountsThem() async throws {
