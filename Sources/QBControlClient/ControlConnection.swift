@@ -64,10 +64,20 @@ public final class ControlConnection: Sendable {
 /// Splits the daemon's output into lines; a response may be large (entity lists), so no cap here.
 private struct ClientLineDecoder: ByteToMessageDecoder {
     typealias InboundOut = ByteBuffer
+    /// Bytes after the reader index already searched for `\n`: a long answer arriving in many
+    /// reads is scanned once, not again on every read (the daemon's decoder does the same, L13).
+    /// Rescanning held an event loop for seconds on a long line, and every other channel on it
+    /// (PostgreSQL connections in the tests among them) waited.
+    private var scanned = 0
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
-        let line = buffer.readSlice(length: newline - buffer.readerIndex)!
+        let view = buffer.readableBytesView
+        guard let newline = view[(view.startIndex + min(scanned, view.count))...].firstIndex(of: UInt8(ascii: "\n")) else {
+            scanned = view.count
+            return .needMoreData
+        }
+        scanned = 0
+        let line = buffer.readSlice(length: newline - view.startIndex)!
         buffer.moveReaderIndex(forwardBy: 1)
         context.fireChannelRead(Self.wrapInboundOut(line))
         return .continue
