@@ -25,7 +25,11 @@ trap 'bash scripts/pg-cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
 export "$(bash scripts/pg-cluster.sh start "$pg_dir")"
 echo "PostgreSQL: a throw-away cluster in $pg_dir"
 swift build --build-tests
-swift test --skip-build --disable-xctest --skip ReliabilityTests
+# The PostgreSQL store's own tests run apart: in the same process as the integration tests' dozens
+# of daemons on two cores, their migrations (one fresh schema each) went past their one-minute
+# limit, and the cancellation left some of their operations waiting on the server for good.
+swift test --skip-build --disable-xctest --skip ReliabilityTests --skip QBSyncStorePostgresTests
+swift test --skip-build --disable-xctest --filter QBSyncStorePostgresTests
 # The integration suite again with every daemon on PostgreSQL (a fresh schema each, in the cluster above).
 # The kill -9 campaign and the server restart load both cores for minutes: each runs alone after
 # the rest, so that their load does not stretch the other tests' deadlines.
