@@ -20,18 +20,8 @@ else
   swift build -c release --product qbo-sim
   bin=$(swift build -c release --show-bin-path)
 fi
-work=$(mktemp -d /tmp/qbsyncd-failover.XXXXXX)
-pgdir="$work-pg"  # beside $work, not in it: as root the server runs as postgres, and $work is 0700
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  bash scripts/pg-cluster.sh stop "$pgdir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-url=$(bash scripts/pg-cluster.sh start "$pgdir" | sed -n 's/^QBSYNCD_TEST_DATABASE_URL=//p')
-[ -n "$url" ] || { echo "the PostgreSQL cluster did not start" >&2; exit 1; }
+. scripts/bench/pg-work.sh
+pg_work failover
 . scripts/bench/sim-daemon.sh
 start_sim
 pids+=("$sim")

@@ -46,20 +46,10 @@ if ! command -v wrk >/dev/null; then  # a fresh machine (CI): Debian's package
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null
 fi
-work=$(mktemp -d /tmp/qbsyncd-scaling.XXXXXX)
-pgdir="$work-pg"  # beside $work, not in it: as root the server runs as postgres, and $work is 0700
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  bash scripts/pg-cluster.sh stop "$pgdir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. scripts/bench/pg-work.sh
 trap 'exit 130' INT TERM
+pg_work scaling
 
-url=$(bash scripts/pg-cluster.sh start "$pgdir" | sed -n 's/^QBSYNCD_TEST_DATABASE_URL=//p')
-[ -n "$url" ] || { echo "the PostgreSQL cluster did not start" >&2; exit 1; }
 # pg-cluster.sh starts its test server with fsync=off (on its command line, which ALTER SYSTEM
 # cannot override): start the same server again without it, so a commit is as durable as SQLite's
 # (synchronous=FULL) and as on a production server.
