@@ -11,7 +11,7 @@ import Testing
 /// The intake (issue 17): raw deliveries group-committed, one failing delivery costing only itself
 /// (L10), replays acknowledged without a second copy (F10), events extracted after the commit and
 /// after a crash.
-@Suite(.timeLimit(.minutes(1))) struct WebhookIntakeTests {
+@Suite(.timeLimit(.minutes(3))) struct WebhookIntakeTests {
     /// What the test observes, shared with the intake's callbacks and the delivering tasks.
     final class Seen: Sendable {
         let duplicates = Atomic<Int>(0)
@@ -56,13 +56,16 @@ import Testing
 
         // The writer is held, so the first delivery's commit waits and the next four queue behind it
         // into one group commit: a good one, the bad one, a replay of the first good one, another good one.
+        // The gate opens on every way out of the test, and on its own after 30 s at most: a writer
+        // held for good would block the store's close, and with it the whole test run.
         let gate = DispatchSemaphore(value: 0)
         let held = Task {
             try await store.writer.write { _ in
                 seen.holding.store(true, ordering: .relaxed)
-                gate.wait()
+                _ = gate.wait(timeout: .now() + 30)
             }
         }
+        defer { gate.signal() }
         _ = try await eventually("the writer held") { seen.holding.load(ordering: .relaxed) ? true : nil }
         let first = Task { try await intake.append(Self.delivery(Self.body("first"))) }
         _ = try await eventually("the first commit under way") { intake.queue == (0, true) ? true : nil }
