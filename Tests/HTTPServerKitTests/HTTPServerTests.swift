@@ -11,7 +11,7 @@ import Glibc
 #endif
 
 /// The kit over real sockets: keep-alive, the body limit, and quiescing.
-@Suite(.timeLimit(.minutes(1))) struct HTTPServerTests {
+@Suite(.timeLimit(.minutes(3))) struct HTTPServerTests {
     /// Answers `/hold` only when the test releases it; everything else at once with the body's size.
     final class Responder: HTTPResponder {
         let held = Mutex<[EventLoopPromise<HTTPResponse>]>([])

@@ -188,7 +188,7 @@ final class Counter: Sendable {
 
 /// `QBSYNCD_DATABASE_URL` at start: a database that cannot be reached stops the start within a
 /// bounded time, and neither that message nor `--check-config` shows the password.
-@Suite(.timeLimit(.minutes(1))) struct DatabaseURLStartTests {
+@Suite(.timeLimit(.minutes(3))) struct DatabaseURLStartTests {
     static let unreachable = "postgres://qbsyncd:url-password-never-shown@127.0.0.1:1/qbsyncd?sslmode=disable"
 
     @Test func anUnreachableDatabaseStopsStartUpWithAClearMessage() async throws {

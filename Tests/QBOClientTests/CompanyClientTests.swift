@@ -7,7 +7,7 @@ import Testing
 
 /// The company client against a real HTTP server in the test process: what a caller notices of
 /// Intuit's outages, throttling and refused tokens.
-@Suite(.timeLimit(.minutes(1))) struct CompanyClientTests {
+@Suite(.timeLimit(.minutes(3))) struct CompanyClientTests {
     static let company = #"{"CompanyInfo":{"CompanyName":"Maple Court Ltd"},"time":"2026-12-01T10:00:00.000-08:00"}"#
 
     /// A client of `intuit` with fake tokens, a test clock and a counting meter.

@@ -6,7 +6,7 @@ import QBSyncStore
 import Testing
 
 /// The append-only tables refuse UPDATE, DELETE and TRUNCATE in the database itself, whoever asks.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct AppendOnlyTests {
     @Test func theDeliveryLogRefusesUpdateDeleteAndTruncate() async throws {
         try await PostgresTestDatabase.withSchema { schema in

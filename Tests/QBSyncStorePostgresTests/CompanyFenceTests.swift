@@ -6,7 +6,7 @@ import Testing
 
 /// Every write made under a company's lease (the task-local ``CompanyFence``) is fenced by the
 /// store itself: the repositories need no lease argument, and a holder that lost its lease writes nothing.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct CompanyFenceTests {
     @Test func aWriteUnderALostLeaseIsRefusedWholeAndUnderTheCurrentOneGoesThrough() async throws {
         try await PostgresTestDatabase.withSchema { schema in

@@ -5,7 +5,7 @@ import QBSyncCore
 import Testing
 
 /// Company leases in the shared database, on instants the test chooses (LeaseRules takes times).
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct CompanyLeaseRepositoryTests {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
     static func at(_ seconds: TimeInterval) -> Date { t0.addingTimeInterval(seconds) }

@@ -5,7 +5,7 @@ import QBSyncStore
 import Testing
 
 /// The change feed's state and the payment links, the same on both stores.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct FeedStateRepositoryTests {
     @Test func readsAddUpAndTheWatermarkNeverMovesBack() async throws {
         try await Backends.each { b in

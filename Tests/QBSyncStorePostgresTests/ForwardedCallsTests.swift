@@ -7,7 +7,7 @@ import Testing
 /// Calls forwarded to a company's holder: claimed once per lease generation (again by the next
 /// holder when the one that claimed it died), never after they expire, answered and removed, and
 /// sealed at rest.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct ForwardedCallsTests {
     static let vault = TokenVault(key: .generate())
 

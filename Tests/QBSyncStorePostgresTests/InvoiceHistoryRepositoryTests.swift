@@ -5,7 +5,7 @@ import QBSyncStore
 import Testing
 
 /// What `invoice.explain` and `audit.verify` read, the same on both stores.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct InvoiceHistoryRepositoryTests {
     @Test func anInvoicesEventsIncludeItsLinkedPaymentsAndTheLatestRowIsFound() async throws {
         try await Backends.each { b in

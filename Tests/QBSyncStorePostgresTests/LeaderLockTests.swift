@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// One leader among instances.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct LeaderLockTests {
     @Test func whileOneInstanceLeadsAnotherIsToldNoThenLeadsAfterIt() async throws {
         try await PostgresTestDatabase.withSchema { schema in

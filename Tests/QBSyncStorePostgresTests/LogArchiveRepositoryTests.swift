@@ -6,7 +6,7 @@ import Testing
 
 /// Archives of the webhook log, the same on both stores: settled rows leave through a recorded,
 /// hash-chained file; pending ones stay.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct LogArchiveRepositoryTests {
     @Test func settledDeliveriesAreArchivedInChainedFilesThatVerify() async throws {
         try await Backends.each { b in

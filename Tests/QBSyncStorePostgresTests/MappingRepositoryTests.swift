@@ -5,7 +5,7 @@ import QBSyncStore
 import Testing
 
 /// The mapping repository's calls, the same on both stores.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct MappingRepositoryTests {
     let now = Fixtures.now
     let org = OrgID("org-map")!

@@ -4,7 +4,7 @@ import PostgresNIO
 import Testing
 
 /// The schema: applied once, under the advisory lock, however many instances start together.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct MigrationTests {
     @Test func twoStoresOpeningTogetherApplyEachMigrationOnce() async throws {
         try await PostgresTestDatabase.withSchema { schema in

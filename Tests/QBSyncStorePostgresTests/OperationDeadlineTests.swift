@@ -6,7 +6,7 @@ import Testing
 
 /// The deadline of each PostgreSQL operation (issue 18): a connection whose server session is gone
 /// is closed at the deadline; one whose session is alive is left to finish.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct OperationDeadlineTests {
     @Test func theURLSetsTheDeadlineWithinItsBounds() throws {
         let base = "postgres://u:p@127.0.0.1:5432/db"

@@ -5,7 +5,7 @@ import QBSyncStore
 import Testing
 
 /// The organisations and their status, the same on both stores.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct OrgRepositoryTests {
     @Test func orgsAreEnsuredOnceListedInOrderAndCounted() async throws {
         try await Backends.each { b in

@@ -6,7 +6,7 @@ import Testing
 
 /// Updates sent whose answers were lost, the same on both stores: noted before the call, taken
 /// for qbsyncd's own write by a read that shows them, forgotten when a state is stored.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct PendingUpdateStoreTests {
     let now = Fixtures.now
     let org = OrgID("org-pending")!

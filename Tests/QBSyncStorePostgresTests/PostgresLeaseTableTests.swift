@@ -5,7 +5,7 @@ import QBSyncStore
 import Testing
 
 /// The heartbeat table the instances share: who is alive, who holds which company, what has work.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct PostgresLeaseTableTests {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
     static func at(_ seconds: TimeInterval) -> Date { t0.addingTimeInterval(seconds) }

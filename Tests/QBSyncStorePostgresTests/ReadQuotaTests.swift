@@ -5,7 +5,7 @@ import QBSyncCore
 import Testing
 
 /// The app-wide read budget counted in the shared database.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct ReadQuotaTests {
     @Test func ofSeveralInstancesSeeingAStateChangeOneTellsIt() async throws {
         try await PostgresTestDatabase.withSchema { schema in
@@ -70,7 +70,7 @@ struct ReadQuotaTests {
 }
 
 /// The SQLite store's calls of the read quota, the same on both stores.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct ReadQuotaParityTests {
     @Test func countsAddUpPerClassAndPerCompany() async throws {
         try await Backends.each { b in

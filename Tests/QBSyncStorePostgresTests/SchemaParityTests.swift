@@ -10,7 +10,7 @@ import Testing
 /// The same schema in both stores: every SQLite migration has its PostgreSQL twin of the same
 /// name, in the same order, and every SQLite table has the same columns in PostgreSQL. A new
 /// SQLite migration without its translation fails here.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct SchemaParityTests {
     @Test func everySQLiteMigrationTableAndColumnHasItsPostgreSQLTwin() async throws {
         let directory = try TempDirectory()

@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// Tokens sealed at rest exactly as the SQLite store seals them, and refreshed under the row's lock.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct TokenTests {
     let org = OrgID("org-tokens")!
     let now = Date(timeIntervalSince1970: 1_800_000_000)

@@ -7,7 +7,7 @@ import Testing
 
 /// Group commit into the shared delivery log: one transaction and one multi-row INSERT per group,
 /// replays recognised (F10) within a group, across groups and across instances.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct WebhookAppendTests {
     /// Counts the INSERT statements run on the delivery table (a statement-level trigger of the test's own).
     static func countInsertStatements(on store: PostgresStore) async throws {

@@ -5,7 +5,7 @@ import QBSyncStore
 import Testing
 
 /// The webhook log's pipeline and intake calls, the same on both stores.
-@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(1)))
+@Suite(PostgresTestDatabase.enabled, .timeLimit(.minutes(3)))
 struct WebhookPipelineTests {
     let now = Fixtures.now
 
