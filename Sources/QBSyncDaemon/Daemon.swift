@@ -6,6 +6,7 @@ import QBOClient
 import QBSyncCore
 import QBSyncStore
 import ServiceLifecycle
+import UnixSignals
 public import SystemdSupport
 
 /// Builds and runs the daemon: settings, store, listeners, and the one `ServiceGroup`.
@@ -18,6 +19,9 @@ public enum Daemon {
     /// Runs until SIGTERM or SIGINT; returns when every service has stopped and the store is closed.
     public static func run(environment: [String: String], listenFDs: ListenFDs = ListenFDs(byName: [:]), logLevel: LogLevelControl, logger: Logger) async throws {
         let notifier = SystemdNotifier()
+        // SIGHUP is trapped before anything can answer: a reload asked for as soon as the socket
+        // answers (or READY=1 is sent) must not meet the signal's default action, which ends the process.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let settings: Settings
         switch await Settings.load(environment: environment) {
         case .success(let loaded): settings = loaded
@@ -41,7 +45,10 @@ public enum Daemon {
 
         try await StoreOpening.withStore(settings, logger: logger) { store in
             // Past this line the daemon knows only the backend's protocols.
-            try await serve(store: store, settings: settings, environment: environment, listenFDs: listenFDs, logLevel: logLevel, notifier: notifier, logger: logger)
+            try await serve(
+                store: store, settings: settings, environment: environment, listenFDs: listenFDs, hangups: hangups, logLevel: logLevel, notifier: notifier,
+                logger: logger
+            )
         }
         logger.info("qbsyncd stopped")
     }
@@ -49,7 +56,7 @@ public enum Daemon {
     /// Everything past the store: the key, the start-up checks, the listeners and the service
     /// group; returns when the group has stopped (the store is closed by the caller after).
     static func serve(
-        store: any StoreBackend, settings: Settings, environment: [String: String], listenFDs: ListenFDs, logLevel: LogLevelControl,
+        store: any StoreBackend, settings: Settings, environment: [String: String], listenFDs: ListenFDs, hangups: UnixSignalsSequence, logLevel: LogLevelControl,
         notifier: SystemdNotifier, logger: Logger
     ) async throws {
         let tokenKey: TokenKey
@@ -204,7 +211,7 @@ public enum Daemon {
         }
         await pipeline.updateCounts()
 
-        let reloader = SettingsReloader(environment: environment, state: state, logLevel: logLevel, notifier: notifier, logger: logger)
+        let reloader = SettingsReloader(hangups: hangups, environment: environment, state: state, logLevel: logLevel, notifier: notifier, logger: logger)
         let systemd = SystemdService(notifier: notifier, state: state, store: store, scheduleLoaded: scheduleLoaded, logger: logger)
         var overdue = OverdueService(mappings: mappings, sync: sync, logger: logger)
         overdue.asLeader = { pass in

@@ -10,6 +10,8 @@ struct SettingsReloader: Service, CustomStringConvertible {
     /// ServiceLifecycle logs services by description: never print the environment (it may hold secrets).
     var description: String { "SettingsReloader" }
 
+    /// SIGHUP, trapped at the start of ``Daemon/run(environment:listenFDs:logLevel:logger:)``.
+    let hangups: UnixSignalsSequence
     let environment: [String: String]
     let state: DaemonState
     let logLevel: LogLevelControl
@@ -17,7 +19,6 @@ struct SettingsReloader: Service, CustomStringConvertible {
     let logger: Logger
 
     func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         for await _ in hangups.cancelOnGracefulShutdown() {
             await reload()
         }
