@@ -1,4 +1,5 @@
 import Foundation
+import QBSyncCore
 import Synchronization
 
 /// One load shape against the control socket: `clients` connections, each sending `depth`
@@ -34,8 +35,7 @@ struct ControlBenchmark {
             group.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
-                let fd = connectUnix(socketPath)
-                guard fd >= 0 else { return }
+                guard let fd = UnixSocket.connect(path: socketPath) else { return }
                 defer { close(fd) }
                 var local: [Double] = []
                 var count = 0
@@ -65,25 +65,6 @@ func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-func connectUnix(_ path: String) -> Int32 {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        let bytes = Array(path.utf8)
-        raw.copyBytes(from: bytes)
-        raw[bytes.count] = 0
-    }
-    let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    if result != 0 {
-        close(fd)
-        return -1
-    }
-    return fd
 }
 
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
