@@ -12,11 +12,20 @@ public struct DeadlineExceeded: Error, CustomStringConvertible {
 public func eventually<T>(
     timeout: Duration = .seconds(10), _ what: String = "condition", _ condition: () async throws -> T?
 ) async throws -> T {
-    let deadline = ContinuousClock.now + timeout
+    let start = ContinuousClock.now
+    let deadline = start + timeout
     var lastError: (any Error)?
     while ContinuousClock.now < deadline {
         do {
-            if let value = try await condition() { return value }
+            if let value = try await condition() {
+                // A near miss is named in the output, so that a deadline too tight for a loaded
+                // machine shows up before the run where it fails.
+                let took = ContinuousClock.now - start
+                if took > timeout / 2 {
+                    FileHandle.standardError.write(Data("eventually: \(what) took \(took) of its \(timeout)\n".utf8))
+                }
+                return value
+            }
         } catch {
             lastError = error
         }
