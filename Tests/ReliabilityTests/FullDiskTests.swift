@@ -110,9 +110,10 @@ import Testing
         let events = try await control.call(EventListCall.self, .init()).events
         #expect(events.count == 1 && events[0]["status"] == "pending", "the event waits: \(events)")
 
-        // Room again: the event is processed without anyone asking.
+        // Room again: the event is processed without anyone asking, at the failed turn's retry
+        // (60 s after it) at the latest.
         try FileManager.default.removeItem(atPath: setup.filler)
-        let settled = try await eventually(timeout: .seconds(90), "the event processed") { () -> JSONValue? in
+        let settled = try await eventually(timeout: .seconds(150), "the event processed") { () -> JSONValue? in
             let event = try await control.call(EventListCall.self, .init()).events.first
             return event?["status"] == "pending" ? nil : event
         }
