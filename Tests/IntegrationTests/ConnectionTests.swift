@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// Connections end to end: the real qbsyncd against the real qbo-sim.
-@Suite(.timeLimit(.minutes(3))) struct ConnectionTests {
+@Suite(.timeLimit(.minutes(5))) struct ConnectionTests {
     func reason(_ error: any Error) -> String? { rpcReason(error) }
 
     @Test func theFullConnectFlowWithNotificationsAndRefresh() async throws {
@@ -160,8 +160,10 @@ import Testing
     }
 
     @Test func aHundredOrgsStayConnectedAcrossRefreshCyclesAndARestart() async throws {
-        // Access tokens live 36 s; the daemon refreshes 30 s (less jitter) before expiry: many cycles a minute.
-        let pair = try await Pair.start(simEnvironment: ["QBOSIM_ACCESS_TTL": "36"], daemonEnvironment: ["QBSYNCD_REFRESH_MARGIN": "30", "QBSYNCD_LOG_LEVEL": "info"])
+        // Access tokens live 60 s; the daemon refreshes each 30 s (less jitter) before expiry: 100
+        // refreshes every half minute. (With a 36 s life the scheduler's slack was 8 s, and on
+        // PostgreSQL with other suites on the same two cores a refresh came that late.)
+        let pair = try await Pair.start(simEnvironment: ["QBOSIM_ACCESS_TTL": "60"], daemonEnvironment: ["QBSYNCD_REFRESH_MARGIN": "30", "QBSYNCD_LOG_LEVEL": "info"])
         defer { pair.cleanUp() }
         var orgs: [String] = []
         for index in 0..<100 {
@@ -197,10 +199,12 @@ import Testing
         let client = try await pair.daemon.connect()
         let after = try await exercise(for: .seconds(12), client: client)
         #expect(after.failures.isEmpty, "\(after.failures.prefix(3))")
-        // Every org was refreshed by the rebuilt schedule after the restart.
-        let listed = try await client.call(OrgListCall.self, .init()).orgs
+        // Every org is refreshed by the rebuilt schedule after the restart, within one token life.
+        let listed = try await eventually(timeout: .seconds(60), "every org refreshed after the restart") { () -> [OrgInfo]? in
+            let orgs = try await client.call(OrgListCall.self, .init()).orgs
+            return orgs.allSatisfy { ($0.lastRefreshAt ?? .distantPast) >= restartedAt.addingTimeInterval(-1) } ? orgs : nil
+        }
         #expect(listed.count == 100)
-        #expect(listed.allSatisfy { ($0.lastRefreshAt ?? .distantPast) >= restartedAt.addingTimeInterval(-1) })
         await client.close()
 
         let status = try await runCommand(Binaries.qbctl, ["status", "--json", "--socket", pair.daemon.socketPath])
