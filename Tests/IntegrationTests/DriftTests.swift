@@ -131,7 +131,11 @@ import Testing
         var notifications = subscriber.notifications.makeAsyncIterator()
         let notice = try #require(await notifications.next())
         #expect(notice.method == "mapping.drift" && notice.params["kind"] == "development" && notice.params["localId"] == "dev-1")
-        let events = try await pair.control.call(EventListCall.self, .init(org: .test("acme"))).events
+        // The turn settles its events after it records the drift: wait for none to be pending.
+        let events = try await eventually("the customer events settled") { () -> [JSONValue]? in
+            let events = try await pair.control.call(EventListCall.self, .init(org: .test("acme"))).events
+            return events.contains { $0["status"] == "pending" } ? nil : events
+        }
         #expect(events.contains { $0["entityName"] == "Customer" && $0["resolvedBy"]?.stringValue?.hasPrefix("read customer \(qboID): edited in QuickBooks") == true }, "\(events)")
         #expect(events.contains { $0["entityName"] == "Customer" && $0["resolvedBy"]?.stringValue?.hasPrefix("qbsyncd's own write") == true }, "the create needed no read")
 
