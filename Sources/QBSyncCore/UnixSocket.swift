@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A blocking connection to a Unix stream socket, for the few places that need one without an
 /// event loop: the daemon's check for a live peer on its socket path, and the benchmark's clients.
@@ -18,20 +14,10 @@ public enum UnixSocket {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        #if canImport(Glibc)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_UNIX, SOCK_STREAM, 0)
-        #endif
         guard fd >= 0 else { return nil }
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddr in
-                #if canImport(Glibc)
-                Glibc.connect(fd, sockaddr, socklen_t(MemoryLayout<sockaddr_un>.size))
-                #else
-                Darwin.connect(fd, sockaddr, socklen_t(MemoryLayout<sockaddr_un>.size))
-                #endif
-            }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard result == 0 else {
             close(fd)
