@@ -349,6 +349,23 @@ enum Migrations {
             // later taken for an edit made in QuickBooks. Emptied whenever a state is stored.
             try db.execute(sql: "ALTER TABLE qb_entity_mappings ADD COLUMN pending_updates TEXT")
         }
+        migrator.registerMigration("v13-digest-after-commit") { db in
+            // Issue 17: the intake commits a delivery with its body digest NULL (no random index
+            // page written before the answer's fsync), and the extraction fills it in afterwards.
+            // The log stays append-only: a row's columns are never updated, and its digest is
+            // written once, from NULL, or refused.
+            try db.execute(
+                sql: """
+                    DROP TRIGGER qb_webhook_deliveries_append_only_update;
+                    CREATE TRIGGER qb_webhook_deliveries_append_only_update
+                    BEFORE UPDATE OF id, received_at, body, signature, remote_address, format ON qb_webhook_deliveries
+                    BEGIN SELECT RAISE(ABORT, 'the webhook delivery log is append-only'); END;
+                    CREATE TRIGGER qb_webhook_deliveries_digest_once BEFORE UPDATE OF body_sha256 ON qb_webhook_deliveries
+                    WHEN OLD.body_sha256 IS NOT NULL OR NEW.body_sha256 IS NULL OR length(NEW.body_sha256) != 32
+                    BEGIN SELECT RAISE(ABORT, 'the webhook delivery log is append-only: only a missing body digest is filled in, once'); END;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -13,6 +13,8 @@ public struct Store: Sendable {
     public let path: String
     /// The cached result of the last write and of the integrity check (``StoreHealth``).
     public let health: StoreHealth
+    /// Digests of deliveries committed before their digest is indexed (``UndigestedDeliveries``).
+    public let undigested: UndigestedDeliveries
     /// A file up to this size is checked whole before it opens; a larger one has its tables other
     /// than the webhook log checked before, and the whole file after READY (``checkIntegrity()``),
     /// so start-up time does not grow with the log (F10).
@@ -59,7 +61,7 @@ public struct Store: Sendable {
             throw StoreError(.migrationFailed, "cannot migrate \(path): \(Self.describe(error))")
         }
         logger.debug("store opened", metadata: [LogKey.path: "\(path)"])
-        return Store(writer: pool, path: path, health: StoreHealth(integrity: integrity))
+        return Store(writer: pool, path: path, health: StoreHealth(integrity: integrity), undigested: UndigestedDeliveries())
     }
 
     /// What the start-up check reads: the whole file, or every table but the webhook log's two

@@ -26,7 +26,7 @@ public struct RawDelivery: Sendable {
     /// Digest and format from the bytes alone.
     public init(receivedAt: Date, body: Data, signature: String, remoteAddress: String?) {
         self.init(
-            receivedAt: receivedAt, body: body, sha256: Data(SHA256.hash(data: body)), signature: signature, remoteAddress: remoteAddress,
+            receivedAt: receivedAt, body: body, sha256: WebhookRepository.digest(body), signature: signature, remoteAddress: remoteAddress,
             format: Self.sniffFormat(body)
         )
     }
@@ -76,7 +76,7 @@ extension WebhookRepository {
     @discardableResult
     public func appendRaw(_ deliveries: [RawDelivery]) async throws -> [AppendOutcome] {
         do {
-            let outcomes = try await writer.writeWithoutTransaction { db in try Self.commitRaw(deliveries, db: db) }
+            let outcomes = try await writer.writeWithoutTransaction { db in try commitRaw(deliveries, db: db) }
             health.writeSucceeded()
             return outcomes
         } catch {
@@ -90,7 +90,7 @@ extension WebhookRepository {
     @discardableResult
     public func appendRawNow(_ deliveries: [RawDelivery]) throws -> [AppendOutcome] {
         do {
-            let outcomes = try writer.writeWithoutTransaction { db in try Self.commitRaw(deliveries, db: db) }
+            let outcomes = try writer.writeWithoutTransaction { db in try commitRaw(deliveries, db: db) }
             health.writeSucceeded()
             return outcomes
         } catch {
@@ -99,26 +99,35 @@ extension WebhookRepository {
         }
     }
 
-    private static func commitRaw(_ deliveries: [RawDelivery], db: Database) throws -> [AppendOutcome] {
+    private func commitRaw(_ deliveries: [RawDelivery], db: Database) throws -> [AppendOutcome] {
         // Pinned for every intake commit, whatever a statement before it did: a 200 follows an fsync.
         try db.execute(sql: "PRAGMA synchronous = FULL")
-        var outcomes: [AppendOutcome] = []
+        try undigested.loadIfNeeded(db)
+        var appended: (outcomes: [AppendOutcome], undigested: [(digest: Data, id: Int64)]) = ([], [])
         try db.inTransaction {
-            outcomes = try appendRaw(deliveries, db: db)
+            appended = try Self.appendRaw(deliveries, undigested: undigested, db: db)
             return .commit
         }
-        return outcomes
+        // Committed: until the extraction indexes them, their digests are checked here.
+        undigested.committed(appended.undigested)
+        return appended.outcomes
     }
 
-    private static func appendRaw(_ deliveries: [RawDelivery], db: Database) throws -> [AppendOutcome] {
+    private static func appendRaw(
+        _ deliveries: [RawDelivery], undigested: UndigestedDeliveries, db: Database
+    ) throws -> (outcomes: [AppendOutcome], undigested: [(digest: Data, id: Int64)]) {
         var outcomes = [AppendOutcome?](repeating: nil, count: deliveries.count)
-        // Replays of stored deliveries, then of earlier ones in this batch.
+        // Replays of stored deliveries (digest waiting for the extraction, or indexed), then of earlier ones in this batch.
         var stored: [Data: Int64] = [:]
-        for start in stride(from: 0, to: deliveries.count, by: rowsPerInsert) {
-            let chunk = deliveries[start..<min(start + rowsPerInsert, deliveries.count)]
+        var unknown: [Data] = []
+        for delivery in deliveries {
+            if let id = undigested.delivery(withDigest: delivery.sha256) { stored[delivery.sha256] = id } else { unknown.append(delivery.sha256) }
+        }
+        for start in stride(from: 0, to: unknown.count, by: rowsPerInsert) {
+            let chunk = unknown[start..<min(start + rowsPerInsert, unknown.count)]
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
             let statement = try db.cachedStatement(sql: "SELECT body_sha256, id FROM qb_webhook_deliveries WHERE body_sha256 IN (\(marks))")
-            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(chunk.map(\.sha256)))
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(Array(chunk)))
             while let row = try rows.next() { stored[row[0]] = row[1] }
         }
         var fresh: [Int] = []
@@ -131,6 +140,9 @@ extension WebhookRepository {
                 fresh.append(index)
             }
         }
+        // The digest is left to the extraction while the map has room; past it, written here (the index's page writes again).
+        let deferDigests = undigested.hasRoom(for: fresh.count)
+        var waiting: [(digest: Data, id: Int64)] = []
         for start in stride(from: 0, to: fresh.count, by: rowsPerInsert) {
             let chunk = fresh[start..<min(start + rowsPerInsert, fresh.count)]
             let rows = Array(repeating: "(?,?,?,?,?,?)", count: chunk.count).joined(separator: ",")
@@ -142,12 +154,15 @@ extension WebhookRepository {
                 let delivery = deliveries[index]
                 arguments += [
                     Int64(delivery.receivedAt.timeIntervalSince1970 * 1000), delivery.body, delivery.signature, delivery.remoteAddress, delivery.format.rawValue,
-                    delivery.sha256,
+                    deferDigests ? nil : delivery.sha256,
                 ]
             }
             let ids = try Int64.fetchAll(insert, arguments: arguments)
             guard ids.count == chunk.count else { throw DatabaseError(resultCode: .SQLITE_INTERNAL, message: "the delivery insert returned \(ids.count) ids for \(chunk.count) rows") }
-            for (index, id) in zip(chunk, ids) { outcomes[index] = .stored(id) }
+            for (index, id) in zip(chunk, ids) {
+                outcomes[index] = .stored(id)
+                if deferDigests { waiting.append((deliveries[index].sha256, id)) }
+            }
             let marks = Array(repeating: "(?)", count: ids.count).joined(separator: ",")
             try db.cachedStatement(sql: "INSERT INTO qb_webhook_unexpanded (delivery_id) VALUES \(marks)").execute(arguments: StatementArguments(ids))
         }
@@ -155,7 +170,7 @@ extension WebhookRepository {
             guard case .stored(let id) = outcomes[firstInBatch[delivery.sha256]!] else { continue }
             outcomes[index] = .duplicate(of: id)
         }
-        return outcomes.map { $0! }
+        return (outcomes.map { $0! }, waiting)
     }
 
     /// Committed deliveries whose events are still to be extracted, oldest first.
@@ -189,17 +204,21 @@ extension WebhookRepository {
                 // Back to the store's setting for every other writer (the intake pins it anyway).
                 do { try db.execute(sql: "PRAGMA synchronous = FULL") } catch { assertionFailure("synchronous not restored: \(error)") }
             }
-            var outcomes: [ExpansionOutcome?] = []
+            var expanded: (outcomes: [ExpansionOutcome?], indexed: [Data]) = ([], [])
             try db.inTransaction {
-                outcomes = try Self.expand(expansions, db: db)
+                expanded = try Self.expand(expansions, db: db)
                 return .commit
             }
-            return outcomes
+            undigested.indexed(expanded.indexed)
+            return expanded.outcomes
         }
     }
 
-    private static func expand(_ expansions: [(delivery: UnexpandedDelivery, parsed: WebhookPayload.Parsed)], db: Database) throws -> [ExpansionOutcome?] {
+    private static func expand(
+        _ expansions: [(delivery: UnexpandedDelivery, parsed: WebhookPayload.Parsed)], db: Database
+    ) throws -> (outcomes: [ExpansionOutcome?], indexed: [Data]) {
         var outcomes: [ExpansionOutcome?] = []
+        var indexed: [Data] = []
         for (delivery, parsed) in expansions {
             // Taken off the list here; a delivery no longer listed was extracted already and gets nothing more.
             try db.cachedStatement(sql: "DELETE FROM qb_webhook_unexpanded WHERE delivery_id = ?").execute(arguments: [delivery.id])
@@ -207,6 +226,12 @@ extension WebhookRepository {
                 outcomes.append(nil)
                 continue
             }
+            // Its digest into the index (the intake left it NULL; ``UndigestedDeliveries``). OR IGNORE:
+            // a body already indexed under another row keeps that row as the original.
+            let digest = Self.digest(delivery.body)
+            try db.cachedStatement(sql: "UPDATE OR IGNORE qb_webhook_deliveries SET body_sha256 = ? WHERE id = ? AND body_sha256 IS NULL")
+                .execute(arguments: [digest, delivery.id])
+            indexed.append(digest)
             if let original = try Self.cloudEventReplay(of: parsed.events, unparsed: parsed.unparsed, db: db) {
                 outcomes.append(.duplicate(of: original))
                 continue
@@ -214,6 +239,11 @@ extension WebhookRepository {
             try Self.insertEvents(deliveryID: delivery.id, receivedAt: delivery.receivedAt, events: parsed.events, unparsed: parsed.unparsed, db: db)
             outcomes.append(.stored)
         }
-        return outcomes
+        return (outcomes, indexed)
+    }
+
+    /// The SHA-256 of a body, as the log's replay check keys it (F10).
+    static func digest(_ body: Data) -> Data {
+        Data(SHA256.hash(data: body))
     }
 }

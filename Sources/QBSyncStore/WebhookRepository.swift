@@ -74,10 +74,13 @@ public struct WebhookRepository: Sendable {
     let writer: any DatabaseWriter
     /// Told of every append's outcome: a failed commit is news of a store that cannot write.
     let health: StoreHealth
+    /// Digests committed but not yet in the index (the intake's; ``UndigestedDeliveries``).
+    let undigested: UndigestedDeliveries
 
     public init(store: Store) {
         writer = store.writer
         health = store.health
+        undigested = store.undigested
     }
 
     /// What became of one appended delivery.
@@ -95,7 +98,10 @@ public struct WebhookRepository: Sendable {
     @discardableResult
     public func append(_ deliveries: [IncomingDelivery]) async throws -> [AppendOutcome] {
         do {
-            let outcomes = try await writer.write { db in try deliveries.map { try Self.append($0, db: db) } }
+            let outcomes = try await writer.write { db in
+                try undigested.loadIfNeeded(db)
+                return try deliveries.map { try Self.append($0, undigested: undigested, db: db) }
+            }
             health.writeSucceeded()
             return outcomes
         } catch {
@@ -104,9 +110,11 @@ public struct WebhookRepository: Sendable {
         }
     }
 
-    private static func append(_ delivery: IncomingDelivery, db: Database) throws -> AppendOutcome {
-        let digest = Data(SHA256.hash(data: delivery.body))
-        if let original = try Int64.fetchOne(db, sql: "SELECT id FROM qb_webhook_deliveries WHERE body_sha256 = ?", arguments: [digest]) {
+    private static func append(_ delivery: IncomingDelivery, undigested: UndigestedDeliveries, db: Database) throws -> AppendOutcome {
+        let digest = Self.digest(delivery.body)
+        if let original = try undigested.delivery(withDigest: digest)
+            ?? Int64.fetchOne(db, sql: "SELECT id FROM qb_webhook_deliveries WHERE body_sha256 = ?", arguments: [digest])
+        {
             return .duplicate(of: original)
         }
         if let original = try cloudEventReplay(of: delivery.events, unparsed: delivery.unparsed, db: db) { return .duplicate(of: original) }

@@ -15,7 +15,7 @@ import Testing
         let backend: any StoreBackend = try Store.open(stateDirectory: directory.path, logger: Logger(label: "test"))
         defer { try? backend.close() }
         #expect(backend.description == "sqlite \(directory.path)/qbsyncd.sqlite")
-        #expect(try backend.appliedMigrations().last == "v12-pending-updates")
+        #expect(try backend.appliedMigrations().last == "v13-digest-after-commit")
         let org = OrgID("acme")!
 
         // When an org and a mapping are written through the protocols

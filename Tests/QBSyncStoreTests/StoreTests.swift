@@ -17,13 +17,13 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory.file("qbsyncd.sqlite")))
         let mode = try await store.writer.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
-        #expect(try store.appliedMigrations() == ["v1-qb-configs", "v2-connections", "v3-entity-mappings", "v4-webhooks", "v5-reconciler", "v6-read-budget", "v7-drift-and-invoice-history", "v8-item-income-account", "v9-realm-scoped-mappings", "v10-log-dedupe-and-archives", "v11-deferred-event-extraction", "v12-pending-updates"])
+        #expect(try store.appliedMigrations() == ["v1-qb-configs", "v2-connections", "v3-entity-mappings", "v4-webhooks", "v5-reconciler", "v6-read-budget", "v7-drift-and-invoice-history", "v8-item-income-account", "v9-realm-scoped-mappings", "v10-log-dedupe-and-archives", "v11-deferred-event-extraction", "v12-pending-updates", "v13-digest-after-commit"])
         #expect(await store.isWritable())
         try store.close()
 
         // And opening it again keeps what was written
         let reopened = try Store.open(stateDirectory: directory.path, logger: Logger(label: "test"))
-        #expect(try reopened.appliedMigrations() == ["v1-qb-configs", "v2-connections", "v3-entity-mappings", "v4-webhooks", "v5-reconciler", "v6-read-budget", "v7-drift-and-invoice-history", "v8-item-income-account", "v9-realm-scoped-mappings", "v10-log-dedupe-and-archives", "v11-deferred-event-extraction", "v12-pending-updates"])
+        #expect(try reopened.appliedMigrations() == ["v1-qb-configs", "v2-connections", "v3-entity-mappings", "v4-webhooks", "v5-reconciler", "v6-read-budget", "v7-drift-and-invoice-history", "v8-item-income-account", "v9-realm-scoped-mappings", "v10-log-dedupe-and-archives", "v11-deferred-event-extraction", "v12-pending-updates", "v13-digest-after-commit"])
         try reopened.close()
     }
 

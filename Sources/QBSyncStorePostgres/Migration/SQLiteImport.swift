@@ -263,6 +263,15 @@ public enum SQLiteImport {
         let insert = "INSERT INTO \(quoted(table.name)) (\(table.columns.map(quoted).joined(separator: ", "))) VALUES "
         let bodyIndex = table.name == deliveries ? table.columns.firstIndex(of: "body") : nil
         let idIndex = table.columns.firstIndex(of: "id")
+        // SQLite's intake leaves a delivery's digest to its extraction (v13): one still listed gets
+        // it here, so PostgreSQL's unique index knows every body that a replay check must.
+        let digestIndex = bodyIndex == nil ? nil : table.columns.firstIndex(of: "body_sha256")
+        let listed: Set<Int64>
+        do {
+            listed = digestIndex == nil ? [] : Set(try await source.reader.read { db in try Int64.fetchAll(db, sql: "SELECT delivery_id FROM qb_webhook_unexpanded") })
+        } catch {
+            throw SQLiteImportError("cannot read qb_webhook_unexpanded from \(source.path) (\(SQLiteImportSource.describe(error))): rolled back, the target is unchanged")
+        }
         var hasher = SHA256()
         var last: Int64 = .min
         while true {
@@ -282,7 +291,12 @@ public enum SQLiteImport {
             last = end
             var binds = PostgresBindings(capacity: rows.count * types.count)
             var values: [String] = []
-            for row in rows {
+            for var row in rows {
+                if let digestIndex, let bodyIndex, let idIndex, case .integer(let id) = row.cells[idIndex], listed.contains(id),
+                    case .null = row.cells[digestIndex], case .blob(let body) = row.cells[bodyIndex]
+                {
+                    row.cells[digestIndex] = .blob(Data(SHA256.hash(data: body)))
+                }
                 values.append(SQLPlaceholders.row(first: binds.count + 1, types: types))
                 for (index, cell) in row.cells.enumerated() {
                     try bind(cell, as: types[index], into: &binds, table: table.name, column: table.columns[index], rowid: row.rowid)

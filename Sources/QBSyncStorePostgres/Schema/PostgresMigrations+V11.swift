@@ -11,5 +11,12 @@ extension PostgresMigrations {
             version: "v12-pending-updates",
             statements: ["ALTER TABLE qb_entity_mappings ADD COLUMN pending_updates TEXT"]
         ),
+        PostgresMigration(
+            // Issue 17: SQLite's intake fills a delivery's digest in after its commit. PostgreSQL's
+            // keeps writing it in the commit (`ON CONFLICT (body_sha256) DO NOTHING` is its replay
+            // check), so nothing changes here: the version keeps the two schemas in step.
+            version: "v13-digest-after-commit",
+            statements: []
+        ),
     ]
 }

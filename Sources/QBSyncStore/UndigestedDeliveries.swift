@@ -1,0 +1,84 @@
+public import Foundation
+import GRDB
+import Synchronization
+
+/// The deliveries committed with their body digest not yet in the log's unique index (issue 17).
+///
+/// The intake's commit writes each row with `body_sha256` NULL, so a batch appends a few sequential
+/// pages instead of dirtying one random index page per row before its fsync; the extraction fills
+/// the digest in afterwards, once, in its own transaction without an fsync of its own
+/// (``WebhookRepository/expand(_:)``). Until then the digest is held here, so an exact replay is
+/// still recognised in between (F10): the log's replay check is this map, then the index.
+///
+/// Every change is made by the store's one writer, after its transaction committed, so the map
+/// and the index never both miss a committed delivery. The first intake commit loads what a crash
+/// left listed. Bounded: with ``limit`` digests waiting (the extraction far behind), the intake
+/// writes the digest in its own commit again, slower, and memory stops growing.
+public final class UndigestedDeliveries: Sendable {
+    /// Digests held at most by default (about 100 bytes each).
+    public static let standardLimit = 200_000
+    /// Digests held at most.
+    public let limit: Int
+
+    private struct State {
+        var loaded = false
+        var byDigest: [Data: Int64] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init(limit: Int = standardLimit) {
+        self.limit = limit
+    }
+
+    /// How many digests wait for the extraction.
+    public var count: Int { state.withLock { $0.byDigest.count } }
+
+    /// Loads, once, the listed deliveries committed without their digest (a crash left them).
+    /// Called by the writer, inside its access.
+    func loadIfNeeded(_ db: Database) throws {
+        guard !state.withLock({ $0.loaded }) else { return }
+        var found: [Data: Int64] = [:]
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT d.id, d.body FROM qb_webhook_unexpanded u JOIN qb_webhook_deliveries d ON d.id = u.delivery_id
+                WHERE d.body_sha256 IS NULL
+                """
+        )
+        while let row = try rows.next() {
+            let body: Data = row[1]
+            found[WebhookRepository.digest(body)] = row[0]
+        }
+        state.withLock {
+            $0.byDigest.merge(found) { current, _ in current }
+            $0.loaded = true
+        }
+    }
+
+    /// The delivery stored with this body, if its digest waits here.
+    func delivery(withDigest digest: Data) -> Int64? {
+        state.withLock { $0.byDigest[digest] }
+    }
+
+    /// Whether `more` digests still fit under ``limit``.
+    func hasRoom(for more: Int) -> Bool {
+        state.withLock { $0.byDigest.count + more <= limit }
+    }
+
+    /// After the intake's commit: these deliveries were stored without their digest.
+    func committed(_ digests: [(digest: Data, id: Int64)]) {
+        guard !digests.isEmpty else { return }
+        state.withLock { state in
+            for (digest, id) in digests { state.byDigest[digest] = id }
+        }
+    }
+
+    /// After the extraction's commit: these digests are in the index now.
+    func indexed(_ digests: [Data]) {
+        guard !digests.isEmpty else { return }
+        state.withLock { state in
+            for digest in digests { state.byDigest.removeValue(forKey: digest) }
+        }
+    }
+}
