@@ -35,12 +35,29 @@ extension WebhookIntake {
     /// loop, only until the intake is stopping. False when a batch failed (logged) or it stopped early.
     @discardableResult
     func expandListed(untilStopping: Bool = false) async -> Bool {
+        var pacing = ExtractionPacing(maximumDeferral: extractionDeferral)
         while true {
+            // From the loop, each batch gives way to the intake (``ExtractionPacing``); at start nothing arrives yet.
+            if untilStopping { await giveWayToTheIntake(&pacing) }
             guard let more = await expandBatch() else { return false }
             if !more { return true }
             if untilStopping, state.withLock({ $0.stopping }) { return false }
         }
     }
+
+    /// Returns when the intake is idle, or when the batch has waited ``ExtractionPacing/maximumDeferral``.
+    private func giveWayToTheIntake(_ pacing: inout ExtractionPacing) async {
+        while case .wait = pacing.decide(intakeBusy: intakeBusy, now: .now) {
+            // A short poll while a burst lasts: the commit loop keeps its thread to itself.
+            try? await Task.sleep(for: Self.idlePoll)  // try?: cancelled means stopping; the caller checks
+        }
+    }
+
+    /// Whether deliveries wait for a commit or one is under way.
+    var intakeBusy: Bool { state.withLock { !$0.waiting.isEmpty || $0.committing } }
+
+    /// How often a waiting extraction looks again for an idle intake.
+    static let idlePoll: Duration = .milliseconds(2)
 
     /// One batch; whether more may be listed (nil: it failed, logged, and is tried again after
     /// ``WebhookIntake/extractionRetry``, at the next commit, or at the next start).
