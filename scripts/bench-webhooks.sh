@@ -102,8 +102,9 @@ echo "median deliveries/s, distinct bodies (the target's measure): qbsyncd $q, p
 echo "median deliveries/s, the same body (qbsyncd: the replay path, answered without a second copy): qbsyncd $qs, pyreceiver $ps, ratio $(ratio "$qs" "$ps")"
 echo "p99 per run, distinct: qbsyncd $(column 2 "${q_d[@]}" | paste -sd' '); pyreceiver $(column 2 "${p_d[@]}" | paste -sd' '); nginx $(column 2 "${n_d[@]}" | paste -sd' ')"
 
-# The fixed rate: open loop, latency from each request's due time.
-declare -a paced
+# The fixed rate: open loop, latency from each request's due time. The same generator against
+# nginx's bare 200, alternating, is its own floor on this machine at that moment.
+declare -a paced floor
 for i in $(seq "$runs"); do
   python3 scripts/bench/signed_bodies.py "$verifier" $((rate * seconds)) $((100 + i)) "$work/paced"
   paced+=("$(python3 scripts/bench/paced_post.py "http://127.0.0.1:$daemon_port/api/webhooks/quickbooks" "$work/paced" "$rate" "$seconds" "$connections")")
@@ -111,8 +112,11 @@ for i in $(seq "$runs"); do
   [ "$bad" = 0 ] || { echo "non-200 answers in the paced run: $bad" >&2; exit 1; }
   answered=$((answered + got))
   echo "run $i, fixed rate $rate/s (paced_post.py, open loop, $connections connections): achieved $achieved/s, p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
+  floor+=("$(python3 scripts/bench/paced_post.py "http://127.0.0.1:$nginx_port/api/webhooks/quickbooks" "$work/paced" "$rate" "$seconds" "$connections")")
+  read -r sent got bad achieved p50 p99 max <<< "${floor[-1]}"
+  echo "run $i, the same against nginx's bare 200 (the generator's floor): achieved $achieved/s, p50 ${p50} ms, p99 ${p99} ms, max ${max} ms"
 done
-echo "qbsyncd at $rate/s: median p50 $(median $(column 5 "${paced[@]}")) ms, median p99 $(median $(column 6 "${paced[@]}")) ms (target < 10 ms)"
+echo "qbsyncd at $rate/s: median p50 $(median $(column 5 "${paced[@]}")) ms, median p99 $(median $(column 6 "${paced[@]}")) ms (target < 10 ms); the generator's floor (nginx): median p50 $(median $(column 5 "${floor[@]}")) ms, median p99 $(median $(column 6 "${floor[@]}")) ms"
 
 # Every distinct 200 is a committed row; the events of each are extracted after the answer.
 sql() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$work/state/qbsyncd.sqlite" "$1"; }
