@@ -49,7 +49,7 @@ extension WebhookIntake {
     private func giveWayToTheIntake(_ pacing: inout ExtractionPacing) async {
         while case .wait = pacing.decide(intakeBusy: intakeBusy, now: .now) {
             // A short poll while a burst lasts: the commit loop keeps its thread to itself.
-            try? await Task.sleep(for: Self.idlePoll)  // try?: cancelled means stopping; the caller checks
+            do { try await Task.sleep(for: Self.idlePoll) } catch { return }  // cancelled: stopping, which the caller checks
         }
     }
 
