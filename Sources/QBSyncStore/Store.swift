@@ -14,7 +14,7 @@ public struct Store: Sendable {
     /// The cached result of the last write and of the integrity check (``StoreHealth``).
     public let health: StoreHealth
     /// Digests of deliveries committed before their digest is indexed (``UndigestedDeliveries``).
-    public let undigested: UndigestedDeliveries
+    let undigested: UndigestedDeliveries
     /// A file up to this size is checked whole before it opens; a larger one has its tables other
     /// than the webhook log checked before, and the whole file after READY (``checkIntegrity()``),
     /// so start-up time does not grow with the log (F10).

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import GRDB
 import Synchronization
 
@@ -14,11 +14,11 @@ import Synchronization
 /// and the index never both miss a committed delivery. The first intake commit loads what a crash
 /// left listed. Bounded: with ``limit`` digests waiting (the extraction far behind), the intake
 /// writes the digest in its own commit again, slower, and memory stops growing.
-public final class UndigestedDeliveries: Sendable {
+final class UndigestedDeliveries: Sendable {
     /// Digests held at most by default (about 100 bytes each).
-    public static let standardLimit = 200_000
+    static let standardLimit = 200_000
     /// Digests held at most.
-    public let limit: Int
+    let limit: Int
 
     private struct State {
         var loaded = false
@@ -27,12 +27,12 @@ public final class UndigestedDeliveries: Sendable {
 
     private let state = Mutex(State())
 
-    public init(limit: Int = standardLimit) {
+    init(limit: Int = standardLimit) {
         self.limit = limit
     }
 
     /// How many digests wait for the extraction.
-    public var count: Int { state.withLock { $0.byDigest.count } }
+    var count: Int { state.withLock { $0.byDigest.count } }
 
     /// Loads, once, the listed deliveries committed without their digest (a crash left them).
     /// Called by the writer, inside its access.

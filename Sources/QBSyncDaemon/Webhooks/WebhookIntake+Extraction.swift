@@ -35,7 +35,7 @@ extension WebhookIntake {
     /// loop, only until the intake is stopping. False when a batch failed (logged) or it stopped early.
     @discardableResult
     func expandListed(untilStopping: Bool = false) async -> Bool {
-        var pacing = ExtractionPacing(maximumDeferral: extractionDeferral)
+        var pacing = ExtractionPacing()
         while true {
             // From the loop, each batch gives way to the intake (``ExtractionPacing``); at start nothing arrives yet.
             if untilStopping { await giveWayToTheIntake(&pacing) }

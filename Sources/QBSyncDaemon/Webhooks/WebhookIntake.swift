@@ -65,15 +65,12 @@ final class WebhookIntake: Service, Sendable {
     let unparsed: @Sendable (Int) -> Void
     /// Told after each extraction, with what it stored (the pipeline wakes for their companies).
     let committed: @Sendable ([WebhookPayload.Parsed]) -> Void
-    /// The longest an extraction batch gives way to a busy intake (``ExtractionPacing``).
-    let extractionDeferral: Duration
 
     init(
         repository: any WebhookLog, logger: Logger, duplicate: @escaping @Sendable () -> Void = {}, unparsed: @escaping @Sendable (Int) -> Void = { _ in },
-        extractionDeferral: Duration = .milliseconds(500), committed: @escaping @Sendable ([WebhookPayload.Parsed]) -> Void
+        committed: @escaping @Sendable ([WebhookPayload.Parsed]) -> Void
     ) {
         self.repository = repository
-        self.extractionDeferral = extractionDeferral
         self.appendNow = Self.blockingAppend(repository)
         self.logger = logger
         self.duplicate = duplicate

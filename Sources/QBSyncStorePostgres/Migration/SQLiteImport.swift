@@ -292,19 +292,15 @@ public enum SQLiteImport {
             var binds = PostgresBindings(capacity: rows.count * types.count)
             var values: [String] = []
             for var row in rows {
-                if let digestIndex, let bodyIndex, let idIndex, case .integer(let id) = row.cells[idIndex], listed.contains(id),
-                    case .null = row.cells[digestIndex], case .blob(let body) = row.cells[bodyIndex]
-                {
-                    row.cells[digestIndex] = .blob(Data(SHA256.hash(data: body)))
+                if let bodyIndex, let idIndex, case .integer(let id) = row.cells[idIndex], case .blob(let body) = row.cells[bodyIndex] {
+                    let digest = Data(SHA256.hash(data: body))
+                    hasher.update(data: bigEndian(id))
+                    hasher.update(data: digest)
+                    if let digestIndex, case .null = row.cells[digestIndex], listed.contains(id) { row.cells[digestIndex] = .blob(digest) }
                 }
                 values.append(SQLPlaceholders.row(first: binds.count + 1, types: types))
                 for (index, cell) in row.cells.enumerated() {
                     try bind(cell, as: types[index], into: &binds, table: table.name, column: table.columns[index], rowid: row.rowid)
-                }
-                if let bodyIndex, let idIndex, case .integer(let id) = row.cells[idIndex] {
-                    guard case .blob(let body) = row.cells[bodyIndex] else { continue }
-                    hasher.update(data: bigEndian(id))
-                    hasher.update(data: Data(SHA256.hash(data: body)))
                 }
             }
             // Only placeholders and names from the two schemas' catalogs are spliced into the text.
