@@ -123,6 +123,25 @@ import Testing
         #expect(table.instances.withLock { $0.keys.sorted() } == ["b"])
     }
 
+    @Test func aLeaseTakenByABeatTheStopCutShortIsGivenBackToo() async throws {
+        let table = MemoryLeaseTable(companies: ["r1", "r2"])
+        let a = keeper("a", table)
+        let b = keeper("b", table)
+        try await a.beat(now: t0)
+        // A company connects; a's next beat takes it in the database, and the stop cancels the beat
+        // before it hears the answer: a never learns it holds r3.
+        table.add("r3")
+        table.cutShortNextAcquire()
+        let beat = t0.addingTimeInterval(rules.renewInterval)
+        await #expect(throws: CancellationError.self) { try await a.beat(now: beat) }
+        #expect(table.rows.withLock { $0["r3"]?.owner } == "a")
+        #expect(a.leases.current["r3"] == nil)
+        await a.releaseAll(now: beat.addingTimeInterval(1))
+        // b takes all three at its next beat, not a lease length later.
+        try await b.beat(now: beat.addingTimeInterval(2))
+        #expect(b.leases.current.keys.sorted() == ["r1", "r2", "r3"])
+    }
+
     @Test func workForACompanyNotHeldHereBringsTheNextBeatForwardAndAStopGivesEverythingBack() async throws {
         let table = MemoryLeaseTable(companies: ["r1"])
         let keeper = LeaseKeeper(table: table, leases: .shared(instance: "a"), rules: LeaseRules(duration: 600), logger: Logger(label: "test")) { _, _ in }
@@ -157,6 +176,10 @@ final class MemoryLeaseTable: LeaseTable {
 
     func add(_ realm: String) { _ = work.withLock { $0.insert(realm) } }
 
+    /// The next acquire is committed, then throws as if its task were cancelled before the answer came.
+    func cutShortNextAcquire() { cutShort.withLock { $0 = true } }
+    private let cutShort = Mutex(false)
+
     func beat(instance: String, now: Date) async throws -> Int {
         instances.withLock { seen in
             seen[instance] = now
@@ -167,7 +190,7 @@ final class MemoryLeaseTable: LeaseTable {
     func leases() async throws -> [CompanyLease] { rows.withLock { Array($0.values) } }
 
     func acquire(realmID: String, instance: String, now: Date) async throws -> CompanyLease? {
-        rows.withLock { rows in
+        let lease = rows.withLock { rows -> CompanyLease? in
             let generation: Int64
             switch rules.decide(instance: instance, lease: rows[realmID], now: now) {
             case .wait: return nil
@@ -178,6 +201,8 @@ final class MemoryLeaseTable: LeaseTable {
             rows[realmID] = lease
             return lease
         }
+        if lease != nil, cutShort.withLock({ cut in defer { cut = false }; return cut }) { throw CancellationError() }
+        return lease
     }
 
     func renew(_ lease: CompanyLease, now: Date) async throws -> CompanyLease? {
@@ -195,7 +220,12 @@ final class MemoryLeaseTable: LeaseTable {
         }
     }
 
-    func leave(instance: String) async throws { _ = instances.withLock { $0.removeValue(forKey: instance) } }
+    func leave(instance: String, now: Date) async throws {
+        rows.withLock { rows in
+            for (realm, lease) in rows where lease.owner == instance { rows[realm]!.expiresAt = min(lease.expiresAt, now) }
+        }
+        _ = instances.withLock { $0.removeValue(forKey: instance) }
+    }
 
     func companies() async throws -> Set<String> { work.withLock { $0 } }
 }

@@ -19,7 +19,7 @@ struct PostgresLeaseTableTests {
                 // a falls silent: after one lease length it is no longer counted
                 #expect(try await table.beat(instance: "b", now: Self.at(95)) == 1)
                 // and a graceful leave counts b out at once
-                try await table.leave(instance: "b")
+                try await table.leave(instance: "b", now: Self.at(95))
                 #expect(try await table.beat(instance: "c", now: Self.at(96)) == 1)
 
                 let held = try #require(try await table.acquire(realmID: "r1", instance: "c", now: Self.at(96)))
@@ -30,6 +30,26 @@ struct PostgresLeaseTableTests {
                 #expect(next.owner == "d" && next.generation == held.generation + 1, "a released company is taken at once, fenced anew")
                 #expect(try await table.renew(held, now: Self.at(100)) == nil)
                 #expect(try await table.companies().isEmpty, "no company is connected yet")
+            }
+        }
+    }
+
+    @Test func leavingGivesBackEveryLeaseTheInstanceHoldsAsStored() async throws {
+        try await PostgresTestDatabase.withSchema { schema in
+            try await PostgresTestDatabase.withStore(schema: schema) { store in
+                let table = PostgresLeaseTable(store: store, rules: LeaseRules(duration: 90))
+                _ = try await table.beat(instance: "a", now: Self.t0)
+                // Two leases a holds, whether or not its heartbeat heard that it took them, and one of b's.
+                for realm in ["r1", "r2"] { _ = try #require(try await table.acquire(realmID: realm, instance: "a", now: Self.t0)) }
+                let kept = try #require(try await table.acquire(realmID: "r3", instance: "b", now: Self.t0))
+                try await table.leave(instance: "a", now: Self.at(1))
+                #expect(try await table.beat(instance: "c", now: Self.at(2)) == 1, "a is counted out")
+                for realm in ["r1", "r2"] {
+                    let taken = try #require(try await table.acquire(realmID: realm, instance: "c", now: Self.at(2)), "\(realm) is free at once")
+                    #expect(taken.generation == 2)
+                }
+                #expect(try await table.acquire(realmID: "r3", instance: "c", now: Self.at(2)) == nil, "another instance's lease is untouched")
+                #expect(try await table.renew(kept, now: Self.at(3)) != nil)
             }
         }
     }

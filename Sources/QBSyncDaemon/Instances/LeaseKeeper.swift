@@ -151,13 +151,13 @@ final class LeaseKeeper: Service, Sendable {
         await onBeat(Set(kept.map(\.realmID)))
     }
 
-    /// Gives every lease back and leaves the registry (a graceful stop).
+    /// Gives every lease back and leaves the registry (a graceful stop). Every lease the table says
+    /// this instance holds goes back, including any a beat cancelled by the stop took but never
+    /// recorded here: left to run out, those companies would wait a lease length for a holder.
     func releaseAll(now: Date) async {
-        let held = Array(leases.current.values)
         leases.replace(with: [])
         do {
-            for lease in held { try await table.release(lease, now: now) }
-            try await table.leave(instance: leases.instance)
+            try await table.leave(instance: leases.instance, now: now)
         } catch {
             logger.warning("company leases could not be released; they run out by themselves", metadata: [LogKey.error: "\(error)"])
         }

@@ -20,8 +20,9 @@ public protocol LeaseTable: Sendable {
     /// Extends a held lease; nil when it is no longer held.
     func renew(_ lease: CompanyLease, now: Date) async throws -> CompanyLease?
     func release(_ lease: CompanyLease, now: Date) async throws
-    /// Says this instance is gone (a graceful stop).
-    func leave(instance: String) async throws
+    /// Says this instance is gone (a graceful stop) and gives back every lease the table says it
+    /// holds, not only those it knows of: a beat cut short by the stop may have taken some.
+    func leave(instance: String, now: Date) async throws
     /// The companies that have work: bound to an org (connected or to connect again), or with pending events.
     func companies() async throws -> Set<String>
 }

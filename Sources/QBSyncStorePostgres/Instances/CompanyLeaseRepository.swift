@@ -118,6 +118,18 @@ public struct CompanyLeaseRepository: Sendable {
         }
     }
 
+    /// Gives up every lease `owner` holds, as stored (a graceful stop): a lease taken by a
+    /// heartbeat that the stop cut short is given back too, not left to run out.
+    public func releaseAll(owner: String, now: Date) async throws {
+        let logger = store.logger
+        try await store.write { connection in
+            _ = try await connection.query(
+                "UPDATE qb_company_leases SET expires_at = LEAST(expires_at, \(now.millis)) WHERE owner = \(owner) AND expires_at > \(now.millis)",
+                logger: logger
+            )
+        }
+    }
+
     /// Takes over up to `limit` expired leases (dead holders' companies), skipping rows another
     /// instance is taking at the same moment (`FOR UPDATE SKIP LOCKED`), each with its next generation.
     public func takeExpired(instance: String, now: Date, limit: Int) async throws -> [CompanyLease] {

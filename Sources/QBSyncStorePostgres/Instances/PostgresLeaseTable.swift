@@ -32,7 +32,10 @@ public struct PostgresLeaseTable: LeaseTable {
 
     public func release(_ lease: CompanyLease, now: Date) async throws { try await repository.release(lease, now: now) }
 
-    public func leave(instance: String) async throws { try await registry.leave(instance: instance) }
+    public func leave(instance: String, now: Date) async throws {
+        try await repository.releaseAll(owner: instance, now: now)
+        try await registry.leave(instance: instance)
+    }
 
     /// Every company an org is bound to (connected, or waiting to connect again: its events still
     /// have to fail visibly), and any with pending events.
