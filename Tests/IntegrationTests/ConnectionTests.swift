@@ -200,9 +200,23 @@ import Testing
         let after = try await exercise(for: .seconds(12), client: client)
         #expect(after.failures.isEmpty, "\(after.failures.prefix(3))")
         // Every org is refreshed by the rebuilt schedule after the restart, within one token life.
-        let listed = try await eventually(timeout: .seconds(60), "every org refreshed after the restart") { () -> [OrgInfo]? in
-            let orgs = try await client.call(OrgListCall.self, .init()).orgs
-            return orgs.allSatisfy { ($0.lastRefreshAt ?? .distantPast) >= restartedAt.addingTimeInterval(-1) } ? orgs : nil
+        let refreshedSinceRestart = { (org: OrgInfo) in (org.lastRefreshAt ?? .distantPast) >= restartedAt.addingTimeInterval(-1) }
+        let listed: [OrgInfo]
+        do {
+            listed = try await eventually(timeout: .seconds(60), "every org refreshed after the restart") { () -> [OrgInfo]? in
+                let orgs = try await client.call(OrgListCall.self, .init()).orgs
+                return orgs.allSatisfy(refreshedSinceRestart) ? orgs : nil
+            }
+        } catch {
+            // Name what was missed, and what the daemon said of it, so that a failure on a loaded CI
+            // machine explains itself.
+            let late = try await client.call(OrgListCall.self, .init()).orgs.filter { !refreshedSinceRestart($0) }
+            let described = late.prefix(5).map {
+                "\($0.org) lastRefreshAt=\($0.lastRefreshAt.map(Timestamp.string) ?? "nil") expires=\($0.accessTokenExpiresAt.map(Timestamp.string) ?? "nil") lastError=\($0.lastError ?? "nil")"
+            }
+            let warnings = pair.daemon.log.split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") || $0.contains("lease") }.suffix(20)
+            Issue.record("restarted at \(Timestamp.string(restartedAt)); \(late.count) orgs not refreshed since: \(described)\ndaemon: \(warnings.joined(separator: "\n"))")
+            throw error
         }
         #expect(listed.count == 100)
         await client.close()
