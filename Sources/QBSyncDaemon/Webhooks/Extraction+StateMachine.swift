@@ -7,6 +7,8 @@
 /// always (its events follow the 200 by a millisecond or so), and under a burst at least one batch
 /// per ``maximumDeferral``: the answers keep the writer, the events still move, and the backlog
 /// is extracted in full once the burst ends (the deliveries are durable and listed meanwhile).
+/// The pacing is asked before each of a batch's small transactions
+/// (``WebhookIntake/expansionWriteChunk``), so a commit never waits behind a whole batch.
 struct ExtractionPacing: Sendable {
     /// The longest a batch waits for an idle intake.
     var maximumDeferral: Duration

@@ -35,11 +35,10 @@ extension WebhookIntake {
     /// loop, only until the intake is stopping. False when a batch failed (logged) or it stopped early.
     @discardableResult
     func expandListed(untilStopping: Bool = false) async -> Bool {
-        var pacing = ExtractionPacing()
         while true {
-            // From the loop, each batch gives way to the intake (``ExtractionPacing``); at start nothing arrives yet.
-            if untilStopping { await giveWayToTheIntake(&pacing) }
-            guard let more = await expandBatch() else { return false }
+            // From the loop, each of a batch's small transactions gives way to the intake
+            // (``ExtractionPacing``); at start nothing arrives yet, and a batch is one transaction.
+            guard let more = await expandBatch(paced: untilStopping) else { return false }
             if !more { return true }
             if untilStopping, state.withLock({ $0.stopping }) { return false }
         }
@@ -59,15 +58,23 @@ extension WebhookIntake {
     /// How often a waiting extraction looks again for an idle intake.
     static let idlePoll: Duration = .milliseconds(2)
 
-    /// One batch; whether more may be listed (nil: it failed, logged, and is tried again after
-    /// ``WebhookIntake/extractionRetry``, at the next commit, or at the next start).
-    private func expandBatch() async -> Bool? {
+    /// One batch, read and parsed whole; `paced`, it is written ``WebhookIntake/expansionWriteChunk``
+    /// deliveries to a transaction, each giving way to the intake first. Whether more may be listed
+    /// (nil: it failed, logged, and is tried again after ``WebhookIntake/extractionRetry``, at the
+    /// next commit, or at the next start).
+    private func expandBatch(paced: Bool) async -> Bool? {
+        var pacing = paced ? ExtractionPacing() : nil
+        let writeChunk = paced ? Self.expansionWriteChunk : Self.expansionBatch
         do {
             let listed = try await repository.unexpanded(limit: Self.expansionBatch)
             guard !listed.isEmpty else { return false }
             let parsed = await IdlePriorityWorker.shared.run { listed.map { (delivery: $0, parsed: WebhookPayload.parseDelivery($0.body)) } }
-            let outcomes = try await repository.expand(parsed)
-            report(zip(parsed.map(\.parsed), outcomes))
+            for start in stride(from: 0, to: parsed.count, by: writeChunk) {
+                if pacing != nil { await giveWayToTheIntake(&pacing!) }  // a commit due waits for one small transaction at most
+                let chunk = Array(parsed[start..<min(start + writeChunk, parsed.count)])
+                let outcomes = try await repository.expand(chunk)
+                report(zip(chunk.map(\.parsed), outcomes))
+            }
             return listed.count == Self.expansionBatch
         } catch is CancellationError {
             return nil
