@@ -51,9 +51,9 @@ final class WebhookIntake: Service, Sendable {
     static let expansionBatch = 64
     /// Deliveries written per extraction transaction while the intake runs. Each transaction holds
     /// the one SQLite writer, and a commit that comes due meanwhile waits for it: 64 held it 5.5 ms
-    /// (median; 10–30 ms at p99), 8 under a millisecond. At 2,000 deliveries/s the intake's p99
-    /// went from 13–15 ms to 6–8 ms (`scripts/bench-webhooks.sh`), with the same throughput (the
-    /// cost is per delivery, not per transaction).
+    /// (median; 10–30 ms at p99), 8 about a millisecond. At 2,000 deliveries/s on a fresh store the
+    /// intake's p99 went from 13–15 ms to 6–8 ms, with the same throughput (the cost is per
+    /// delivery, not per transaction); BENCHMARKS.md has the figures.
     static let expansionWriteChunk = 8
     /// How soon a failed extraction (the store could not write) is tried again.
     static let extractionRetry: Duration = .seconds(1)
