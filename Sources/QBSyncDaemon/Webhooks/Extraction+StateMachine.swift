@@ -4,13 +4,13 @@
 /// every commit, it halved a burst's intake (measured: 3.8k against 11–12k deliveries/s without
 /// it, `scripts/bench-webhooks.sh`), because each of its batches held the writer while deliveries
 /// waited for their 200. So it runs while the intake is idle, which at ordinary rates is nearly
-/// always (its events follow the 200 by a millisecond or so), and under a burst at least one batch
-/// per ``maximumDeferral``: the answers keep the writer, the events still move, and the backlog
-/// is extracted in full once the burst ends (the deliveries are durable and listed meanwhile).
-/// The pacing is asked before each of a batch's small transactions
-/// (``WebhookIntake/expansionWriteChunk``), so a commit never waits behind a whole batch.
+/// always (its events follow the 200 by a millisecond or so), and under a burst at least one of
+/// its transactions per ``maximumDeferral``: the answers keep the writer, the events still move,
+/// and the backlog is extracted in full once the burst ends (the deliveries are durable and
+/// listed meanwhile). The pacing is asked before each of a batch's small transactions
+/// (``WebhookIntake/expansionWriteChunk`` deliveries), so a commit never waits behind a whole batch.
 struct ExtractionPacing: Sendable {
-    /// The longest a batch waits for an idle intake.
+    /// The longest one of the extraction's transactions waits for an idle intake.
     var maximumDeferral: Duration
     /// Since when the batch under consideration has waited (nil: it is not waiting).
     private(set) var waitingSince: ContinuousClock.Instant?
