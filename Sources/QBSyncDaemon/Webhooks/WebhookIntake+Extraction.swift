@@ -63,14 +63,14 @@ extension WebhookIntake {
     /// (nil: it failed, logged, and is tried again after ``WebhookIntake/extractionRetry``, at the
     /// next commit, or at the next start).
     private func expandBatch(paced: Bool) async -> Bool? {
-        var pacing = paced ? ExtractionPacing() : nil
+        var pacing = ExtractionPacing()
         let writeChunk = paced ? Self.expansionWriteChunk : Self.expansionBatch
         do {
             let listed = try await repository.unexpanded(limit: Self.expansionBatch)
             guard !listed.isEmpty else { return false }
             let parsed = await IdlePriorityWorker.shared.run { listed.map { (delivery: $0, parsed: WebhookPayload.parseDelivery($0.body)) } }
             for start in stride(from: 0, to: parsed.count, by: writeChunk) {
-                if pacing != nil { await giveWayToTheIntake(&pacing!) }  // a commit due waits for one small transaction at most
+                if paced { await giveWayToTheIntake(&pacing) }  // a commit due waits for one small transaction at most
                 let chunk = Array(parsed[start..<min(start + writeChunk, parsed.count)])
                 let outcomes = try await repository.expand(chunk)
                 report(zip(chunk.map(\.parsed), outcomes))
