@@ -92,6 +92,11 @@ import Testing
 
         let body = #"{"eventNotifications":[{"realmId":"\#(realmID)","dataChangeEvent":{"entities":[{"name":"Payment","id":"77","operation":"Create","lastUpdated":"2026-11-25T10:00:00.000Z"}]}}]}"#
         #expect(try await Fleet.deliverSigned(body, to: setup.hook) == 200)
+        // Its event is extracted after the 200: the disk fills once it is stored and pending (an
+        // extraction the full disk refused would leave no event, so no turn, to watch).
+        _ = try await eventually(timeout: .seconds(20), "the event stored and pending") {
+            try await control.call(EventListCall.self, .init()).events.count == 1 ? true : nil
+        }
         try await setup.fill()
         let usage = { () async throws -> Int64 in try await pair.http.get("/sim/usage").json["metered"]?.intValue ?? -1 }
 
