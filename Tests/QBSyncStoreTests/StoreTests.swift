@@ -27,6 +27,27 @@ import Testing
         try reopened.close()
     }
 
+    @Test func theWALIsCheckpointedEveryFewHundredPagesSoNoCommitWaitsBehindALongCheckpoint() async throws {
+        // Given a store, and about 2,000 pages of deliveries committed one by one, as the intake does
+        let directory = try TempDirectory()
+        defer { directory.remove() }
+        let store = try Store.open(stateDirectory: directory.path, logger: Logger(label: "test"))
+        let repository = WebhookRepository(store: store)
+        let filler = String(repeating: "x", count: 3_000)
+        for index in 0..<2_000 {
+            let body = #"{"eventNotifications":[{"realmId":"111","dataChangeEvent":{"entities":[{"name":"Invoice","id":"\#(index)","operation":"Update"}]}}],"pad":"\#(filler)"}"#
+            try await repository.appendRaw([RawDelivery(receivedAt: Date(), body: Data(body.utf8), signature: "sig", remoteAddress: nil)])
+        }
+        let pageSize = try await store.writer.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } ?? 4096
+        #expect(try await store.writer.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") } ?? 0 > 1_800)
+        // Then the WAL never grew past a few hundred pages (SQLite's default lets it reach 1,000 and
+        // more: a checkpoint of them all, and the commits behind its fsync, took several times longer)
+        let walBytes = try #require(try FileManager.default.attributesOfItem(atPath: directory.file("qbsyncd.sqlite-wal"))[.size] as? NSNumber).intValue
+        let walPages = walBytes / (pageSize + 24)
+        #expect(walPages > 0 && walPages <= Store.walCheckpointPages + 50, "the WAL reached \(walPages) pages")
+        try store.close()
+    }
+
     @Test func aMissingStateDirectoryIsAClearError() {
         #expect {
             try Store.open(stateDirectory: "/nonexistent/qbsyncd-state", logger: Logger(label: "test"))
