@@ -111,4 +111,26 @@ import Testing
         #expect(store.undigested.count == 0)
         #expect(try await Self.digest(of: id, in: store) == Data(SHA256.hash(data: c.body)))
     }
+
+    @Test func theWaitingDigestsAreKeyedByAllTheirBytes() {
+        // Given: two digests that differ only in their last byte, and one only in its first.
+        let waiting = UndigestedDeliveries()
+        let digest = Data(SHA256.hash(data: Data("a body".utf8)))
+        var last = digest
+        last[31] ^= 1
+        var first = digest
+        first[0] ^= 1
+        // When: only the first is committed.
+        waiting.committed([(digest, 7)])
+        // Then: it is found, and neither of the others is taken for it.
+        #expect(waiting.delivery(withDigest: digest) == 7)
+        #expect(waiting.delivery(withDigest: last) == nil)
+        #expect(waiting.delivery(withDigest: first) == nil)
+        waiting.indexed([last])
+        #expect(waiting.count == 1)
+        waiting.indexed([digest])
+        #expect(waiting.count == 0)
+        // And the default holds more than a burst of 25 s at 15,000 deliveries/s.
+        #expect(UndigestedDeliveries.standardLimit >= 375_000)
+    }
 }
