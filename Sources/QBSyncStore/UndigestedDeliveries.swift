@@ -41,13 +41,7 @@ final class UndigestedDeliveries: Sendable {
     func loadIfNeeded(_ db: Database) throws {
         guard !state.withLock({ $0.loaded }) else { return }
         var found: [Digest: Int64] = [:]
-        let rows = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT d.id, d.body FROM qb_webhook_unexpanded u JOIN qb_webhook_deliveries d ON d.id = u.delivery_id
-                WHERE d.body_sha256 IS NULL
-                """
-        )
+        let rows = try Row.fetchCursor(db, sql: Self.listedWithoutDigest)
         while let row = try rows.next() {
             let body: Data = row[1]
             found[Digest(WebhookRepository.digest(body))] = row[0]
@@ -57,6 +51,15 @@ final class UndigestedDeliveries: Sendable {
             $0.loaded = true
         }
     }
+
+    /// The listed deliveries without a digest. CROSS JOIN keeps the short list as the outer loop:
+    /// with a plain JOIN, SQLite's planner scanned the whole delivery log for NULL digests and
+    /// probed the list for each row, so the first commit after every start read the entire log
+    /// (38,000 pages at 406,000 deliveries: 2.3 s while every delivery waited for its 200).
+    static let listedWithoutDigest = """
+        SELECT d.id, d.body FROM qb_webhook_unexpanded u CROSS JOIN qb_webhook_deliveries d ON d.id = u.delivery_id
+        WHERE d.body_sha256 IS NULL
+        """
 
     /// The delivery stored with this body, if its digest waits here.
     func delivery(withDigest digest: Data) -> Int64? {
