@@ -134,12 +134,16 @@ import Testing
         try await daemon.start()
         _ = try await daemon.connect().call(OAuthBeginCall.self, OrgParams(org: .test("acme")))
         daemon.signal(SIGTERM)
-        #expect(try await daemon.waitForExit() == 0)
+        let status = try await daemon.waitForExit()
+        // The daemon's own words when it did not stop cleanly (its log holds the whole run).
+        #expect(status == 0, "exit \(status): \(((try? String(contentsOfFile: daemon.logPath, encoding: .utf8)) ?? "").suffix(1_500))")  // try?: only for the message
         let path = daemon.stateDirectory + "/qbsyncd.sqlite"
         var reasons: [String] = []
 
         // A damaged page inside the file, then a file that is not SQLite at all.
         let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        // A stop that checkpointed leaves every page in the file: at least the page damaged below.
+        try #require(original.count > 4096 * 3, "the stopped store's file is \(original.count) bytes")
         for damage in ["a page", "the header"] {
             var bytes = original
             let start = damage == "a page" ? 4096 * 2 : 0
