@@ -89,22 +89,13 @@ final class UndigestedDeliveries: Sendable {
 
     /// A SHA-256 held inline: 32 bytes where a `Data` key was 16 and a heap block of about 48.
     struct Digest: Hashable {
-        var words: (UInt64, UInt64, UInt64, UInt64)
+        let first, second, third, fourth: UInt64
 
         init(_ digest: Data) {
             assert(digest.count == 32, "a body digest is a SHA-256")
-            var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // on the stack: no allocation a lookup
             withUnsafeMutableBytes(of: &words) { $0.copyBytes(from: digest.prefix(32)) }
-            self.words = words
-        }
-
-        static func == (a: Digest, b: Digest) -> Bool { a.words == b.words }
-
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(words.0)
-            hasher.combine(words.1)
-            hasher.combine(words.2)
-            hasher.combine(words.3)
+            (first, second, third, fourth) = words
         }
     }
 }
