@@ -86,11 +86,15 @@ public final class PostgresStore: Sendable, Service {
     }
 
     /// The fence of a write made under a company's lease (``CompanyFence``): its row is read
-    /// `FOR SHARE`, so a takeover (which updates the row) waits for this commit, and the write goes
-    /// on only while the lease is this holder's, of this generation, unexpired. Otherwise the
-    /// transaction ends here with ``CompanyLeaseLost`` and nothing of it is written.
+    /// `FOR KEY SHARE`, so a takeover (which locks the row `FOR UPDATE` first) waits for this commit,
+    /// and the write goes on only while the lease is this holder's, of this generation, unexpired.
+    /// Otherwise the transaction ends here with ``CompanyLeaseLost`` and nothing of it is written.
+    ///
+    /// Not `FOR SHARE`: the holder's own heartbeat (an `UPDATE` of the expiry, a no-key update) does
+    /// not wait for its work in flight, such as a token refresh whose transaction spans the call to
+    /// Intuit; otherwise a slow Intuit stalls the instance's every renewal and takeover.
     static func checkFence(_ lease: CompanyLease, now: Date = Date(), on connection: PostgresConnection, logger: Logger) async throws {
-        let stored = try await CompanyLeaseRepository.lease(lease.realmID, lock: "FOR SHARE", on: connection, logger: logger)
+        let stored = try await CompanyLeaseRepository.lease(lease.realmID, lock: "FOR KEY SHARE", on: connection, logger: logger)
         guard LeaseRules().admits(instance: lease.owner, generation: lease.generation, stored: stored, now: now) else {
             throw CompanyLeaseLost(realmID: lease.realmID, generation: lease.generation)
         }
