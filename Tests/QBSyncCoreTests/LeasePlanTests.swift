@@ -63,6 +63,47 @@ import Testing
         #expect(counts(table, at: now) == ["a": 3, "b": 3], "within failoverBound (\(rules.failoverBound) s)")
     }
 
+    /// c dies; a dies too, just before c's leases run out. b, counting a alive for a while, takes
+    /// only its share of c's companies at first, and the rest once a is counted out: within two
+    /// beats past the failover bound, not when a's own leases run out a lease length later.
+    @Test func aDeadInstancesCompaniesMoveEvenWhenAnotherDiesJustAsTheyFree() {
+        // All three started together.
+        var seen: [String: Date] = ["a": t0, "b": t0, "c": t0]
+        /// The table after `order` beat at `now`, each counting instances as the registry does.
+        func beat(_ table: [String: CompanyLease], order: [String], now: Date) -> [String: CompanyLease] {
+            var table = table
+            for instance in order {
+                seen[instance] = now
+                let alive = seen.values.filter { $0 > now.addingTimeInterval(-rules.aliveWindow) }.count
+                let plan = rules.plan(instance: instance, instances: alive, companies: companies, stored: Array(table.values), now: now)
+                for lease in plan.release { table[lease.realmID]?.expiresAt = now }
+                for lease in plan.renew { table[lease.realmID]?.expiresAt = now.addingTimeInterval(rules.duration) }
+                for realm in plan.take {
+                    table[realm] = CompanyLease(
+                        realmID: realm, owner: instance, expiresAt: now.addingTimeInterval(rules.duration), generation: (table[realm]?.generation ?? 0) + 1
+                    )
+                }
+            }
+            return table
+        }
+        var table = beat([:], order: ["a", "b", "c"], now: t0)
+        #expect(counts(table, at: t0) == ["a": 2, "b": 2, "c": 2])
+        let ofC = Set(table.values.filter { $0.owner == "c" }.map(\.realmID))
+        // c dies after its beat at t0; a beats until one interval before c's leases run out, then dies.
+        var now = t0
+        while now < t0.addingTimeInterval(rules.duration - rules.renewInterval) {
+            now = now.addingTimeInterval(rules.renewInterval)
+            table = beat(table, order: ["a", "b"], now: now)
+        }
+        let bound = t0.addingTimeInterval(rules.failoverBound + 2 * rules.renewInterval)
+        while now < bound {
+            now = now.addingTimeInterval(rules.renewInterval)
+            table = beat(table, order: ["b"], now: now)
+        }
+        let heldByB = Set(table.values.filter { $0.owner == "b" && $0.expiresAt > now }.map(\.realmID))
+        #expect(ofC.isSubset(of: heldByB), "b holds every one of c's companies by \(now.timeIntervalSince(t0)) s: \(table.values.sorted { $0.realmID < $1.realmID })")
+    }
+
     @Test func aDisconnectedCompanysLeaseIsGivenBack() {
         let table = beat([:], order: ["a"], companies: companies, now: t0)
         let fewer = companies.subtracting(["realm-2"])

@@ -16,7 +16,9 @@ struct PostgresLeaseTableTests {
                 let table = PostgresLeaseTable(store: store, rules: LeaseRules(duration: 90))
                 #expect(try await table.beat(instance: "a", now: Self.t0) == 1)
                 #expect(try await table.beat(instance: "b", now: Self.at(10)) == 2)
-                // a falls silent: after one lease length it is no longer counted
+                // a falls silent: counted for two heartbeats (2 × 15 s), then no longer
+                #expect(try await table.beat(instance: "b", now: Self.at(29)) == 2)
+                #expect(try await table.beat(instance: "b", now: Self.at(31)) == 1)
                 #expect(try await table.beat(instance: "b", now: Self.at(95)) == 1)
                 // and a graceful leave counts b out at once
                 try await table.leave(instance: "b", now: Self.at(95))

@@ -26,7 +26,14 @@ public struct LeaseRules: Sendable, Equatable {
     /// Leases are renewed this often (six times per duration: a slow beat or two never loses one).
     public var renewInterval: TimeInterval { duration / 6 }
     /// The latest a dead holder's company is taken over: its lease runs out, then the next look.
+    /// (Should another instance die just as those leases run out, it is counted alive for up to
+    /// ``aliveWindow`` more, and the survivors' shares are that much too small meanwhile.)
     public var failoverBound: TimeInterval { duration + renewInterval }
+    /// An instance is counted alive while it has beaten within this window: two heartbeats. A dead
+    /// one counted alive holds down every other instance's share (``LeaseRules/share(companies:instances:)``),
+    /// so companies that lost their holder could wait for the count rather than for their leases;
+    /// a live one counted out for a slow beat or two costs only an uneven share for as long.
+    public var aliveWindow: TimeInterval { 2 * renewInterval }
 
     public init(duration: TimeInterval = 90) { self.duration = duration }
 

@@ -16,7 +16,7 @@ public struct PostgresLeaseTable: LeaseTable {
     }
 
     public func beat(instance: String, now: Date) async throws -> Int {
-        try await registry.beat(instance: instance, now: now, window: repository.rules.duration)
+        try await registry.beat(instance: instance, now: now, window: repository.rules.aliveWindow)
     }
 
     public func leases() async throws -> [CompanyLease] { try await repository.all() }
