@@ -76,6 +76,8 @@ public enum LogKey {
     public static let taken = "leases.taken"
     public static let released = "leases.released"
     public static let instances = "leases.instances"
+    /// How long one heartbeat took (ms).
+    public static let beatMillis = "leases.beat_ms"
     /// A notification's method (topic).
     public static let topic = "notification.topic"
 }

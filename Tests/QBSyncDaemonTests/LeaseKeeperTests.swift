@@ -158,6 +158,21 @@ import Testing
         #expect(table.rows.withLock { rows in rows.values.allSatisfy { $0.expiresAt <= Date() } }, "stopping released every lease")
     }
 
+    @Test func aHeartbeatSlowerThanItsIntervalIsLoggedAsAWarning() async throws {
+        let table = MemoryLeaseTable(companies: ["r1"])
+        let records = LogRecords()
+        let logger = Logger(label: "test") { _ in records }
+        // A 1.2 s lease is renewed every 200 ms; the table answers in 300 ms.
+        let keeper = LeaseKeeper(table: table, leases: .shared(instance: "a"), rules: LeaseRules(duration: 1.2), logger: logger) { _, _ in }
+        await keeper.beatLogged(now: Date())
+        #expect(records.warnings.isEmpty, "a beat within its interval is not worth a warning: \(records.warnings)")
+        table.latency.withLock { $0 = .milliseconds(300) }
+        await keeper.beatLogged(now: Date())
+        let warning = try #require(records.warnings.first)
+        #expect(warning.message == "a company lease heartbeat took longer than its interval")
+        #expect(Int(warning.metadata[LogKey.beatMillis] ?? "") ?? 0 >= 300)
+    }
+
     @Test func theSoleInstanceHoldsEveryCompanyUnfenced() async {
         let sole = CompanyLeases.sole()
         #expect(sole.hold("any") == .sole)
@@ -183,7 +198,7 @@ final class MemoryLeaseTable: LeaseTable {
     func beat(instance: String, now: Date) async throws -> Int {
         instances.withLock { seen in
             seen[instance] = now
-            return seen.values.filter { $0 > now.addingTimeInterval(-rules.duration) }.count
+            return seen.values.filter { $0 > now.addingTimeInterval(-rules.aliveWindow) }.count
         }
     }
 
@@ -227,5 +242,40 @@ final class MemoryLeaseTable: LeaseTable {
         _ = instances.withLock { $0.removeValue(forKey: instance) }
     }
 
-    func companies() async throws -> Set<String> { work.withLock { $0 } }
+    /// How long the table takes to list the companies (a database under load).
+    let latency = Mutex<Duration?>(nil)
+
+    func companies() async throws -> Set<String> {
+        if let latency = latency.withLock({ $0 }) { try await Task.sleep(for: latency) }
+        return work.withLock { $0 }
+    }
+}
+
+/// A log handler that keeps what it is given (warnings and above), for tests of what an operator sees.
+final class LogRecords: LogHandler, Sendable {
+    struct Record: Sendable {
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let records = Mutex<[Record]>([])
+    var warnings: [Record] { records.withLock { $0 } }
+
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .warning }
+        set {}
+    }
+    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        let record = Record(message: "\(event.message)", metadata: (event.metadata ?? [:]).mapValues { "\($0)" })
+        records.withLock { $0.append(record) }
+    }
 }

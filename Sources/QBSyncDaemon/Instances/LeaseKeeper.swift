@@ -107,6 +107,18 @@ final class LeaseKeeper: Service, Sendable {
 
     /// One beat whose failure is logged, not thrown (the daemon's first, before its services start, too).
     func beatLogged(now: Date) async {
+        let started = ContinuousClock.now
+        defer {
+            // A beat slower than its interval brings every lease held nearer to running out, and
+            // delays the takeover of a dead instance's companies: worth an operator's look.
+            let took = ContinuousClock.now - started
+            if took > .seconds(rules.renewInterval) {
+                logger.warning(
+                    "a company lease heartbeat took longer than its interval",
+                    metadata: [LogKey.beatMillis: "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)"]
+                )
+            }
+        }
         do {
             try await beat(now: now)
         } catch {
