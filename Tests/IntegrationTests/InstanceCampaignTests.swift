@@ -619,6 +619,15 @@ struct InstanceCampaignTests {
                     + "\(final.cutCalls) calls cut by kills and retried, expected refusals \(final.expectedRefusals), unexpected \(final.unexpected.count); "
                     + "\(samples) lease samples; load \(loadTime), settle+checks \(settle)"
             )
+            if !takeoverFailures.isEmpty {
+                // Each instance's own account of its heartbeats (all its restarts), beside the kills.
+                print("kills (ms since 1970): " + history.state.withLock { $0.kills.map { "\($0.owner) at \($0.at)" } }.joined(separator: ", "))
+                for (index, daemon) in cluster.daemons.enumerated() {
+                    for logged in daemon.log.split(separator: "\n") where logged.contains("lease") || logged.contains("instances") {
+                        print("instance \(index): \(logged.prefix(400))")
+                    }
+                }
+            }
             if !final.unexpected.isEmpty {
                 print("unexpected refusals:\n" + final.unexpected.prefix(30).joined(separator: "\n"))
                 // The daemons' own account of each internal error, by its correlation id.
