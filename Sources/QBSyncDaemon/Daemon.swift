@@ -22,6 +22,10 @@ public enum Daemon {
         // SIGHUP is trapped before anything can answer: a reload asked for as soon as the socket
         // answers (or READY=1 is sent) must not meet the signal's default action, which ends the process.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        // So are SIGTERM and SIGINT: a stop asked for while the daemon starts (the control socket
+        // answers before the services run, and systemd may stop a unit at any moment) is kept, and
+        // carried out as a graceful stop as soon as the services run.
+        let stops = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let settings: Settings
         switch await Settings.load(environment: environment) {
         case .success(let loaded): settings = loaded
@@ -46,7 +50,7 @@ public enum Daemon {
         try await StoreOpening.withStore(settings, logger: logger) { store in
             // Past this line the daemon knows only the backend's protocols.
             try await serve(
-                store: store, settings: settings, environment: environment, listenFDs: listenFDs, hangups: hangups, logLevel: logLevel, notifier: notifier,
+                store: store, settings: settings, environment: environment, listenFDs: listenFDs, hangups: hangups, stops: stops, logLevel: logLevel, notifier: notifier,
                 logger: logger
             )
         }
@@ -56,7 +60,7 @@ public enum Daemon {
     /// Everything past the store: the key, the start-up checks, the listeners and the service
     /// group; returns when the group has stopped (the store is closed by the caller after).
     static func serve(
-        store: any StoreBackend, settings: Settings, environment: [String: String], listenFDs: ListenFDs, hangups: UnixSignalsSequence, logLevel: LogLevelControl,
+        store: any StoreBackend, settings: Settings, environment: [String: String], listenFDs: ListenFDs, hangups: UnixSignalsSequence, stops: UnixSignalsSequence, logLevel: LogLevelControl,
         notifier: SystemdNotifier, logger: Logger
     ) async throws {
         let tokenKey: TokenKey
@@ -239,7 +243,8 @@ public enum Daemon {
                 .init(service: reloader),
                 .init(service: systemd),
             ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            // Not the group's own signals: those are trapped only once it runs (see `stops`).
+            gracefulShutdownSignals: [],
             logger: logger
         )
         // Below systemd's default TimeoutStopSec (90 s): a stuck shutdown becomes a cancellation.
@@ -247,7 +252,14 @@ public enum Daemon {
         let group = ServiceGroup(configuration: configuration)
         // The first beat before any company work starts: the scheduler and the pipeline find what this instance holds.
         await keeper?.beatLogged(now: Date())
-        try await group.run()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            // Every stop asked for since the start, the first one before the group ran included.
+            tasks.addTask {
+                for await _ in stops { await group.triggerGracefulShutdown() }
+            }
+            try await group.run()
+            tasks.cancelAll()
+        }
     }
 
     /// Gauges read at scrape time: orgs, events, limiter waits, this month's metered reads.

@@ -57,6 +57,30 @@ import Testing
         #expect(daemon.log.contains("qbsyncd stopped"))
     }
 
+    /// A SIGTERM that comes while the daemon is still starting (here, while another process holds
+    /// its database's write lock) is not met by the signal's default action: the daemon finishes
+    /// starting, then stops gracefully and exits 0. CI once saw a stop sent as soon as the control
+    /// socket answered kill the daemon before its services ran.
+    @Test(.enabled(if: !TestBackend.isPostgres, "another process holds the SQLite database's lock"))
+    func aSigtermDuringStartUpIsAGracefulStop() async throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.cleanUp() }
+        try await daemon.start()
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+
+        let lock = try SQLiteWriteLock(database: daemon.stateDirectory + "/qbsyncd.sqlite")
+        defer { lock.release() }
+        try await daemon.start(waitUntilAnswering: false)
+        _ = try await eventually(timeout: .seconds(20), "the second start logged") { () -> Bool? in
+            daemon.log.components(separatedBy: "qbsyncd starting").count > 2 ? true : nil
+        }
+        daemon.signal(SIGTERM)
+        lock.release()
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log.suffix(1_500))")
+        #expect(!daemon.log.contains("internal error"))
+    }
+
     @Test func sighupAppliesAValidFileAndKeepsTheOldSettingsOnABadOne() async throws {
         let daemon = try DaemonProcess()
         defer { daemon.cleanUp() }

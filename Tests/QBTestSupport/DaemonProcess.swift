@@ -52,9 +52,10 @@ public final class DaemonProcess: Sendable {
         return try DaemonProcess(extraEnvironment: environment, config: config, database: database)
     }
 
-    /// Starts the daemon and waits until its socket answers. With `journalStream`, JOURNAL_STREAM
-    /// names the log file's device and inode, so the daemon logs in journald's native protocol.
-    public func start(journalStream: Bool = false, extraEnvironment: [String: String] = [:]) async throws {
+    /// Starts the daemon and waits until its socket answers (unless `waitUntilAnswering` is false).
+    /// With `journalStream`, JOURNAL_STREAM names the log file's device and inode, so the daemon
+    /// logs in journald's native protocol.
+    public func start(journalStream: Bool = false, extraEnvironment: [String: String] = [:], waitUntilAnswering: Bool = true) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binaries.qbsyncd)
         // Appends across restarts, so a test sees the whole history.
@@ -73,6 +74,7 @@ public final class DaemonProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         self.process.withLock { $0 = process }
+        guard waitUntilAnswering else { return }
         do {
             // On PostgreSQL a first start migrates a fresh schema, while every other test's daemon does too.
             _ = try await eventually(timeout: .seconds(TestBackend.isPostgres ? 60 : 20), "qbsyncd answering on \(socketPath)") { () -> Bool? in
