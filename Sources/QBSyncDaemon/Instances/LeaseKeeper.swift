@@ -23,11 +23,14 @@ final class LeaseKeeper: Service, Sendable {
     /// looked for (the wake-up of last resort, one heartbeat late at most).
     let onBeat: @Sendable (Set<String>) async -> Void
     let logger: Logger
+    /// The monotonic clock a beat's duration is measured on.
+    let clock: @Sendable () -> ContinuousClock.Instant
 
     init(
-        table: any LeaseTable, leases: CompanyLeases, rules: LeaseRules, logger: Logger, onBeat: @escaping @Sendable (Set<String>) async -> Void = { _ in },
-        taken: @escaping @Sendable (_ realms: [String], _ takenOver: [String]) -> Void
+        table: any LeaseTable, leases: CompanyLeases, rules: LeaseRules, logger: Logger, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        onBeat: @escaping @Sendable (Set<String>) async -> Void = { _ in }, taken: @escaping @Sendable (_ realms: [String], _ takenOver: [String]) -> Void
     ) {
+        self.clock = clock
         self.onBeat = onBeat
         self.table = table
         self.leases = leases
@@ -107,11 +110,11 @@ final class LeaseKeeper: Service, Sendable {
 
     /// One beat whose failure is logged, not thrown (the daemon's first, before its services start, too).
     func beatLogged(now: Date) async {
-        let started = ContinuousClock.now
+        let started = clock()
         defer {
             // A beat slower than its interval brings every lease held nearer to running out, and
             // delays the takeover of a dead instance's companies: worth an operator's look.
-            let took = ContinuousClock.now - started
+            let took = clock() - started
             if took > .seconds(rules.renewInterval) {
                 logger.warning(
                     "a company lease heartbeat took longer than its interval",
