@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import QBSyncCore
 import Synchronization
 
 /// PostgreSQL did not answer an operation within its deadline (``PostgresStoreConfiguration/operationTimeout``)
@@ -179,7 +180,7 @@ extension PostgresStore {
     /// nil when it could not be asked within `limit` (the server is down, or too busy to answer).
     func sessionIsAlive(pid: Int32, limit: Duration) async -> Bool? {
         var configuration = configuration.connection
-        configuration.options.connectTimeout = .milliseconds(Int64(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000))
+        configuration.options.connectTimeout = .milliseconds(limit.wholeMilliseconds)
         let options = configuration
         let logger = logger
         let opened = OpenedProbe()

@@ -1,4 +1,5 @@
 import PostgresNIO
+import QBSyncCore
 public import QBSyncStore
 
 extension PostgresStore {
@@ -8,7 +9,7 @@ extension PostgresStore {
     /// reason (never the password, which no error carries).
     public func checkReachable(timeout: Duration) async throws(StoreError) {
         var options = configuration.connection
-        options.options.connectTimeout = .milliseconds(Int64(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        options.options.connectTimeout = .milliseconds(timeout.wholeMilliseconds)
         let configuration = options
         let logger = logger
         let outcome: Result<Void, any Error> = await withTaskGroup(of: Result<Void, any Error>?.self) { group in

@@ -47,7 +47,7 @@ struct CompanyAccess: Sendable {
         let itemName = clients.settings().invoiceItemName
         let item = try await items.item(realmID: realm, name: itemName).map { OrgTestCall.Result.InvoiceItem(name: itemName, id: $0.id, incomeAccount: $0.incomeAccount) }
         return OrgTestCall.Result(
-            ok: true, realmId: realm, companyName: info.companyName, latencyMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+            ok: true, realmId: realm, companyName: info.companyName, latencyMs: Int(elapsed.wholeMilliseconds),
             invoiceItem: item
         )
     }

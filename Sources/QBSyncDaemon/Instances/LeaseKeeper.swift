@@ -118,7 +118,7 @@ final class LeaseKeeper: Service, Sendable {
             if took > .seconds(rules.renewInterval) {
                 logger.warning(
                     "a company lease heartbeat took longer than its interval",
-                    metadata: [LogKey.beatMillis: "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)"]
+                    metadata: [LogKey.beatMillis: "\(took.wholeMilliseconds)"]
                 )
             }
         }

@@ -239,7 +239,7 @@ final class WebhookIntake: Service, Sendable {
                 unfinished.end()
                 done.signal()
             }
-            guard done.wait(timeout: .now() + .milliseconds(Int(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000))) == .success else {
+            guard done.wait(timeout: .now() + .milliseconds(Int(limit.wholeMilliseconds))) == .success else {
                 throw StoreNotAnswering(limit: limit)
             }
             return try result.withLock { $0! }.get()
