@@ -9,10 +9,11 @@ import Testing
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
     let companies: Set<String> = Set((1...6).map { "realm-\($0)" })
 
-    /// The lease table after each instance in `order` carries out its plan at `now`.
-    func beat(_ table: [String: CompanyLease], order: [String], companies: Set<String>, now: Date) -> [String: CompanyLease] {
+    /// The lease table after each instance in `order` carries out its plan at `now`, counting
+    /// `alive` instances (by default those in `order`).
+    func beat(_ table: [String: CompanyLease], order: [String], companies: Set<String>, now: Date, alive: Int? = nil) -> [String: CompanyLease] {
         var table = table
-        let alive = order.count
+        let alive = alive ?? order.count
         for instance in order {
             let plan = rules.plan(instance: instance, instances: alive, companies: companies, stored: Array(table.values), now: now)
             for lease in plan.release { table[lease.realmID]?.expiresAt = now }
@@ -67,24 +68,12 @@ import Testing
     /// only its share of c's companies at first, and the rest once a is counted out: within two
     /// beats past the failover bound, not when a's own leases run out a lease length later.
     @Test func aDeadInstancesCompaniesMoveEvenWhenAnotherDiesJustAsTheyFree() {
-        // All three started together.
-        var seen: [String: Date] = ["a": t0, "b": t0, "c": t0]
-        /// The table after `order` beat at `now`, each counting instances as the registry does.
+        var seen: [String: Date] = [:]
+        /// The table after `order` beat at `now`, counting instances as the registry does.
         func beat(_ table: [String: CompanyLease], order: [String], now: Date) -> [String: CompanyLease] {
-            var table = table
-            for instance in order {
-                seen[instance] = now
-                let alive = seen.values.filter { $0 > now.addingTimeInterval(-rules.aliveWindow) }.count
-                let plan = rules.plan(instance: instance, instances: alive, companies: companies, stored: Array(table.values), now: now)
-                for lease in plan.release { table[lease.realmID]?.expiresAt = now }
-                for lease in plan.renew { table[lease.realmID]?.expiresAt = now.addingTimeInterval(rules.duration) }
-                for realm in plan.take {
-                    table[realm] = CompanyLease(
-                        realmID: realm, owner: instance, expiresAt: now.addingTimeInterval(rules.duration), generation: (table[realm]?.generation ?? 0) + 1
-                    )
-                }
-            }
-            return table
+            for instance in order { seen[instance] = now }
+            let alive = seen.values.filter { $0 > now.addingTimeInterval(-rules.aliveWindow) }.count
+            return self.beat(table, order: order, companies: companies, now: now, alive: alive)
         }
         var table = beat([:], order: ["a", "b", "c"], now: t0)
         #expect(counts(table, at: t0) == ["a": 2, "b": 2, "c": 2])
