@@ -30,6 +30,12 @@ import Testing
         #expect(try await Self.deliver(Self.body(2), to: hook) == 200)
 
         #expect(try await TestStore.count(pair.daemon, "qb_webhook_deliveries") == 2, "one copy per body")
+        // Events are extracted after the 200 (issue 17): wait for both deliveries' events to be listed.
+        let events = try await eventually("both deliveries' events extracted") { () -> [JSONValue]? in
+            let events = try await pair.control.call(EventListCall.self, .init()).events
+            return events.count >= 2 ? events : nil
+        }
+        #expect(events.map { $0["entityId"] } == ["2", "1"], "one event per stored delivery, newest first")
         #expect(try await TestStore.count(pair.daemon, "qb_webhook_events") == 2)
         let webhook = try await pair.control.call(DaemonStatusCall.self).webhook
         #expect(webhook.accepted == 6 && webhook.duplicates == 4, "\(webhook)")
