@@ -13,29 +13,58 @@ import Testing
     static let errorCodes = Set<Int64>([-32700, -32600, -32601, -32602, -32603] + (1001...1012).map(Int64.init))
     static let httpStatuses: Set<Int> = [200, 400, 401, 404, 405, 413, 431, 503]
 
+    /// The id of connection `connection`'s hostile line `line`, as JSON.
+    static func hostileID(connection: Int, line: Int) -> String { "\"f\(connection)-\(line)\"" }
+
+    /// The id of the sentinel after that line. A hostile line is a request with up to four bytes
+    /// replaced, so the sentinel's id must be out of reach of four replacements of the hostile id:
+    /// the first choice, `s0-566` beside `f0-566`, was one byte away, and seed 65 forged it.
+    static func sentinelID(connection: Int, line: Int) -> String { "sentinel/\(connection)/\(line)" }
+
+    /// The hostile lines of one connection of the campaign with `seed`, made one at a time (a long
+    /// campaign's would not fit in memory at once).
+    static func hostileLines(seed campaignSeed: UInt64 = Campaign.seed, connection: Int, count: Int) -> some Sequence<[UInt8]> {
+        var random = Campaign.random("control", seed: campaignSeed)
+        let generator = InputGenerator(random: SplitMix64(seed: random.next() &+ UInt64(connection)))
+        return sequence(state: (generator: generator, line: 0)) { state in
+            guard state.line < count else { return nil }
+            defer { state.line += 1 }
+            return state.generator.controlLine(id: hostileID(connection: connection, line: state.line))
+        }
+    }
+
+    /// Seed 65 once made a hostile line carry its sentinel's id (`"s0-566"`): its error answer was
+    /// taken for the sentinel's ("no version"), and the real one then counted as a second answer.
+    @Test func noHostileLineCarriesItsSentinelsID() {
+        for connection in 0..<4 {
+            for (line, bytes) in Self.hostileLines(seed: 65, connection: connection, count: 600).enumerated() {
+                let text = String(decoding: bytes, as: UTF8.self)
+                #expect(!text.contains("\"\(Self.sentinelID(connection: connection, line: line))\""), "\(text.prefix(200))")
+            }
+        }
+    }
+
     @Test func everyHostileControlLineGetsOneWellFormedAnswer() async throws {
         let perConnection = Campaign.scale(short: 600, long: 50_000)
         let connections = 4
         let pair = try await Pair.start()
         defer { pair.cleanUp() }
         _ = try await pair.connect("acme")
-        var random = Campaign.random("control")
-        let seed = random.next()
         let tally = Locked((lines: 0, answered: 0, blank: 0, notifications: 0, codes: [Int64: Int]()))
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<connections {
                 group.addTask {
-                    var generator = InputGenerator(random: SplitMix64(seed: seed &+ UInt64(index)))
+                    let hostile = Self.hostileLines(connection: index, count: perConnection)
                     let connection = try await ControlConnection.connect(path: pair.daemon.socketPath)
                     let watchdog = connection.channel.eventLoop.scheduleTask(in: .minutes(30)) { connection.channel.close(promise: nil) }
                     defer { watchdog.cancel() }
                     var responses = connection.lines.makeAsyncIterator()
-                    for k in 0..<perConnection {
-                        let line = generator.controlLine(id: "\"f\(index)-\(k)\"")
+                    for (k, line) in hostile.enumerated() {
                         // Each hostile line is followed by a sentinel: whatever answers come before
                         // the sentinel's are the hostile line's.
-                        let sentinel = #"{"jsonrpc":"2.0","id":"s\#(index)-\#(k)","method":"daemon.status"}"#
+                        let sentinelID = Self.sentinelID(connection: index, line: k)
+                        let sentinel = #"{"jsonrpc":"2.0","id":"\#(sentinelID)","method":"daemon.status"}"#
                         try await connection.send(line + [0x0A] + Array(sentinel.utf8) + [0x0A])
                         var answers = 0
                         while true {
@@ -45,7 +74,7 @@ import Testing
                             }
                             let value = try JSONDecoder().decode(JSONValue.self, from: data)
                             if value["method"] != nil, value["id"] == nil { continue }  // a notification after `subscribe`
-                            if value["id"] == .string("s\(index)-\(k)") {
+                            if value["id"] == .string(sentinelID) {
                                 #expect(value["result"]?["version"] != nil)
                                 break
                             }

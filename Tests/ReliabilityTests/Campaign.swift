@@ -15,7 +15,7 @@ enum Campaign {
     static func scale(short: Int, long: Int) -> Int { isLong ? long : short }
 
     /// A generator for one campaign, seeded from the campaign seed and its name.
-    static func random(_ name: String) -> SplitMix64 {
+    static func random(_ name: String, seed: UInt64 = Campaign.seed) -> SplitMix64 {
         SplitMix64(seed: seed ^ FNV1a.hash(name.utf8))
     }
 
