@@ -12,6 +12,15 @@ swift build --product qbo-sim
 bin=$(swift build --show-bin-path)
 
 work=$(mktemp -d /tmp/qbsyncd-demo.XXXXXX)
+# Runs a check every 0.1 s until it passes, for at most 10 s; otherwise says what did not happen,
+# shows the daemon's last log lines, and fails the demo.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "demo: $what did not happen within 10 s" >&2
+  tail -n 20 "$work/qbsyncd.log" >&2 2>/dev/null || true
+  exit 1
+}
 mkdir -p "$work/state"
 client_id=demo-client; client_secret=demo-secret; redirect=https://blockman.example.com/quickbooks/callback; verifier=demo-verifier
 "$bin/qbo-sim" --listen 127.0.0.1:0 --port-file "$work/sim.port" --client-id $client_id --client-secret $client_secret \
@@ -19,7 +28,7 @@ client_id=demo-client; client_secret=demo-secret; redirect=https://blockman.exam
   > "$work/sim.out" 2> "$work/sim.log" &
 sim=$!
 trap 'kill $sim ${daemon:-} 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do grep -q realmId "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
+wait_for "qbo-sim announcing its company" grep -q realmId "$work/sim.out"
 sim_url="http://127.0.0.1:$(cat "$work/sim.port")"; realm=$(grep -o 'realmId=[0-9]*' "$work/sim.out" | cut -d= -f2)
 echo "== qbo-sim: $sim_url, default company $realm"
 
@@ -37,7 +46,7 @@ CONF
 export QBSYNCD_STATE_DIR="$work/state" QBSYNCD_CONTROL_SOCKET="$work/control.sock" QBSYNCD_CONFIG="$work/qbsyncd.conf"
 "$bin/qbsyncd" 2> "$work/qbsyncd.log" &
 daemon=$!
-for _ in $(seq 100); do "$bin/qbctl" status >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for "qbsyncd answering on its control socket" "$bin/qbctl" status
 
 echo; echo "== qbctl status (the daemon, pointed at the simulator)"; "$bin/qbctl" status
 echo; echo "== qbctl connect acme: the authorize URL is opened (as a browser would) and the redirect pasted back"
@@ -64,10 +73,8 @@ echo; echo "== the invoice ($invoice_id) is paid in QuickBooks (the simulator)"
 payment=$(curl -sf -X POST -d '{}' "$sim_url/sim/companies/$realm/invoices/$invoice_id/pay")
 echo "payment $(grep -o '"Id" *: *"[0-9]*"' <<<"$payment" | head -1 | grep -o '[0-9]*') of $(grep -o '"TotalAmt" *: *[0-9.]*' <<<"$payment" | head -1 | grep -o '[0-9.]*$')"
 echo; echo "== Intuit's webhook reaches the daemon (signed, stored, processed): the demand turns Paid by itself"
-for _ in $(seq 100); do
-  grep -q dem-1 <<<"$("$bin/qbctl" entities acme --kind demand --status Paid)" && break
-  sleep 0.1
-done
+demand_paid() { grep -q dem-1 <<<"$("$bin/qbctl" entities acme --kind demand --status Paid)"; }
+wait_for "the demand turning Paid" demand_paid
 echo; echo "== qbctl entities acme"; "$bin/qbctl" entities acme
 echo; echo "== qbctl events --org acme"; "$bin/qbctl" events --org acme
 echo; echo "== qbctl summary acme"; "$bin/qbctl" summary acme
