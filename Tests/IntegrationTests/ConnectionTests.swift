@@ -172,12 +172,14 @@ import Testing
             _ = try await pair.connect(org, realmID: realm)
             orgs.append(org)
         }
+        /// Tests the orgs in turn until `duration` has passed and every org was tested at least
+        /// once: how many calls fit in the time is the machine's speed, not the daemon's behaviour.
         func exercise(for duration: Duration, client: ControlClient) async throws -> (calls: Int, failures: [String]) {
             let deadline = ContinuousClock.now + duration
             var calls = 0
             var failures: [String] = []
             var index = 0
-            while ContinuousClock.now < deadline {
+            while ContinuousClock.now < deadline || index < orgs.count {
                 do {
                     _ = try await client.call(OrgTestCall.self, OrgParams(org: .test(orgs[index % orgs.count])))
                 } catch {
@@ -226,7 +228,6 @@ import Testing
         // Every org was refreshed by the scheduler, not on demand: no API call met an expired token.
         #expect(!pair.daemon.log.contains("QuickBooks answered 401"))
         #expect(!pair.daemon.log.contains("refreshed on demand"), "the scheduler kept every token fresh")
-        #expect(before.calls + after.calls > 200)
     }
 
     @Test func theTokenKeyRotatesWithTheDaemonStopped() async throws {
