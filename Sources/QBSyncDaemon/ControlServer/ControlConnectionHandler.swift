@@ -5,7 +5,7 @@ import QBSyncCore
 ///
 /// Lines whose answer is known at once (malformed lines, refusals, synchronous methods such as
 /// `daemon.status`) are answered right there; the rest run as tasks. Answers leave in request
-/// order: each request takes a slot, and the ready prefix of the slots is written and flushed.
+/// order (``ResponseSlots``): the ready prefix is written and flushed.
 ///
 /// Backpressure (F3, ``ControlBackpressure``): at most 64 requests are in flight, from dispatch to
 /// the moment their answer is written; further lines wait undispatched, and the pipeline's `read`
@@ -31,10 +31,8 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
     private var flow = ControlBackpressure()
     /// Lines read but not yet dispatched.
     private var waiting = CircularBuffer<Waiting>()
-    /// Answers not yet written, in request order; nil while a task still works on one.
-    private var slots = CircularBuffer<ByteBuffer?>()
-    /// The request number of `slots.first`.
-    private var firstSlot = 0
+    /// Answers not yet written, in request order.
+    private var answers = ResponseSlots()
     /// The pipeline asked to read while reading was paused.
     private var readHeld = false
     private var pumping = false
@@ -156,16 +154,15 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
                 switch dispatcher.prepare(line: line, peer: peer, connection: connection) {
                 case .immediate(let response):
                     // A client notification has no answer: an empty buffer keeps its place.
-                    slots.append(response ?? ByteBuffer())
+                    answers.append(ready: response ?? ByteBuffer())
                 case .deferred(let work):
-                    start(work, slot: firstSlot + slots.count, context: context)
-                    slots.append(nil)
+                    start(work, slot: answers.reserve(), context: context)
                 }
             case .oversize:
                 var refusal = ByteBuffer()
                 let error = QBSyncError.invalidRequest(detail: "the line is longer than 1 MiB; closing the connection")
                 RPCWire.failure(id: nil, error: error.rpcError, into: &refusal)
-                slots.append(refusal)
+                answers.append(ready: refusal)
                 closeWhenWritten = true
                 waiting.removeAll()
                 connection.logger.notice("control line over 1 MiB; connection closed")
@@ -187,21 +184,13 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
     }
 
     private func complete(slot: Int, response: ByteBuffer?, context: ChannelHandlerContext) {
-        slots[slots.index(slots.startIndex, offsetBy: slot - firstSlot)] = response ?? ByteBuffer()
+        answers.fill(slot, with: response ?? ByteBuffer())
         pump(context: context)
     }
 
-    /// Writes the ready prefix of the slots; they stop counting as unwritten once the write completes.
+    /// Writes the ready prefix of the answers; they stop counting as unwritten once the write completes.
     private func writeReadySlots(context: ChannelHandlerContext) {
-        var output = ByteBuffer()
-        var count = 0
-        while let first = slots.first, var ready = first {
-            output.writeBuffer(&ready)
-            slots.removeFirst()
-            firstSlot += 1
-            count += 1
-        }
-        guard count > 0 else { return }
+        guard let (output, count) = answers.takeReady() else { return }
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(Self.wrapOutboundOut(output), promise: promise)
         promise.futureResult.assumeIsolated().whenComplete { _ in
@@ -212,7 +201,7 @@ final class ControlConnectionHandler: ChannelDuplexHandler {
 
     /// Closes once every answer is written; the empty write's promise completes after all before it.
     private func closeIfDone(context: ChannelHandlerContext) {
-        guard slots.isEmpty, waiting.isEmpty, inputClosed || closeWhenWritten || draining, !closing else { return }
+        guard answers.isEmpty, waiting.isEmpty, inputClosed || closeWhenWritten || draining, !closing else { return }
         closing = true
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer()), promise: promise)
